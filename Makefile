@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# vmem: build the module against Debian's 6.1 headers (the target kernel,
+# not necessarily the running one; KDIR overrides) and the tools.
+#
+#   make            vmem.ko and vmemctl
+#   make check      every test (what CI runs)
+#   make demo       the demo in a QEMU guest
+#   make kunit      KUnit suites in the debug kernel
+#   make checkpatch kernel style on every C file
+
+KDIR ?= $(firstword $(wildcard /lib/modules/6.1.*-amd64/build) \
+		    /lib/modules/$(shell uname -r)/build)
+
+.PHONY: all module tools check demo kunit checkpatch clean
+
+all: module tools
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+tools:
+	$(MAKE) -C tools
+
+check:
+	bash scripts/test-all
+
+demo:
+	bash scripts/demo
+
+kunit:
+	bash scripts/kernel/kunit-run
+
+checkpatch:
+	bash scripts/checkpatch.sh
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	$(MAKE) -C tools clean

@@ -1,0 +1,375 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmem control: the /dev/vmem-control misc device (ioctl ABI in
+ * include/uapi/linux/vmem.h) and the pool's sysfs attributes under
+ * /sys/class/misc/vmem-control/.
+ *
+ * Every ioctl runs under vmem_ctl_mutex, validates all of its input
+ * before touching anything, and logs why it refused.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <uapi/linux/vmem.h>
+#include "vmem.h"
+
+#define VMEM_CTL_PATH_MAX	4096
+
+/* Serializes every control operation and guards vmem_pool */
+DEFINE_MUTEX(vmem_ctl_mutex);
+/* The attached pool, or NULL; under vmem_ctl_mutex */
+struct vmem_pool *vmem_pool;
+
+static struct miscdevice vmem_misc;
+
+static bool vmem_zero(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+static int vmem_ctl_attach(void __user *arg)
+{
+	struct vmem_ctl_attach a;
+	char *path;
+	int ret;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	if (a.flags || !vmem_zero(a.reserved, sizeof(a.reserved))) {
+		pr_err("attach: unknown flags or reserved fields set\n");
+		return -EINVAL;
+	}
+	if (a.path_len < 2 || a.path_len > VMEM_CTL_PATH_MAX) {
+		pr_err("attach: path length %u out of range\n", a.path_len);
+		return -EINVAL;
+	}
+	path = memdup_user(u64_to_user_ptr(a.path), a.path_len);
+	if (IS_ERR(path))
+		return PTR_ERR(path);
+	if (path[a.path_len - 1] || strlen(path) != a.path_len - 1) {
+		pr_err("attach: path is not one NUL-terminated string\n");
+		ret = -EINVAL;
+		goto out_free;
+	}
+	if (vmem_pool) {
+		pr_err("attach %s: a pool is already attached (%pg)\n", path,
+		       vmem_pool->bdev);
+		ret = -EBUSY;
+		goto out_free;
+	}
+	ret = vmem_pool_attach(path, &vmem_pool);
+out_free:
+	kfree(path);
+	return ret;
+}
+
+static int vmem_ctl_detach(void)
+{
+	int ret;
+
+	if (!vmem_pool) {
+		pr_err("detach: no pool attached\n");
+		return -ENODEV;
+	}
+	ret = vmem_pool_detach(vmem_pool);
+	if (!ret)
+		vmem_pool = NULL;
+	return ret;
+}
+
+static void vmem_ctl_fill_dev(struct vmem_ctl_dev *c, u32 id)
+{
+	struct vmem_map_dev *d = &vmem_pool->map.dev[id];
+	u64 bucket = vmem_dev_bucket_bytes(vmem_pool);
+
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->size_bytes = d->capacity_pages * VMEM_PAGE_SIZE;
+	c->budget_bytes = (u64)d->budget * bucket;
+	c->used_buckets = atomic64_read(&d->used);
+	c->used_bytes = c->used_buckets * bucket;
+	c->major = vmem_major;
+	c->minor = id * VMEM_MINORS;
+}
+
+/* Check a size in bytes and turn it into pages */
+static int vmem_ctl_pages(const char *cmd, u64 bytes, u64 *pages)
+{
+	u64 buckets;
+
+	if (!bytes || bytes % VMEM_PAGE_SIZE) {
+		pr_err("%s: size %llu is not a positive multiple of 64 KiB\n",
+		       cmd, bytes);
+		return -EINVAL;
+	}
+	*pages = bytes >> VMEM_PAGE_SHIFT;
+	buckets = vmem_dev_buckets(*pages, vmem_pool->map.geom.bucket_pages);
+	if (buckets > VMEM_MAX_VBUCKETS ||
+	    *pages > (U64_MAX >> SECTOR_SHIFT) / VMEM_SECTORS_PER_PAGE) {
+		pr_err("%s: size %llu is beyond the format's limit\n", cmd,
+		       bytes);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int vmem_ctl_budget(const char *cmd, u64 bytes, u32 *budget)
+{
+	u64 b = div64_u64(bytes + vmem_dev_bucket_bytes(vmem_pool) - 1,
+			  vmem_dev_bucket_bytes(vmem_pool));
+
+	if (bytes > U64_MAX - vmem_dev_bucket_bytes(vmem_pool) ||
+	    b > U32_MAX) {
+		pr_err("%s: budget %llu too large\n", cmd, bytes);
+		return -EINVAL;
+	}
+	*budget = b;
+	return 0;
+}
+
+static int vmem_ctl_dev_cmd(unsigned int cmd, void __user *arg)
+{
+	static const char * const names[] = {
+		[_IOC_NR(VMEM_CTL_CREATE)] = "create",
+		[_IOC_NR(VMEM_CTL_RESIZE)] = "resize",
+		[_IOC_NR(VMEM_CTL_SET_BUDGET)] = "budget",
+		[_IOC_NR(VMEM_CTL_DELETE)] = "delete",
+		[_IOC_NR(VMEM_CTL_GET_DEV)] = "get",
+	};
+	const char *name = names[_IOC_NR(cmd)];
+	struct vmem_ctl_dev c;
+	u64 pages = 0;
+	u32 budget = 0;
+	int ret;
+
+	if (copy_from_user(&c, arg, sizeof(c)))
+		return -EFAULT;
+	if (c.flags || !vmem_zero(c.reserved, sizeof(c.reserved))) {
+		pr_err("%s: unknown flags or reserved fields set\n", name);
+		return -EINVAL;
+	}
+	if (!vmem_pool) {
+		if (cmd != VMEM_CTL_GET_DEV)
+			pr_err("%s: no pool attached\n", name);
+		return -ENODEV;
+	}
+	if (c.id >= VMEM_MAX_DEVICES &&
+	    !(cmd == VMEM_CTL_CREATE && c.id == VMEM_CTL_ID_ANY)) {
+		pr_err("%s: device id %u out of range 0..%u\n", name, c.id,
+		       VMEM_MAX_DEVICES - 1);
+		return -EINVAL;
+	}
+
+	switch (cmd) {
+	case VMEM_CTL_CREATE:
+		ret = vmem_ctl_pages(name, c.size_bytes, &pages);
+		if (!ret)
+			ret = vmem_ctl_budget(name, c.budget_bytes, &budget);
+		if (ret)
+			return ret;
+		if (c.id == VMEM_CTL_ID_ANY) {
+			for (c.id = 0; c.id < VMEM_MAX_DEVICES; c.id++)
+				if (!vmem_pool->devs[c.id] &&
+				    !vmem_pool->map.dev[c.id].flags)
+					break;
+			if (c.id == VMEM_MAX_DEVICES) {
+				pr_err("create: all %u device ids are in use\n",
+				       VMEM_MAX_DEVICES);
+				return -ENOSPC;
+			}
+		}
+		ret = vmem_pool_create_dev(vmem_pool, c.id, pages, budget);
+		if (ret == -EEXIST)
+			pr_err("create: vmem%u already exists\n", c.id);
+		else if (!ret)
+			pr_info("vmem%u: created, %llu bytes\n", c.id,
+				c.size_bytes);
+		break;
+	case VMEM_CTL_RESIZE:
+		ret = vmem_ctl_pages(name, c.size_bytes, &pages);
+		if (ret)
+			return ret;
+		ret = vmem_pool_resize_dev(vmem_pool, c.id, pages);
+		if (ret == -EINVAL)
+			pr_err("resize: vmem%u cannot shrink\n", c.id);
+		else if (!ret)
+			pr_info("vmem%u: resized to %llu bytes\n", c.id,
+				c.size_bytes);
+		break;
+	case VMEM_CTL_SET_BUDGET:
+		ret = vmem_ctl_budget(name, c.budget_bytes, &budget);
+		if (!ret)
+			ret = vmem_pool_budget_dev(vmem_pool, c.id, budget);
+		break;
+	case VMEM_CTL_DELETE:
+		ret = vmem_pool_delete_dev(vmem_pool, c.id);
+		if (ret == -EBUSY)
+			pr_err("delete: vmem%u is open\n", c.id);
+		else if (!ret)
+			pr_info("vmem%u: deleted\n", c.id);
+		break;
+	default:	/* VMEM_CTL_GET_DEV */
+		ret = vmem_pool->devs[c.id] ? 0 : -ENOENT;
+		break;
+	}
+	if (ret == -ENOENT && cmd != VMEM_CTL_GET_DEV)
+		pr_err("%s: vmem%u does not exist\n", name, c.id);
+	if (ret || cmd == VMEM_CTL_DELETE)
+		return ret;
+	vmem_ctl_fill_dev(&c, c.id);
+	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
+}
+
+static int vmem_ctl_pool_info(void __user *arg)
+{
+	struct vmem_ctl_pool p;
+
+	memset(&p, 0, sizeof(p));
+	if (vmem_pool) {
+		const struct vmem_sb *sb = (void *)vmem_pool->map.meta;
+
+		p.attached = 1;
+		p.nr_devices = vmem_pool->nr_devices;
+		p.bucket_bytes = vmem_dev_bucket_bytes(vmem_pool);
+		p.nr_buckets = vmem_pool->map.geom.nr_buckets;
+		p.used_buckets = vmem_map_used(&vmem_pool->map);
+		p.data_start_bytes = vmem_pool->data_start << SECTOR_SHIFT;
+		p.backing_major = MAJOR(vmem_pool->bdev->bd_dev);
+		p.backing_minor = MINOR(vmem_pool->bdev->bd_dev);
+		p.generation = le64_to_cpu(sb->generation);
+	}
+	return copy_to_user(arg, &p, sizeof(p)) ? -EFAULT : 0;
+}
+
+static long vmem_ctl_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	void __user *argp = (void __user *)arg;
+	long ret;
+
+	switch (cmd) {
+	case VMEM_CTL_ATTACH:
+	case VMEM_CTL_DETACH:
+	case VMEM_CTL_CREATE:
+	case VMEM_CTL_RESIZE:
+	case VMEM_CTL_SET_BUDGET:
+	case VMEM_CTL_DELETE:
+		if (!capable(CAP_SYS_ADMIN))
+			return -EPERM;
+		break;
+	case VMEM_CTL_POOL_INFO:
+	case VMEM_CTL_GET_DEV:
+		break;
+	default:
+		return -ENOTTY;
+	}
+
+	mutex_lock(&vmem_ctl_mutex);
+	switch (cmd) {
+	case VMEM_CTL_ATTACH:
+		ret = vmem_ctl_attach(argp);
+		break;
+	case VMEM_CTL_DETACH:
+		ret = vmem_ctl_detach();
+		break;
+	case VMEM_CTL_POOL_INFO:
+		ret = vmem_ctl_pool_info(argp);
+		break;
+	default:
+		ret = vmem_ctl_dev_cmd(cmd, argp);
+		break;
+	}
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret;
+}
+
+static const struct file_operations vmem_ctl_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = vmem_ctl_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+/* Pool attributes: one value per file, "0" or empty when detached */
+#define VMEM_POOL_ATTR(_name, _expr)					\
+static ssize_t _name##_show(struct device *d,				\
+			    struct device_attribute *a, char *buf)	\
+{									\
+	ssize_t ret;							\
+									\
+	mutex_lock(&vmem_ctl_mutex);					\
+	ret = sysfs_emit(buf, "%llu\n",					\
+			 vmem_pool ? (u64)(_expr) : 0ULL);		\
+	mutex_unlock(&vmem_ctl_mutex);					\
+	return ret;							\
+}									\
+static DEVICE_ATTR_RO(_name)
+
+VMEM_POOL_ATTR(attached, 1);
+VMEM_POOL_ATTR(bucket_bytes, vmem_dev_bucket_bytes(vmem_pool));
+VMEM_POOL_ATTR(total_buckets, vmem_pool->map.geom.nr_buckets);
+VMEM_POOL_ATTR(used_buckets, vmem_map_used(&vmem_pool->map));
+VMEM_POOL_ATTR(free_buckets, vmem_pool->map.nr_free);
+VMEM_POOL_ATTR(devices, vmem_pool->nr_devices);
+
+static ssize_t backing_show(struct device *d, struct device_attribute *a,
+			    char *buf)
+{
+	ssize_t ret;
+
+	mutex_lock(&vmem_ctl_mutex);
+	if (vmem_pool)
+		ret = sysfs_emit(buf, "%pg\n", vmem_pool->bdev);
+	else
+		ret = sysfs_emit(buf, "\n");
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret;
+}
+static DEVICE_ATTR_RO(backing);
+
+static struct attribute *vmem_ctl_attrs[] = {
+	&dev_attr_attached.attr,
+	&dev_attr_backing.attr,
+	&dev_attr_bucket_bytes.attr,
+	&dev_attr_total_buckets.attr,
+	&dev_attr_used_buckets.attr,
+	&dev_attr_free_buckets.attr,
+	&dev_attr_devices.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(vmem_ctl);
+
+static struct miscdevice vmem_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "vmem-control",
+	.fops = &vmem_ctl_fops,
+	.groups = vmem_ctl_groups,
+};
+
+/**
+ * vmem_pool_uevent() - tell udev the pool crossed a usage threshold
+ * @level: 0, 80, 90 or 100 (percent)
+ */
+void vmem_pool_uevent(unsigned int level)
+{
+	char env[32];
+	char *envp[2];
+
+	snprintf(env, sizeof(env), "VMEM_POOL_USAGE=%u", level);
+	envp[0] = env;
+	envp[1] = NULL;
+	kobject_uevent_env(&vmem_misc.this_device->kobj, KOBJ_CHANGE, envp);
+}
+
+int vmem_ctl_init(void)
+{
+	return misc_register(&vmem_misc);
+}
+
+void vmem_ctl_exit(void)
+{
+	misc_deregister(&vmem_misc);
+}

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmem virtual devices: one gendisk per /dev/vmemN, its queue limits and
+ * its sysfs attributes (zram-style, one value per file, under
+ * /sys/block/vmemN/vmem/).
+ *
+ * Life of a device: vmem_dev_add() makes and announces the disk;
+ * vmem_dev_claim() refuses if it is open and otherwise marks it dead so
+ * no new open succeeds; vmem_dev_remove() deletes the disk, waits for the
+ * pool's worker and for every remapped bio, and frees it.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/blkdev.h>
+#include <linux/log2.h>
+#include <linux/slab.h>
+#include "vmem.h"
+
+static int vmem_open(struct block_device *bdev, fmode_t mode)
+{
+	struct vmem_dev *dev = bdev->bd_disk->private_data;
+
+	/* Called with disk->open_mutex held, like vmem_dev_claim() */
+	if (READ_ONCE(dev->dead))
+		return -ENXIO;
+	return 0;
+}
+
+static const struct block_device_operations vmem_fops = {
+	.owner = THIS_MODULE,
+	.submit_bio = vmem_submit_bio,
+	.open = vmem_open,
+};
+
+static struct vmem_dev *vmem_dev_of(struct device *d)
+{
+	return dev_to_disk(d)->private_data;
+}
+
+static ssize_t used_bytes_show(struct device *d, struct device_attribute *a,
+			       char *buf)
+{
+	struct vmem_dev *dev = vmem_dev_of(d);
+
+	return sysfs_emit(buf, "%llu\n",
+			  atomic64_read(&dev->pool->map.dev[dev->id].used) *
+			  vmem_dev_bucket_bytes(dev->pool));
+}
+static DEVICE_ATTR_RO(used_bytes);
+
+static ssize_t used_buckets_show(struct device *d, struct device_attribute *a,
+				 char *buf)
+{
+	struct vmem_dev *dev = vmem_dev_of(d);
+
+	return sysfs_emit(buf, "%llu\n",
+			  atomic64_read(&dev->pool->map.dev[dev->id].used));
+}
+static DEVICE_ATTR_RO(used_buckets);
+
+static ssize_t budget_bytes_show(struct device *d, struct device_attribute *a,
+				 char *buf)
+{
+	struct vmem_dev *dev = vmem_dev_of(d);
+
+	return sysfs_emit(buf, "%llu\n",
+			  (u64)READ_ONCE(dev->pool->map.dev[dev->id].budget) *
+			  vmem_dev_bucket_bytes(dev->pool));
+}
+static DEVICE_ATTR_RO(budget_bytes);
+
+static ssize_t bucket_bytes_show(struct device *d, struct device_attribute *a,
+				 char *buf)
+{
+	return sysfs_emit(buf, "%llu\n",
+			  vmem_dev_bucket_bytes(vmem_dev_of(d)->pool));
+}
+static DEVICE_ATTR_RO(bucket_bytes);
+
+static ssize_t id_show(struct device *d, struct device_attribute *a,
+		       char *buf)
+{
+	return sysfs_emit(buf, "%u\n", vmem_dev_of(d)->id);
+}
+static DEVICE_ATTR_RO(id);
+
+static struct attribute *vmem_dev_attrs[] = {
+	&dev_attr_used_bytes.attr,
+	&dev_attr_used_buckets.attr,
+	&dev_attr_budget_bytes.attr,
+	&dev_attr_bucket_bytes.attr,
+	&dev_attr_id.attr,
+	NULL,
+};
+
+static const struct attribute_group vmem_dev_group = {
+	.name = "vmem",
+	.attrs = vmem_dev_attrs,
+};
+
+static const struct attribute_group *vmem_dev_groups[] = {
+	&vmem_dev_group,
+	NULL,
+};
+
+static void vmem_dev_limits(struct vmem_dev *dev)
+{
+	struct request_queue *q = dev->disk->queue;
+	struct block_device *backing = dev->pool->bdev;
+
+	blk_set_stacking_limits(&q->limits);
+	disk_stack_limits(dev->disk, backing, 0);
+	blk_queue_logical_block_size(q, VMEM_LBS);
+	blk_queue_physical_block_size(q, max_t(unsigned int, VMEM_LBS,
+					       bdev_physical_block_size(backing)));
+	blk_queue_io_min(q, VMEM_LBS);
+	blk_queue_chunk_sectors(q, dev->pool->bucket_sectors);
+	/* Whole buckets are always freed; partial ranges pass down if able */
+	blk_queue_max_discard_sectors(q, UINT_MAX >> SECTOR_SHIFT);
+	q->limits.discard_granularity = VMEM_LBS;
+	q->limits.discard_alignment = 0;
+	blk_queue_max_write_zeroes_sectors(q, UINT_MAX >> SECTOR_SHIFT);
+	blk_queue_write_cache(q, bdev_write_cache(backing), bdev_fua(backing));
+	if (bdev_nonrot(backing))
+		blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
+	else
+		blk_queue_flag_clear(QUEUE_FLAG_NONROT, q);
+}
+
+void vmem_dev_set_capacity(struct vmem_dev *dev)
+{
+	u64 pages = dev->pool->map.dev[dev->id].capacity_pages;
+
+	set_capacity_and_notify(dev->disk, pages * VMEM_SECTORS_PER_PAGE);
+}
+
+/**
+ * vmem_dev_add() - create and announce /dev/vmem<id>
+ * @pool: the pool; device @id must exist in its map
+ * @id: device id
+ *
+ * Return: the device or an ERR_PTR.
+ */
+struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id)
+{
+	struct vmem_dev *dev;
+	struct gendisk *disk;
+	int ret;
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return ERR_PTR(-ENOMEM);
+	dev->pool = pool;
+	dev->id = id;
+	dev->bucket_shift = ilog2(pool->bucket_sectors);
+	init_waitqueue_head(&dev->drain_wq);
+
+	disk = blk_alloc_disk(NUMA_NO_NODE);
+	if (!disk) {
+		ret = -ENOMEM;
+		goto out_free_dev;
+	}
+	dev->disk = disk;
+	disk->major = vmem_major;
+	disk->first_minor = id * VMEM_MINORS;
+	disk->minors = VMEM_MINORS;
+	disk->fops = &vmem_fops;
+	disk->private_data = dev;
+	snprintf(disk->disk_name, DISK_NAME_LEN, "vmem%u", id);
+	vmem_dev_limits(dev);
+	set_capacity(disk, pool->map.dev[id].capacity_pages *
+		     VMEM_SECTORS_PER_PAGE);
+
+	ret = device_add_disk(NULL, disk, vmem_dev_groups);
+	if (ret) {
+		pr_err("vmem%u: cannot add disk: %d\n", id, ret);
+		goto out_put_disk;
+	}
+	return dev;
+
+out_put_disk:
+	put_disk(disk);
+out_free_dev:
+	kfree(dev);
+	return ERR_PTR(ret);
+}
+
+/**
+ * vmem_dev_claim() - refuse if open, else stop new opens
+ * @dev: the device
+ *
+ * Return: 0 or -EBUSY.
+ */
+int vmem_dev_claim(struct vmem_dev *dev)
+{
+	int ret = 0;
+
+	mutex_lock(&dev->disk->open_mutex);
+	if (disk_openers(dev->disk))
+		ret = -EBUSY;
+	else
+		WRITE_ONCE(dev->dead, true);
+	mutex_unlock(&dev->disk->open_mutex);
+	return ret;
+}
+
+/**
+ * vmem_dev_remove() - delete a claimed device's disk and free it
+ * @dev: a device vmem_dev_claim() succeeded on
+ */
+void vmem_dev_remove(struct vmem_dev *dev)
+{
+	del_gendisk(dev->disk);
+	/* No new bio can come; finish deferred ones, then remapped ones */
+	flush_workqueue(dev->pool->wq);
+	vmem_drain(dev);
+	vmem_drain(dev);
+	put_disk(dev->disk);
+	kfree(dev);
+}

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmem: thin-provisioned virtual block devices carved from one backing
+ * block device.
+ *
+ * Up to 255 devices /dev/vmem0../dev/vmem254 share one pool. Backing space
+ * is taken one bucket at a time on a device's first write to it; the
+ * bucket map lives at the start of the backing device (layout and crash
+ * rules: include/vmem/format.h) and survives reboots. Reads of never
+ * written ranges return zeros. See vmem.h for how the files divide the
+ * work and drivers/vmem/README.md for the user's view.
+ *
+ * Load with "backing=/dev/sdX" to attach a formatted pool at once, or
+ * without to attach later through /dev/vmem-control (vmemctl attach).
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include "vmem.h"
+
+static char *backing;
+module_param(backing, charp, 0444);
+MODULE_PARM_DESC(backing, "Block device holding a formatted vmem pool to attach at load time");
+
+int vmem_major;
+
+static int __init vmem_init(void)
+{
+	int ret;
+
+	BUILD_BUG_ON(sizeof(struct vmem_sb) != VMEM_SECTOR_SIZE);
+	BUILD_BUG_ON(sizeof(struct vmem_map_sector) != VMEM_SECTOR_SIZE);
+	BUILD_BUG_ON(sizeof(struct vmem_devt_sector) != VMEM_SECTOR_SIZE);
+	BUILD_BUG_ON(VMEM_MAX_DEVICES * VMEM_MINORS > MINORMASK + 1);
+
+	ret = register_blkdev(0, "vmem");
+	if (ret < 0)
+		return ret;
+	vmem_major = ret;
+
+	ret = vmem_ctl_init();
+	if (ret)
+		goto out_unregister_blkdev;
+
+	if (backing && *backing) {
+		mutex_lock(&vmem_ctl_mutex);
+		ret = vmem_pool_attach(backing, &vmem_pool);
+		mutex_unlock(&vmem_ctl_mutex);
+		if (ret) {
+			pr_err("backing=%s: attach failed (%d), module not loaded\n",
+			       backing, ret);
+			goto out_ctl_exit;
+		}
+	}
+	pr_info("loaded (major %d)\n", vmem_major);
+	return 0;
+
+out_ctl_exit:
+	vmem_ctl_exit();
+out_unregister_blkdev:
+	unregister_blkdev(vmem_major, "vmem");
+	return ret;
+}
+
+static void __exit vmem_exit(void)
+{
+	mutex_lock(&vmem_ctl_mutex);
+	/* No device can be open: each open holds a module reference */
+	if (vmem_pool && !WARN_ON(vmem_pool_detach(vmem_pool)))
+		vmem_pool = NULL;
+	mutex_unlock(&vmem_ctl_mutex);
+	vmem_ctl_exit();
+	unregister_blkdev(vmem_major, "vmem");
+}
+
+module_init(vmem_init);
+module_exit(vmem_exit);
+
+MODULE_DESCRIPTION("Thin-provisioned virtual block devices over one backing device");
+MODULE_AUTHOR("The vmem developers");
+MODULE_LICENSE("GPL");

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmem in-memory bucket map: see map.h for what it promises and how it is
+ * locked. Nothing here does I/O.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/bitmap.h>
+#include <linux/bitops.h>
+#include <linux/slab.h>
+#include <linux/vmalloc.h>
+#include "map.h"
+
+static struct vmem_map_entry *vmem_map_entry_of(struct vmem_map *m, u64 pb)
+{
+	struct vmem_map_sector *s;
+
+	s = (void *)(m->meta + vmem_map_sector_of(pb) * VMEM_SECTOR_SIZE);
+	return &s->entry[vmem_map_slot_of(pb)];
+}
+
+static void vmem_map_seal(struct vmem_map *m, u64 sector)
+{
+	u8 *p = m->meta + sector * VMEM_SECTOR_SIZE;
+
+	if (sector < VMEM_MAP_START)
+		vmem_blk_seal(p, VMEM_DEVT_MAGIC, sector - VMEM_DEVT_START,
+			      m->pool_id);
+	else
+		vmem_blk_seal(p, VMEM_MAP_MAGIC, sector - VMEM_MAP_START,
+			      m->pool_id);
+}
+
+static struct vmem_dev_rec *vmem_map_rec_of(struct vmem_map *m, u32 id)
+{
+	struct vmem_devt_sector *s;
+
+	s = (void *)(m->meta + vmem_devt_sector_of(id) * VMEM_SECTOR_SIZE);
+	return &s->dev[vmem_devt_slot_of(id)];
+}
+
+size_t vmem_map_meta_bytes(const struct vmem_sb *sb)
+{
+	struct vmem_geom g;
+
+	vmem_geom_from_sb(sb, &g);
+	return round_up(g.meta_sectors * VMEM_SECTOR_SIZE, PAGE_SIZE);
+}
+
+int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
+		  u64 dev_bytes, vmem_report_fn report, void *ctx)
+{
+	struct vmem_meta_view *view;
+	u64 *scratch = NULL;
+	u64 faults, pb;
+	u32 id;
+	int ret;
+
+	m->meta = meta;
+	m->meta_bytes = meta_bytes;
+	for (id = 0; id < VMEM_MAX_DEVICES; id++)
+		xa_init(&m->dev[id].xa);
+
+	view = kzalloc(sizeof(*view), GFP_KERNEL);
+	if (!view)
+		return -ENOMEM;
+	vmem_geom_from_sb((void *)meta, &m->geom);
+	m->pool_id = vmem_pool_id((void *)meta);
+	if (meta_bytes < m->geom.meta_sectors * VMEM_SECTOR_SIZE) {
+		ret = -EINVAL;
+		goto out_free_view;
+	}
+	scratch = kvmalloc_array(m->geom.nr_buckets, sizeof(u64), GFP_KERNEL);
+	if (!scratch) {
+		ret = -ENOMEM;
+		goto out_free_view;
+	}
+	m->free = bitmap_zalloc(m->geom.nr_buckets, GFP_KERNEL);
+	if (!m->free) {
+		ret = -ENOMEM;
+		goto out_free_scratch;
+	}
+
+	faults = vmem_meta_check(meta, dev_bytes, true, view, scratch,
+				 report, ctx);
+	/* An interrupted deletion is finished by the caller, not damage */
+	for (id = 0; id < VMEM_MAX_DEVICES; id++)
+		if (le32_to_cpu(view->devs[id].flags) & VMEM_DEV_DELETING)
+			faults--;
+	if (faults) {
+		ret = -EUCLEAN;
+		goto out_free_scratch;
+	}
+
+	for (id = 0; id < VMEM_MAX_DEVICES; id++) {
+		struct vmem_map_dev *d = &m->dev[id];
+
+		d->capacity_pages = le64_to_cpu(view->devs[id].capacity_pages);
+		d->budget = le32_to_cpu(view->devs[id].budget_buckets);
+		d->flags = le32_to_cpu(view->devs[id].flags);
+	}
+	for (pb = 0; pb < m->geom.nr_buckets; pb++) {
+		struct vmem_map_entry *e = vmem_map_entry_of(m, pb);
+		struct vmem_map_dev *d;
+
+		if (e->owner == VMEM_OWNER_FREE) {
+			__set_bit(pb, m->free);
+			m->nr_free++;
+			continue;
+		}
+		d = &m->dev[e->owner - 1];
+		ret = xa_err(xa_store(&d->xa, le32_to_cpu(e->vbucket),
+				      xa_mk_value(pb), GFP_KERNEL));
+		if (ret)
+			goto out_free_scratch;
+		atomic64_inc(&d->used);
+	}
+	ret = 0;
+
+out_free_scratch:
+	kvfree(scratch);
+out_free_view:
+	kfree(view);
+	return ret;
+}
+
+void vmem_map_destroy(struct vmem_map *m)
+{
+	u32 id;
+
+	/* The xarrays are set up together with m->meta in vmem_map_load() */
+	if (!m->meta)
+		return;
+	for (id = 0; id < VMEM_MAX_DEVICES; id++)
+		xa_destroy(&m->dev[id].xa);
+	bitmap_free(m->free);
+	m->free = NULL;
+	vfree(m->meta);
+	m->meta = NULL;
+}
+
+static s64 vmem_map_find_free(struct vmem_map *m)
+{
+	u64 pb;
+
+	if (!m->nr_free)
+		return -1;
+	pb = find_next_bit(m->free, m->geom.nr_buckets, m->hint);
+	if (pb >= m->geom.nr_buckets)
+		pb = find_first_bit(m->free, m->geom.nr_buckets);
+	if (WARN_ON_ONCE(pb >= m->geom.nr_buckets))
+		return -1;
+	return pb;
+}
+
+s64 vmem_map_reserve(struct vmem_map *m, u32 id, u64 vb, u64 *pb)
+{
+	struct vmem_map_dev *d = &m->dev[id];
+	struct vmem_map_entry *e;
+	s64 free;
+	int ret;
+
+	if (!m->nr_free)
+		return -ENOSPC;
+	if (!vmem_budget_try_charge(&d->used, d->budget))
+		return -EDQUOT;
+	ret = xa_reserve(&d->xa, vb, GFP_NOIO);
+	if (ret) {
+		vmem_budget_release(&d->used);
+		return ret;
+	}
+	free = vmem_map_find_free(m);
+	if (free < 0) {
+		xa_release(&d->xa, vb);
+		vmem_budget_release(&d->used);
+		return -ENOSPC;
+	}
+	__clear_bit(free, m->free);
+	m->nr_free--;
+	m->hint = free + 1;
+
+	e = vmem_map_entry_of(m, free);
+	e->owner = id + 1;
+	e->vbucket = cpu_to_le32(vb);
+	vmem_map_seal(m, vmem_map_sector_of(free));
+	*pb = free;
+	return vmem_map_sector_of(free);
+}
+
+void vmem_map_publish(struct vmem_map *m, u32 id, u64 vb, u64 pb)
+{
+	/* The slot was reserved: this store allocates nothing, cannot fail */
+	WARN_ON_ONCE(xa_err(xa_store(&m->dev[id].xa, vb, xa_mk_value(pb),
+				     GFP_NOIO)));
+}
+
+static void vmem_map_entry_clear(struct vmem_map *m, u64 pb)
+{
+	memset(vmem_map_entry_of(m, pb), 0, sizeof(struct vmem_map_entry));
+	vmem_map_seal(m, vmem_map_sector_of(pb));
+}
+
+void vmem_map_unreserve(struct vmem_map *m, u32 id, u64 vb, u64 pb)
+{
+	vmem_map_entry_clear(m, pb);
+	xa_release(&m->dev[id].xa, vb);
+	__set_bit(pb, m->free);
+	m->nr_free++;
+	vmem_budget_release(&m->dev[id].used);
+}
+
+s64 vmem_map_unmap(struct vmem_map *m, u32 id, u64 vb, u64 *pb)
+{
+	void *e = xa_erase(&m->dev[id].xa, vb);
+
+	if (!e)
+		return -ENOENT;
+	*pb = xa_to_value(e);
+	vmem_map_entry_clear(m, *pb);
+	return vmem_map_sector_of(*pb);
+}
+
+void vmem_map_release(struct vmem_map *m, u32 id, u64 pb)
+{
+	__set_bit(pb, m->free);
+	m->nr_free++;
+	vmem_budget_release(&m->dev[id].used);
+}
+
+void vmem_map_remap(struct vmem_map *m, u32 id, u64 vb, u64 pb)
+{
+	struct vmem_map_entry *e = vmem_map_entry_of(m, pb);
+
+	e->owner = id + 1;
+	e->vbucket = cpu_to_le32(vb);
+	vmem_map_seal(m, vmem_map_sector_of(pb));
+	/* The slot was just erased: storing it back may need memory */
+	WARN_ON_ONCE(xa_err(xa_store(&m->dev[id].xa, vb, xa_mk_value(pb),
+				     GFP_NOIO)));
+}
+
+u64 vmem_map_set_dev(struct vmem_map *m, u32 id, u64 capacity_pages,
+		     u32 budget, u32 flags, struct vmem_dev_rec *old)
+{
+	struct vmem_dev_rec *r = vmem_map_rec_of(m, id);
+	struct vmem_map_dev *d = &m->dev[id];
+
+	if (old)
+		*old = *r;
+	r->capacity_pages = cpu_to_le64(capacity_pages);
+	r->budget_buckets = cpu_to_le32(budget);
+	r->flags = cpu_to_le32(flags);
+	vmem_map_seal(m, vmem_devt_sector_of(id));
+	d->capacity_pages = capacity_pages;
+	WRITE_ONCE(d->budget, budget);
+	d->flags = flags;
+	return vmem_devt_sector_of(id);
+}
+
+void vmem_map_restore_dev(struct vmem_map *m, u32 id,
+			  const struct vmem_dev_rec *old)
+{
+	vmem_map_set_dev(m, id, le64_to_cpu(old->capacity_pages),
+			 le32_to_cpu(old->budget_buckets),
+			 le32_to_cpu(old->flags), NULL);
+}

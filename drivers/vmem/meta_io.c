@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmem metadata I/O: reading the metadata area at attach time and writing
+ * one changed sector durably.
+ *
+ * A metadata write covers the backing device's logical block (512 or
+ * 4096 bytes) holding the changed sector, taken from the in-memory copy,
+ * and is issued with REQ_PREFLUSH | REQ_FUA: the flush makes every data
+ * write completed before it (a bucket's zeroing) durable first, the FUA
+ * makes the sector itself durable before the write completes. The disk
+ * writes a logical block atomically, so each call commits one change.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/vmalloc.h>
+#include "vmem.h"
+
+static struct page *vmem_buf_page(void *p)
+{
+	return is_vmalloc_addr(p) ? vmalloc_to_page(p) : virt_to_page(p);
+}
+
+/* @buf is page aligned and @bytes a multiple of 512 */
+static int vmem_meta_rw(struct block_device *bdev, blk_opf_t opf, u8 *buf,
+			u64 sector, size_t bytes)
+{
+	int ret = 0;
+
+	while (bytes && !ret) {
+		unsigned int nr = min_t(size_t, DIV_ROUND_UP(bytes, PAGE_SIZE),
+					BIO_MAX_VECS);
+		size_t done = 0;
+		struct bio *bio;
+
+		bio = bio_alloc(bdev, nr, opf, GFP_NOIO);
+		bio->bi_iter.bi_sector = sector;
+		while (done < bytes && bio->bi_vcnt < nr) {
+			u8 *p = buf + done;
+			unsigned int len = min_t(size_t, bytes - done,
+						 PAGE_SIZE - offset_in_page(p));
+
+			if (!bio_add_page(bio, vmem_buf_page(p), len,
+					  offset_in_page(p)))
+				break;
+			done += len;
+		}
+		if (op_is_write(opf))
+			flush_kernel_vmap_range(buf, done);
+		ret = submit_bio_wait(bio);
+		if (!op_is_write(opf))
+			invalidate_kernel_vmap_range(buf, done);
+		bio_put(bio);
+		buf += done;
+		sector += done >> SECTOR_SHIFT;
+		bytes -= done;
+	}
+	return ret;
+}
+
+/**
+ * vmem_meta_read() - read the start of a backing device
+ * @bdev: the device
+ * @buf: page-aligned buffer (kmalloc or vmalloc)
+ * @bytes: a multiple of 4096
+ */
+int vmem_meta_read(struct block_device *bdev, void *buf, size_t bytes)
+{
+	return vmem_meta_rw(bdev, REQ_OP_READ | REQ_SYNC | REQ_META, buf, 0,
+			    bytes);
+}
+
+/**
+ * vmem_meta_write_sector() - durably write one metadata sector
+ * @pool: the pool; its meta_lock must be held
+ * @sector: the sector of pool->map.meta to write
+ */
+int vmem_meta_write_sector(struct vmem_pool *pool, u64 sector)
+{
+	unsigned int lbs = bdev_logical_block_size(pool->bdev) >> SECTOR_SHIFT;
+	u64 start = round_down(sector, lbs);
+	int ret;
+
+	lockdep_assert_held(&pool->meta_lock);
+	ret = vmem_meta_rw(pool->bdev, REQ_OP_WRITE | REQ_SYNC | REQ_META |
+			   REQ_PREFLUSH | REQ_FUA,
+			   pool->map.meta + (start << SECTOR_SHIFT), start,
+			   lbs << SECTOR_SHIFT);
+	if (ret)
+		pr_err_ratelimited("%pg: metadata write of sector %llu failed: %d\n",
+				   pool->bdev, sector, ret);
+	return ret;
+}

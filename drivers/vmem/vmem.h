@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vmem private header: the pool, its devices, and the calls between the
+ * module's files.
+ *
+ * Files and their jobs:
+ *   main.c    module init/exit, module parameters
+ *   ctl.c     /dev/vmem-control ioctls and the pool's sysfs attributes
+ *   pool.c    attach/detach, provisioning and freeing with their on-disk
+ *             ordering, the deferred-bio worker
+ *   meta_io.c reading and durably writing metadata sectors
+ *   map.c     the in-memory map (no I/O; see map.h)
+ *   dev.c     one gendisk per virtual device, per-disk sysfs attributes
+ *   io.c      the submit_bio fast path and clone completion
+ *
+ * Lifetimes: one pool at most is attached (vmem_pool, under
+ * vmem_ctl_mutex). A device lives from create (or attach) to delete (or
+ * detach); it is freed only after del_gendisk() and once every bio it
+ * remapped has completed (vmem_drain()).
+ *
+ * Lock order: vmem_ctl_mutex -> disk->open_mutex -> pool->meta_lock.
+ * The I/O fast path takes none of them.
+ */
+#ifndef _VMEM_H
+#define _VMEM_H
+
+#include <linux/bio.h>
+#include <linux/blkdev.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include "map.h"
+
+#define VMEM_MINORS		16
+#define VMEM_LBS		4096
+
+struct vmem_pool;
+
+/**
+ * struct vmem_dev - one /dev/vmemN
+ * @pool: the pool it is carved from
+ * @id: N
+ * @disk: its gendisk
+ * @bucket_shift: log2 of sectors per bucket (copied for the fast path)
+ * @inflight: remapped bios not yet completed, one counter per epoch
+ * @epoch: which @inflight counter new bios charge; flipped by vmem_drain()
+ * @drain_wq: vmem_drain() waits here for the old counter to reach zero
+ * @dead: set under disk->open_mutex when deletion starts; open refused
+ */
+struct vmem_dev {
+	struct vmem_pool *pool;
+	u32 id;
+	struct gendisk *disk;
+	unsigned int bucket_shift;
+	atomic_t inflight[2];
+	unsigned int epoch;
+	wait_queue_head_t drain_wq;
+	bool dead;
+};
+
+/**
+ * struct vmem_pool - an attached backing device
+ * @bdev: the backing device, opened exclusively
+ * @map: in-memory map; changes under @meta_lock, lookups lock-free
+ * @meta_lock: serializes every metadata change and its durable write
+ * @devs: device objects by id; changed under vmem_ctl_mutex, read by the
+ *	worker under @meta_lock (a device is removed from here under both)
+ * @nr_devices: devices in @devs
+ * @bucket_sectors: sectors per bucket
+ * @data_start: first sector of bucket 0
+ * @wq: ordered worker for deferred bios (provisioning, discard, zeroes)
+ * @work: the worker's job
+ * @defer_lock: protects @deferred
+ * @deferred: bios waiting for the worker
+ * @bs: bioset for clones; front pad is struct vmem_io
+ * @usage_level: last pool-usage threshold reported (0, 80, 90, 100)
+ */
+struct vmem_pool {
+	struct block_device *bdev;
+	struct vmem_map map;
+	struct mutex meta_lock;		/* see above */
+	struct vmem_dev *devs[VMEM_MAX_DEVICES];
+	unsigned int nr_devices;
+	u64 bucket_sectors;
+	u64 data_start;
+	struct workqueue_struct *wq;
+	struct work_struct work;
+	spinlock_t defer_lock;		/* protects deferred */
+	struct bio_list deferred;
+	struct bio_set bs;
+	unsigned int usage_level;
+};
+
+/**
+ * struct vmem_io - per-clone state, the front pad of every clone
+ * @dev: the device the original bio was sent to
+ * @orig: the original bio
+ * @start: I/O accounting start time
+ * @epoch: which @dev->inflight counter this bio charged
+ * @clone: the clone sent to the backing device; must be last
+ */
+struct vmem_io {
+	struct vmem_dev *dev;
+	struct bio *orig;
+	unsigned long start;
+	unsigned int epoch;
+	struct bio clone;
+};
+
+/* main.c / ctl.c */
+extern struct mutex vmem_ctl_mutex;
+extern struct vmem_pool *vmem_pool;	/* under vmem_ctl_mutex */
+extern int vmem_major;
+int vmem_ctl_init(void);
+void vmem_ctl_exit(void);
+void vmem_pool_uevent(unsigned int level);
+
+/* pool.c */
+int vmem_pool_attach(const char *path, struct vmem_pool **out);
+int vmem_pool_detach(struct vmem_pool *pool);
+void vmem_pool_defer(struct vmem_pool *pool, struct bio *bio);
+int vmem_pool_create_dev(struct vmem_pool *pool, u32 id, u64 capacity_pages,
+			 u32 budget);
+int vmem_pool_delete_dev(struct vmem_pool *pool, u32 id);
+int vmem_pool_resize_dev(struct vmem_pool *pool, u32 id, u64 capacity_pages);
+int vmem_pool_budget_dev(struct vmem_pool *pool, u32 id, u32 budget);
+
+/* meta_io.c */
+int vmem_meta_read(struct block_device *bdev, void *buf, size_t bytes);
+int vmem_meta_write_sector(struct vmem_pool *pool, u64 sector);
+
+/* dev.c */
+struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id);
+int vmem_dev_claim(struct vmem_dev *dev);
+void vmem_dev_remove(struct vmem_dev *dev);
+void vmem_dev_set_capacity(struct vmem_dev *dev);
+
+/* io.c */
+void vmem_submit_bio(struct bio *bio);
+void vmem_remap_submit(struct vmem_dev *dev, struct bio *bio, u64 pb,
+		       unsigned int epoch);
+unsigned int vmem_io_enter(struct vmem_dev *dev);
+void vmem_io_exit(struct vmem_dev *dev, unsigned int epoch);
+void vmem_drain(struct vmem_dev *dev);
+
+static inline u64 vmem_dev_bucket_bytes(const struct vmem_pool *pool)
+{
+	return pool->bucket_sectors << SECTOR_SHIFT;
+}
+
+#endif /* _VMEM_H */

@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vmem on-disk format, layout version 1: the contract with users' data.
+ *
+ * This header is shared by the kernel module and the userspace tools;
+ * lib/vmem_format.c holds the only encode/decode/validate code, compiled
+ * into both, so the two agree by construction.
+ *
+ * Units: a page is 64 KiB; a bucket is a power-of-two number of pages,
+ * chosen at format time; a metadata sector is 512 bytes.
+ *
+ * Layout of the backing device (offsets in 512-byte sectors):
+ *
+ *   sector 0         superblock (struct vmem_sb)
+ *   sectors 1..9     device table: 9 sectors, each a struct vmem_blk_hdr
+ *                    and 31 struct vmem_dev_rec; slot i of the table is
+ *                    device i (/dev/vmem<i>), slots 255..278 stay zero
+ *   sectors 10..     bucket map: map_sectors sectors, each a
+ *                    struct vmem_blk_hdr and 62 struct vmem_map_entry;
+ *                    entry i of the map describes physical bucket i
+ *   ...              zero padding up to data_start (a page number,
+ *                    aligned to VMEM_DATA_ALIGN_PAGES)
+ *   data_start ...   nr_buckets data buckets, bucket_pages pages each
+ *
+ *   +------+--------------+-------------------------+-----+----------+--
+ *   | sb   | dev table x9 | map sector x map_sectors| pad | bucket 0 | ..
+ *   +------+--------------+-------------------------+-----+----------+--
+ *   0      1              10                              data_start
+ *
+ * Page 0 (128 sectors) holds the superblock, the device table and the
+ * first 118 map sectors (7316 buckets); a larger pool continues its map
+ * in the following pages, and the superblock says where data starts.
+ *
+ * Every metadata sector carries its own crc32c (Castagnoli, over bytes
+ * 4..511, seed ~0, final xor ~0), so:
+ *
+ * Update rule (one sector write commits any single change):
+ *  - provisioning or freeing a bucket rewrites the one map sector holding
+ *    its entry; creating, resizing, re-budgeting or deleting a device
+ *    rewrites the one device-table sector holding its record; the
+ *    superblock is rewritten only at format and attach time;
+ *  - each such write is a whole sector (or a whole logical block of the
+ *    backing device, built from the in-memory copy), issued with
+ *    REQ_PREFLUSH | REQ_FUA, and the disk writes a sector atomically.
+ *
+ * Crash consistency: a crash at any point leaves every metadata sector
+ * either old or new, each one valid on its own, so the pool attaches.
+ *  - A bucket is zeroed (or fully written) and that data flushed before
+ *    the map entry that gives it to a device is written; so a mapped
+ *    bucket never exposes foreign data. A crash before the map write
+ *    leaves the bucket free; one after leaves it mapped and zeroed.
+ *  - A bucket is unmapped durably before it can be handed out again.
+ *  - Deleting a device first sets VMEM_DEV_DELETING in its record, then
+ *    frees its map entries, then clears the record; a crash in between
+ *    leaves a record marked deleting, whose remaining buckets attach
+ *    finishes freeing.
+ *  - A map entry whose owner is not an existing device, or whose virtual
+ *    bucket is beyond its device's capacity, is damage: attach refuses
+ *    the pool and "vmemctl check" names it.
+ *
+ * An all-zero page 0 is an empty disk (format it); anything else that is
+ * not a valid superblock is foreign and refused.
+ */
+#ifndef _VMEM_FORMAT_H
+#define _VMEM_FORMAT_H
+
+#include <linux/types.h>
+
+/*
+ * Every field is naturally aligned and the size checks at the end prove
+ * there is no padding, so userspace builds need no packing attribute.
+ */
+#ifndef __KERNEL__
+#define __packed
+#endif
+
+#define VMEM_PAGE_SHIFT		16
+#define VMEM_PAGE_SIZE		(1U << VMEM_PAGE_SHIFT)
+#define VMEM_SECTOR_SHIFT	9
+#define VMEM_SECTOR_SIZE	(1U << VMEM_SECTOR_SHIFT)
+#define VMEM_SECTORS_PER_PAGE	(VMEM_PAGE_SIZE / VMEM_SECTOR_SIZE)
+
+/* "VMEMPOOL" read as a little-endian 64-bit number */
+#define VMEM_MAGIC		0x4c4f4f504d454d56ULL
+#define VMEM_VERSION		1
+
+/* Per-sector magics of the device table and the map */
+#define VMEM_DEVT_MAGIC		0x54564544U	/* "DEVT" */
+#define VMEM_MAP_MAGIC		0x2050414dU	/* "MAP " */
+
+#define VMEM_MAX_DEVICES	255
+#define VMEM_DEVT_START		1
+#define VMEM_DEVS_PER_SECTOR	31
+#define VMEM_DEVT_SECTORS	9
+#define VMEM_MAP_START		(VMEM_DEVT_START + VMEM_DEVT_SECTORS)
+#define VMEM_ENTRIES_PER_SECTOR	62
+
+/* Bucket sizes: powers of two from 64 KiB to 1 GiB */
+#define VMEM_MIN_BUCKET_PAGES	1U
+#define VMEM_MAX_BUCKET_PAGES	16384U
+/*
+ * Default bucket: 1 MiB (16 pages). A first write zeroes at most 1 MiB
+ * (ic-stable-structures' 8 MiB is costly to zero; dm-thin suggests
+ * 512 KiB-class blocks), the map costs 8 bytes per MiB (8 MiB of map for
+ * 1 TiB), and 1 MiB matches the alignment partitioning tools and RAID
+ * stripes use, so ordinary I/O (at most 1 MiB per bio) rarely splits.
+ */
+#define VMEM_DEFAULT_BUCKET_PAGES 16U
+/* Data starts on a 1 MiB boundary */
+#define VMEM_DATA_ALIGN_PAGES	16U
+/* A virtual bucket index must fit the map entry's 32-bit field */
+#define VMEM_MAX_VBUCKETS	0xffffffffULL
+#define VMEM_MAX_BUCKETS	0xffffffffULL
+
+/* Feature flags: none defined in version 1; an unknown bit is refused */
+#define VMEM_INCOMPAT_SUPPORTED	0U
+#define VMEM_RO_COMPAT_SUPPORTED	0U
+
+/**
+ * struct vmem_sb - the superblock, sector 0
+ * @csum: crc32c of bytes 4..511
+ * @magic: VMEM_MAGIC
+ * @version: layout version, VMEM_VERSION
+ * @incompat: features a reader must know to use the pool at all
+ * @ro_compat: features a reader must know to write the pool
+ * @compat: features a reader may ignore
+ * @bucket_pages: pages per bucket (power of two)
+ * @nr_buckets: data buckets in the pool
+ * @map_sectors: sectors of bucket map, DIV_ROUND_UP(nr_buckets, 62)
+ * @data_start: page number of data bucket 0
+ * @pool_pages: size of the backing device at format time, in pages
+ * @generation: incremented each time the pool is attached read-write
+ * @format_time: seconds since the epoch at format time
+ * @uuid: random pool identity
+ * @reserved: zero
+ */
+struct vmem_sb {
+	__le32 csum;
+	__le32 version;
+	__le64 magic;
+	__le32 incompat;
+	__le32 ro_compat;
+	__le32 compat;
+	__le32 bucket_pages;
+	__le64 nr_buckets;
+	__le64 map_sectors;
+	__le64 data_start;
+	__le64 pool_pages;
+	__le64 generation;
+	__le64 format_time;
+	__u8 uuid[16];
+	__u8 reserved[416];
+} __packed;
+
+/**
+ * struct vmem_blk_hdr - head of every device-table and map sector
+ * @csum: crc32c of bytes 4..511 of the sector
+ * @magic: VMEM_DEVT_MAGIC or VMEM_MAP_MAGIC
+ * @index: the sector's index within its table (0-based)
+ * @pool_id: first four bytes of the pool's uuid, to catch stale sectors
+ */
+struct vmem_blk_hdr {
+	__le32 csum;
+	__le32 magic;
+	__le32 index;
+	__le32 pool_id;
+} __packed;
+
+/* Device record flags */
+#define VMEM_DEV_EXISTS		(1U << 0)
+#define VMEM_DEV_DELETING	(1U << 1)
+#define VMEM_DEV_FLAGS_KNOWN	(VMEM_DEV_EXISTS | VMEM_DEV_DELETING)
+
+/**
+ * struct vmem_dev_rec - one virtual device
+ * @capacity_pages: virtual capacity in pages (> 0 when the device exists)
+ * @budget_buckets: most buckets the device may hold; 0 means no budget
+ * @flags: VMEM_DEV_*; a free slot is all zero
+ */
+struct vmem_dev_rec {
+	__le64 capacity_pages;
+	__le32 budget_buckets;
+	__le32 flags;
+} __packed;
+
+/* Map entry owner: 0 is a free bucket, N + 1 is device N */
+#define VMEM_OWNER_FREE		0
+
+/**
+ * struct vmem_map_entry - one physical bucket
+ * @vbucket: which bucket of the owning device this one holds
+ * @owner: VMEM_OWNER_FREE, or the owning device id plus one
+ * @reserved: zero
+ *
+ * A free entry is all zero.
+ */
+struct vmem_map_entry {
+	__le32 vbucket;
+	__u8 owner;
+	__u8 reserved[3];
+} __packed;
+
+struct vmem_devt_sector {
+	struct vmem_blk_hdr hdr;
+	struct vmem_dev_rec dev[VMEM_DEVS_PER_SECTOR];
+} __packed;
+
+struct vmem_map_sector {
+	struct vmem_blk_hdr hdr;
+	struct vmem_map_entry entry[VMEM_ENTRIES_PER_SECTOR];
+} __packed;
+
+/* Each metadata structure fills exactly one sector */
+_Static_assert(sizeof(struct vmem_sb) == VMEM_SECTOR_SIZE, "vmem_sb size");
+_Static_assert(sizeof(struct vmem_devt_sector) == VMEM_SECTOR_SIZE,
+	       "vmem_devt_sector size");
+_Static_assert(sizeof(struct vmem_map_sector) == VMEM_SECTOR_SIZE,
+	       "vmem_map_sector size");
+_Static_assert(VMEM_DEVS_PER_SECTOR * VMEM_DEVT_SECTORS >= VMEM_MAX_DEVICES,
+	       "device table too small");
+
+#endif /* _VMEM_FORMAT_H */

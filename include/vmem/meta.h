@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vmem metadata codec: what lib/vmem_format.c promises to its two users,
+ * the kernel module and vmemctl.
+ *
+ * Every function here is pure: it reads and writes only the buffers it is
+ * given, never sleeps, takes no lock and allocates nothing, so it can run
+ * in any context and in plain userspace tests.
+ */
+#ifndef _VMEM_META_H
+#define _VMEM_META_H
+
+#include "format.h"
+
+#ifdef __KERNEL__
+#include <linux/types.h>
+#else
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+typedef uint8_t u8;
+typedef uint16_t u16;
+typedef uint32_t u32;
+typedef uint64_t u64;
+#endif
+
+/**
+ * struct vmem_geom - pool geometry in host byte order
+ * @bucket_pages: pages per bucket
+ * @nr_buckets: data buckets
+ * @map_sectors: sectors of bucket map
+ * @meta_sectors: sectors from 0 to the end of the map
+ * @data_start: page number of bucket 0
+ */
+struct vmem_geom {
+	u32 bucket_pages;
+	u64 nr_buckets;
+	u64 map_sectors;
+	u64 meta_sectors;
+	u64 data_start;
+};
+
+/* Every kind of damage or refusal the codec can name */
+enum vmem_fault {
+	VMEM_OK = 0,
+	VMEM_F_MAGIC,		/* superblock magic wrong */
+	VMEM_F_CSUM,		/* checksum mismatch */
+	VMEM_F_VERSION,		/* layout version newer than this code */
+	VMEM_F_INCOMPAT,	/* unknown incompatible feature */
+	VMEM_F_RO_COMPAT,	/* unknown feature, refused read-write */
+	VMEM_F_BUCKET_SIZE,	/* bucket size not a power of two in range */
+	VMEM_F_GEOMETRY,	/* counts disagree with each other */
+	VMEM_F_TOO_SMALL,	/* device smaller than the pool */
+	VMEM_F_RESERVED,	/* a reserved field is not zero */
+	VMEM_F_BLK_MAGIC,	/* metadata sector of the wrong kind */
+	VMEM_F_BLK_INDEX,	/* metadata sector in the wrong place */
+	VMEM_F_POOL_ID,		/* metadata sector from another pool */
+	VMEM_F_DEV_FLAGS,	/* device record flags unknown or inconsistent */
+	VMEM_F_DEV_SIZE,	/* device capacity zero or too large */
+	VMEM_F_OWNER,		/* bucket owned by a device that does not exist */
+	VMEM_F_VBUCKET,		/* bucket beyond its device's capacity */
+	VMEM_F_DOUBLE,		/* two buckets hold one virtual bucket */
+	VMEM_F_DELETING,	/* device deletion was interrupted */
+	VMEM_F_NR
+};
+
+/**
+ * vmem_fault_str() - one-line description of a fault, never NULL
+ * @f: the fault
+ */
+const char *vmem_fault_str(enum vmem_fault f);
+
+/**
+ * vmem_crc32c() - CRC-32C (Castagnoli), no pre/post inversion
+ * @crc: seed (running value)
+ * @buf: data
+ * @len: bytes
+ */
+u32 vmem_crc32c(u32 crc, const void *buf, size_t len);
+
+/**
+ * vmem_sector_csum() - the checksum a metadata sector must carry
+ * @sector: 512 bytes; covers bytes 4..511
+ */
+u32 vmem_sector_csum(const void *sector);
+
+/**
+ * vmem_geom_compute() - lay out a new pool on a device
+ * @dev_bytes: size of the backing device
+ * @bucket_pages: pages per bucket
+ * @g: result
+ *
+ * Return: VMEM_OK, VMEM_F_BUCKET_SIZE, or VMEM_F_TOO_SMALL when not even
+ * one bucket fits.
+ */
+enum vmem_fault vmem_geom_compute(u64 dev_bytes, u32 bucket_pages,
+				  struct vmem_geom *g);
+
+/**
+ * vmem_geom_from_sb() - read the geometry of a validated superblock
+ * @sb: superblock that passed vmem_sb_validate()
+ * @g: result
+ */
+void vmem_geom_from_sb(const struct vmem_sb *sb, struct vmem_geom *g);
+
+enum vmem_page0_kind {
+	VMEM_PAGE0_EMPTY,	/* all zero: never formatted */
+	VMEM_PAGE0_VMEM,	/* carries the vmem magic (maybe damaged) */
+	VMEM_PAGE0_FOREIGN,	/* anything else: refuse */
+};
+
+/**
+ * vmem_page0_classify() - what does the start of a device hold?
+ * @buf: the first @len bytes of the device
+ * @len: at least VMEM_SECTOR_SIZE
+ */
+enum vmem_page0_kind vmem_page0_classify(const void *buf, size_t len);
+
+/**
+ * vmem_sb_init() - fill and seal a new superblock
+ * @sb: output, fully overwritten
+ * @g: geometry from vmem_geom_compute()
+ * @pool_pages: backing device size in pages
+ * @uuid: 16 random bytes
+ * @now: seconds since the epoch
+ */
+void vmem_sb_init(struct vmem_sb *sb, const struct vmem_geom *g,
+		  u64 pool_pages, const u8 *uuid, u64 now);
+
+/**
+ * vmem_meta_init() - build the whole metadata area of an empty pool
+ * @meta: output, g->meta_sectors sectors, fully overwritten
+ * @g: geometry from vmem_geom_compute()
+ * @pool_pages: backing device size in pages
+ * @uuid: 16 random bytes
+ * @now: seconds since the epoch
+ *
+ * The caller writes @meta at sector 0 and zeroes the rest of the device
+ * up to g->data_start pages.
+ */
+void vmem_meta_init(void *meta, const struct vmem_geom *g, u64 pool_pages,
+		    const u8 *uuid, u64 now);
+
+/** vmem_sb_seal() - recompute the superblock checksum after a change */
+void vmem_sb_seal(struct vmem_sb *sb);
+
+/**
+ * vmem_sb_validate() - check a superblock
+ * @sb: the superblock
+ * @dev_bytes: size of the backing device, or 0 to skip the size check
+ * @rw: the caller wants to write the pool
+ *
+ * Return: VMEM_OK or the first fault found.
+ */
+enum vmem_fault vmem_sb_validate(const struct vmem_sb *sb, u64 dev_bytes,
+				 bool rw);
+
+/** vmem_pool_id() - the pool id every metadata sector carries */
+u32 vmem_pool_id(const struct vmem_sb *sb);
+
+/**
+ * vmem_blk_seal() - stamp header and checksum on a table sector
+ * @sector: 512 bytes
+ * @magic: VMEM_DEVT_MAGIC or VMEM_MAP_MAGIC
+ * @index: sector index within its table
+ * @pool_id: vmem_pool_id() of the pool
+ */
+void vmem_blk_seal(void *sector, u32 magic, u32 index, u32 pool_id);
+
+/** vmem_blk_validate() - check a table sector's header and checksum */
+enum vmem_fault vmem_blk_validate(const void *sector, u32 magic, u32 index,
+				  u32 pool_id);
+
+/**
+ * vmem_dev_validate() - check one device record
+ * @r: the record
+ * @bucket_pages: the pool's bucket size
+ */
+enum vmem_fault vmem_dev_validate(const struct vmem_dev_rec *r,
+				  u32 bucket_pages);
+
+/**
+ * vmem_entry_validate() - check one map entry against the device table
+ * @e: the entry
+ * @devs: all VMEM_MAX_DEVICES decoded records
+ * @bucket_pages: the pool's bucket size
+ */
+enum vmem_fault vmem_entry_validate(const struct vmem_map_entry *e,
+				    const struct vmem_dev_rec *devs,
+				    u32 bucket_pages);
+
+/**
+ * typedef vmem_report_fn - called once per fault found by vmem_meta_check()
+ * @ctx: caller's cookie
+ * @f: the fault
+ * @what: "superblock", "devtable" (a device-table sector), "mapsector"
+ *	(a map sector), "device" or "bucket"
+ * @index: table sector index, device id or bucket number of the fault
+ */
+typedef void (*vmem_report_fn)(void *ctx, enum vmem_fault f,
+			       const char *what, u64 index);
+
+/**
+ * struct vmem_meta_view - what vmem_meta_check() decodes
+ * @devs: the device records that validated (others read as free)
+ * @used: buckets each device holds, counted from the map
+ */
+struct vmem_meta_view {
+	struct vmem_dev_rec devs[VMEM_MAX_DEVICES];
+	u64 used[VMEM_MAX_DEVICES];
+};
+
+/**
+ * vmem_meta_check() - verify every invariant of a whole metadata area
+ * @meta: the first g->meta_sectors sectors of the device
+ * @dev_bytes: size of the backing device, or 0 to skip the size check
+ * @rw: the caller wants to write the pool
+ * @view: output: decoded device table and per-device bucket counts
+ * @scratch: nr_buckets u64 of scratch space (for the duplicate check), or
+ *	NULL to skip that check
+ * @report: called for every fault
+ * @ctx: passed to @report
+ *
+ * The superblock must have been validated and @meta must hold all of the
+ * metadata it describes. Reports every fault, not just the first.
+ *
+ * Return: number of faults found (0 is a clean pool).
+ */
+u64 vmem_meta_check(const void *meta, u64 dev_bytes, bool rw,
+		    struct vmem_meta_view *view, u64 *scratch,
+		    vmem_report_fn report, void *ctx);
+
+/* Little helpers shared by both sides */
+static inline bool vmem_is_pow2(u64 x)
+{
+	return x && !(x & (x - 1));
+}
+
+/* Buckets a device of @capacity_pages spans; cannot overflow */
+static inline u64 vmem_dev_buckets(u64 capacity_pages, u32 bucket_pages)
+{
+	return capacity_pages / bucket_pages +
+	       !!(capacity_pages % bucket_pages);
+}
+
+static inline u64 vmem_map_sector_of(u64 bucket)
+{
+	return VMEM_MAP_START + bucket / VMEM_ENTRIES_PER_SECTOR;
+}
+
+static inline u32 vmem_map_slot_of(u64 bucket)
+{
+	return bucket % VMEM_ENTRIES_PER_SECTOR;
+}
+
+static inline u64 vmem_devt_sector_of(u32 id)
+{
+	return VMEM_DEVT_START + id / VMEM_DEVS_PER_SECTOR;
+}
+
+static inline u32 vmem_devt_slot_of(u32 id)
+{
+	return id % VMEM_DEVS_PER_SECTOR;
+}
+
+/* First 512-byte sector of physical bucket @bucket */
+static inline u64 vmem_bucket_sector(const struct vmem_geom *g, u64 bucket)
+{
+	return (g->data_start + bucket * g->bucket_pages) *
+		VMEM_SECTORS_PER_PAGE;
+}
+
+#endif /* _VMEM_META_H */

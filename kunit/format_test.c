@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite vmem_format: the on-disk codec (lib/vmem_format.c). Every
+ * corruption class the codec knows is produced once and must be refused
+ * with its own fault.
+ */
+#include <kunit/test.h>
+#include "test_util.h"
+
+#define GIB (1ULL << 30)
+
+static void vmem_format_crc32c(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, ~vmem_crc32c(~0U, "123456789", 9), 0xe3069283U);
+	KUNIT_EXPECT_EQ(test, vmem_crc32c(0, "", 0), 0U);
+}
+
+struct vmem_geom_case {
+	const char *name;
+	u64 dev_bytes;
+	u32 bucket_pages;
+	enum vmem_fault fault;
+	u64 nr_buckets;
+	u64 data_start;
+};
+
+static const struct vmem_geom_case vmem_geom_cases[] = {
+	{ "1G/1M", GIB, 16, VMEM_OK, 1023, 16 },
+	{ "10G/1M", 10 * GIB, 16, VMEM_OK, 10239, 16 },
+	{ "1G/64K", GIB, 1, VMEM_OK, 16368, 16 },
+	/* 7316 buckets fill page 0's map exactly; one more spills over */
+	{ "page0-full", (16 + 7316) * 65536ULL, 1, VMEM_OK, 7316, 16 },
+	{ "page0-spill", (16 + 7317) * 65536ULL, 1, VMEM_OK, 7317, 16 },
+	{ "1T/1M", 1024 * GIB, 16, VMEM_OK, 1048567, 144 },
+	{ "1G/1G", 2 * GIB, 16384, VMEM_OK, 1, 16 },
+	{ "too-small", 1 << 20, 16, VMEM_F_TOO_SMALL, 0, 0 },
+	{ "empty", 0, 16, VMEM_F_TOO_SMALL, 0, 0 },
+	{ "not-pow2", GIB, 3, VMEM_F_BUCKET_SIZE, 0, 0 },
+	{ "zero-bucket", GIB, 0, VMEM_F_BUCKET_SIZE, 0, 0 },
+	{ "2G-bucket", 4 * GIB, 32768, VMEM_F_BUCKET_SIZE, 0, 0 },
+};
+
+static void vmem_geom_desc(const struct vmem_geom_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+KUNIT_ARRAY_PARAM(vmem_geom, vmem_geom_cases, vmem_geom_desc);
+
+static void vmem_format_geometry(struct kunit *test)
+{
+	const struct vmem_geom_case *c = test->param_value;
+	struct vmem_geom g;
+
+	KUNIT_ASSERT_EQ(test, vmem_geom_compute(c->dev_bytes, c->bucket_pages,
+						&g), c->fault);
+	if (c->fault)
+		return;
+	KUNIT_EXPECT_EQ(test, g.nr_buckets, c->nr_buckets);
+	KUNIT_EXPECT_EQ(test, g.data_start, c->data_start);
+	/* The map holds every bucket and ends before the data */
+	KUNIT_EXPECT_GE(test, g.map_sectors * VMEM_ENTRIES_PER_SECTOR,
+			g.nr_buckets);
+	KUNIT_EXPECT_LE(test, g.meta_sectors * VMEM_SECTOR_SIZE,
+			g.data_start * VMEM_PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, g.data_start % VMEM_DATA_ALIGN_PAGES, 0);
+	/* The buckets fit the device, and one more would not */
+	KUNIT_EXPECT_LE(test, (g.data_start + g.nr_buckets * g.bucket_pages) *
+			VMEM_PAGE_SIZE, c->dev_bytes);
+}
+
+static void vmem_format_round_trip(struct kunit *test)
+{
+	struct vmem_geom g, back;
+	size_t bytes;
+	u8 *meta = vmem_test_meta(test, 10 * GIB, 16, &g, &bytes);
+	u32 i;
+
+	KUNIT_EXPECT_EQ(test, vmem_sb_validate((void *)meta, 10 * GIB, true),
+			VMEM_OK);
+	vmem_geom_from_sb((void *)meta, &back);
+	KUNIT_EXPECT_EQ(test, back.nr_buckets, g.nr_buckets);
+	KUNIT_EXPECT_EQ(test, back.data_start, g.data_start);
+	KUNIT_EXPECT_EQ(test, back.bucket_pages, g.bucket_pages);
+	KUNIT_EXPECT_EQ(test, vmem_page0_classify(meta, VMEM_SECTOR_SIZE),
+			VMEM_PAGE0_VMEM);
+	for (i = 0; i < VMEM_DEVT_SECTORS; i++)
+		KUNIT_EXPECT_EQ(test, vmem_blk_validate(
+			vmem_test_sector(meta, VMEM_DEVT_START + i),
+			VMEM_DEVT_MAGIC, i, vmem_pool_id((void *)meta)), VMEM_OK);
+	vfree(meta);
+}
+
+static void vmem_format_classify(struct kunit *test)
+{
+	u8 *buf = kunit_kzalloc(test, VMEM_PAGE_SIZE, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_EXPECT_EQ(test, vmem_page0_classify(buf, VMEM_PAGE_SIZE),
+			VMEM_PAGE0_EMPTY);
+	/* ext4's magic at 1080 */
+	buf[1080] = 0x53;
+	buf[1081] = 0xef;
+	KUNIT_EXPECT_EQ(test, vmem_page0_classify(buf, VMEM_PAGE_SIZE),
+			VMEM_PAGE0_FOREIGN);
+	memset(buf, 0, VMEM_PAGE_SIZE);
+	buf[VMEM_PAGE_SIZE - 1] = 1;
+	KUNIT_EXPECT_EQ(test, vmem_page0_classify(buf, VMEM_PAGE_SIZE),
+			VMEM_PAGE0_FOREIGN);
+}
+
+/* One corruption of the superblock and the fault it must produce */
+struct vmem_sb_case {
+	const char *name;
+	void (*corrupt)(struct vmem_sb *sb);
+	bool reseal;
+	bool rw;
+	enum vmem_fault fault;
+};
+
+static void sb_magic(struct vmem_sb *sb) { sb->magic ^= cpu_to_le64(1); }
+static void sb_flip(struct vmem_sb *sb) { sb->generation ^= cpu_to_le64(4); }
+static void sb_version(struct vmem_sb *sb) { sb->version = cpu_to_le32(2); }
+static void sb_version0(struct vmem_sb *sb) { sb->version = 0; }
+static void sb_incompat(struct vmem_sb *sb) { sb->incompat = cpu_to_le32(1); }
+static void sb_ro_compat(struct vmem_sb *sb) { sb->ro_compat = cpu_to_le32(8); }
+static void sb_bucket(struct vmem_sb *sb) { sb->bucket_pages = cpu_to_le32(5); }
+static void sb_nr(struct vmem_sb *sb) { le64_add_cpu(&sb->nr_buckets, 1000); }
+static void sb_nr0(struct vmem_sb *sb) { sb->nr_buckets = 0; }
+static void sb_map(struct vmem_sb *sb) { le64_add_cpu(&sb->map_sectors, 1); }
+static void sb_start(struct vmem_sb *sb) { le64_add_cpu(&sb->data_start, 16); }
+static void sb_reserved(struct vmem_sb *sb) { sb->reserved[100] = 1; }
+static void sb_pool(struct vmem_sb *sb) { le64_add_cpu(&sb->pool_pages, -64); }
+static void sb_none(struct vmem_sb *sb) { }
+
+static const struct vmem_sb_case vmem_sb_cases[] = {
+	{ "clean", sb_none, false, true, VMEM_OK },
+	{ "magic", sb_magic, true, true, VMEM_F_MAGIC },
+	{ "bit-flip", sb_flip, false, true, VMEM_F_CSUM },
+	{ "newer-version", sb_version, true, false, VMEM_F_VERSION },
+	{ "version-0", sb_version0, true, true, VMEM_F_GEOMETRY },
+	{ "incompat", sb_incompat, true, false, VMEM_F_INCOMPAT },
+	{ "ro-compat-rw", sb_ro_compat, true, true, VMEM_F_RO_COMPAT },
+	{ "ro-compat-ro", sb_ro_compat, true, false, VMEM_OK },
+	{ "bucket-size", sb_bucket, true, true, VMEM_F_BUCKET_SIZE },
+	{ "nr-buckets", sb_nr, true, true, VMEM_F_GEOMETRY },
+	{ "nr-buckets-0", sb_nr0, true, true, VMEM_F_GEOMETRY },
+	{ "map-sectors", sb_map, true, true, VMEM_F_GEOMETRY },
+	{ "data-start", sb_start, true, true, VMEM_F_GEOMETRY },
+	{ "reserved", sb_reserved, true, true, VMEM_F_RESERVED },
+	{ "pool-pages", sb_pool, true, true, VMEM_F_GEOMETRY },
+};
+
+static void vmem_sb_desc(const struct vmem_sb_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+KUNIT_ARRAY_PARAM(vmem_sb, vmem_sb_cases, vmem_sb_desc);
+
+static void vmem_format_sb_corrupt(struct kunit *test)
+{
+	const struct vmem_sb_case *c = test->param_value;
+	struct vmem_geom g;
+	size_t bytes;
+	u8 *meta = vmem_test_meta(test, GIB, 16, &g, &bytes);
+	struct vmem_sb *sb = (void *)meta;
+
+	c->corrupt(sb);
+	if (c->reseal)
+		vmem_sb_seal(sb);
+	KUNIT_EXPECT_EQ(test, vmem_sb_validate(sb, GIB, c->rw), c->fault);
+	vfree(meta);
+}
+
+static void vmem_format_too_small(struct kunit *test)
+{
+	struct vmem_geom g;
+	size_t bytes;
+	u8 *meta = vmem_test_meta(test, GIB, 16, &g, &bytes);
+
+	KUNIT_EXPECT_EQ(test, vmem_sb_validate((void *)meta, GIB / 2, true),
+			VMEM_F_TOO_SMALL);
+	KUNIT_EXPECT_EQ(test, vmem_sb_validate((void *)meta, 0, true),
+			VMEM_OK);
+	vfree(meta);
+}
+
+static void vmem_format_blk(struct kunit *test)
+{
+	struct vmem_geom g;
+	size_t bytes;
+	u8 *meta = vmem_test_meta(test, GIB, 16, &g, &bytes);
+	u32 id = vmem_pool_id((void *)meta);
+	u8 *s = vmem_test_sector(meta, VMEM_MAP_START + 1);
+
+	KUNIT_EXPECT_EQ(test, vmem_blk_validate(s, VMEM_MAP_MAGIC, 1, id),
+			VMEM_OK);
+	KUNIT_EXPECT_EQ(test, vmem_blk_validate(s, VMEM_DEVT_MAGIC, 1, id),
+			VMEM_F_BLK_MAGIC);
+	KUNIT_EXPECT_EQ(test, vmem_blk_validate(s, VMEM_MAP_MAGIC, 2, id),
+			VMEM_F_BLK_INDEX);
+	KUNIT_EXPECT_EQ(test, vmem_blk_validate(s, VMEM_MAP_MAGIC, 1, id + 1),
+			VMEM_F_POOL_ID);
+	s[300] ^= 0x10;
+	KUNIT_EXPECT_EQ(test, vmem_blk_validate(s, VMEM_MAP_MAGIC, 1, id),
+			VMEM_F_CSUM);
+	vfree(meta);
+}
+
+struct vmem_fault_log {
+	unsigned int n;
+	enum vmem_fault f[8];
+	u64 index[8];
+};
+
+static void vmem_test_report(void *ctx, enum vmem_fault f, const char *what,
+			     u64 index)
+{
+	struct vmem_fault_log *log = ctx;
+
+	if (log->n < ARRAY_SIZE(log->f)) {
+		log->f[log->n] = f;
+		log->index[log->n] = index;
+	}
+	log->n++;
+}
+
+static void vmem_format_meta_check(struct kunit *test)
+{
+	struct vmem_meta_view *view;
+	struct vmem_fault_log log = { };
+	struct vmem_geom g;
+	size_t bytes;
+	u8 *meta = vmem_test_meta(test, GIB, 16, &g, &bytes);
+	u64 *scratch = kunit_kcalloc(test, g.nr_buckets, sizeof(u64),
+				     GFP_KERNEL);
+
+	view = kunit_kzalloc(test, sizeof(*view), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, scratch);
+	KUNIT_ASSERT_NOT_NULL(test, view);
+
+	vmem_test_add_dev(meta, 3, 64, 0);	/* 4 MiB: vbuckets 0..3 */
+	vmem_test_map(meta, 10, 3, 0);
+	vmem_test_map(meta, 500, 3, 3);
+	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, GIB, true, view, scratch,
+					      vmem_test_report, &log), 0);
+	KUNIT_EXPECT_EQ(test, view->used[3], 2);
+
+	/* The same virtual bucket in two physical buckets */
+	vmem_test_map(meta, 900, 3, 3);
+	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, GIB, true, view, scratch,
+					      vmem_test_report, &log), 1);
+	KUNIT_EXPECT_EQ(test, log.f[0], VMEM_F_DOUBLE);
+	/* A virtual bucket beyond the device */
+	vmem_test_map(meta, 900, 3, 4);
+	log.n = 0;
+	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, GIB, true, view, scratch,
+					      vmem_test_report, &log), 1);
+	KUNIT_EXPECT_EQ(test, log.f[0], VMEM_F_VBUCKET);
+	KUNIT_EXPECT_EQ(test, log.index[0], 900);
+	/* An owner that does not exist */
+	vmem_test_map(meta, 900, 7, 0);
+	log.n = 0;
+	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, GIB, true, view, scratch,
+					      vmem_test_report, &log), 1);
+	KUNIT_EXPECT_EQ(test, log.f[0], VMEM_F_OWNER);
+	/* A torn map sector: every entry in it is unreadable */
+	vmem_test_map(meta, 900, 3, 1);
+	((u8 *)vmem_test_sector(meta, vmem_map_sector_of(900)))[100] ^= 1;
+	log.n = 0;
+	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, GIB, true, view, scratch,
+					      vmem_test_report, &log), 1);
+	KUNIT_EXPECT_EQ(test, log.f[0], VMEM_F_CSUM);
+	KUNIT_EXPECT_EQ(test, log.index[0], 900 / VMEM_ENTRIES_PER_SECTOR);
+	vfree(meta);
+}
+
+static struct kunit_case vmem_format_cases[] = {
+	KUNIT_CASE(vmem_format_crc32c),
+	KUNIT_CASE_PARAM(vmem_format_geometry, vmem_geom_gen_params),
+	KUNIT_CASE(vmem_format_round_trip),
+	KUNIT_CASE(vmem_format_classify),
+	KUNIT_CASE_PARAM(vmem_format_sb_corrupt, vmem_sb_gen_params),
+	KUNIT_CASE(vmem_format_too_small),
+	KUNIT_CASE(vmem_format_blk),
+	KUNIT_CASE(vmem_format_meta_check),
+	{}
+};
+
+static struct kunit_suite vmem_format_suite = {
+	.name = "vmem_format",
+	.test_cases = vmem_format_cases,
+};
+kunit_test_suite(vmem_format_suite);

@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmem on-disk format codec, compiled into both vmem.ko and vmemctl.
+ *
+ * The layout and its crash-consistency rules are described in
+ * include/vmem/format.h; the promises of each function are in
+ * include/vmem/meta.h. Nothing here allocates, sleeps or locks.
+ */
+#ifdef __KERNEL__
+#include <linux/kernel.h>
+#include <linux/string.h>
+#include <asm/byteorder.h>
+#else
+#include <endian.h>
+#include <string.h>
+#define cpu_to_le32(x) htole32(x)
+#define cpu_to_le64(x) htole64(x)
+#define le32_to_cpu(x) le32toh(x)
+#define le64_to_cpu(x) le64toh(x)
+#endif
+
+#include <vmem/meta.h>
+
+static const char * const vmem_fault_names[VMEM_F_NR] = {
+	[VMEM_OK] = "no fault",
+	[VMEM_F_MAGIC] = "bad magic: not a vmem pool",
+	[VMEM_F_CSUM] = "checksum mismatch",
+	[VMEM_F_VERSION] = "layout version newer than this software",
+	[VMEM_F_INCOMPAT] = "unknown incompatible feature flag",
+	[VMEM_F_RO_COMPAT] = "unknown feature flag, refused read-write",
+	[VMEM_F_BUCKET_SIZE] = "bucket size not a power of two from 64K to 1G",
+	[VMEM_F_GEOMETRY] = "geometry fields disagree",
+	[VMEM_F_TOO_SMALL] = "backing device smaller than the pool",
+	[VMEM_F_RESERVED] = "reserved field not zero",
+	[VMEM_F_BLK_MAGIC] = "metadata sector of the wrong kind",
+	[VMEM_F_BLK_INDEX] = "metadata sector index wrong",
+	[VMEM_F_POOL_ID] = "metadata sector from another pool",
+	[VMEM_F_DEV_FLAGS] = "device record flags invalid",
+	[VMEM_F_DEV_SIZE] = "device capacity zero or too large",
+	[VMEM_F_OWNER] = "bucket owned by a device that does not exist",
+	[VMEM_F_VBUCKET] = "bucket mapped beyond its device's capacity",
+	[VMEM_F_DOUBLE] = "virtual bucket mapped twice",
+	[VMEM_F_DELETING] = "device deletion was interrupted",
+};
+
+const char *vmem_fault_str(enum vmem_fault f)
+{
+	if ((unsigned int)f >= VMEM_F_NR)
+		return "unknown fault";
+	return vmem_fault_names[f];
+}
+
+/* Reflected Castagnoli polynomial */
+#define VMEM_CRC32C_POLY 0x82f63b78U
+
+u32 vmem_crc32c(u32 crc, const void *buf, size_t len)
+{
+	const u8 *p = buf;
+	int k;
+
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (VMEM_CRC32C_POLY & (0U - (crc & 1)));
+	}
+	return crc;
+}
+
+u32 vmem_sector_csum(const void *sector)
+{
+	return ~vmem_crc32c(~0U, (const u8 *)sector + 4,
+			    VMEM_SECTOR_SIZE - 4);
+}
+
+static u64 vmem_round_up(u64 x, u64 align)
+{
+	return (x + align - 1) / align * align;
+}
+
+static void vmem_geom_fill(struct vmem_geom *g, u32 bucket_pages,
+			   u64 nr_buckets)
+{
+	u64 meta_pages;
+
+	g->bucket_pages = bucket_pages;
+	g->nr_buckets = nr_buckets;
+	g->map_sectors = (nr_buckets + VMEM_ENTRIES_PER_SECTOR - 1) /
+			 VMEM_ENTRIES_PER_SECTOR;
+	g->meta_sectors = VMEM_MAP_START + g->map_sectors;
+	meta_pages = (g->meta_sectors + VMEM_SECTORS_PER_PAGE - 1) /
+		     VMEM_SECTORS_PER_PAGE;
+	g->data_start = vmem_round_up(meta_pages, VMEM_DATA_ALIGN_PAGES);
+}
+
+/* Does a pool of @n buckets, map included, fit @dev_pages? */
+static bool vmem_geom_fits(struct vmem_geom *g, u32 bucket_pages, u64 n,
+			   u64 dev_pages)
+{
+	vmem_geom_fill(g, bucket_pages, n);
+	return g->data_start + n * bucket_pages <= dev_pages;
+}
+
+enum vmem_fault vmem_geom_compute(u64 dev_bytes, u32 bucket_pages,
+				  struct vmem_geom *g)
+{
+	u64 dev_pages = dev_bytes >> VMEM_PAGE_SHIFT;
+	u64 lo = 0, hi, mid;
+
+	if (!vmem_is_pow2(bucket_pages) || bucket_pages > VMEM_MAX_BUCKET_PAGES)
+		return VMEM_F_BUCKET_SIZE;
+	/*
+	 * The map grows with the bucket count, so take the largest count
+	 * whose map and buckets both fit. Fitting is monotonic in the
+	 * count: bisect between 0 and the count that ignores the map
+	 * (at most 32 steps).
+	 */
+	hi = dev_pages / bucket_pages;
+	if (hi > VMEM_MAX_BUCKETS)
+		hi = VMEM_MAX_BUCKETS;
+	if (!vmem_geom_fits(g, bucket_pages, hi, dev_pages)) {
+		while (hi - lo > 1) {
+			mid = lo + (hi - lo) / 2;
+			if (vmem_geom_fits(g, bucket_pages, mid, dev_pages))
+				lo = mid;
+			else
+				hi = mid;
+		}
+		hi = lo;
+	}
+	if (!hi)
+		return VMEM_F_TOO_SMALL;
+	vmem_geom_fill(g, bucket_pages, hi);
+	return VMEM_OK;
+}
+
+void vmem_geom_from_sb(const struct vmem_sb *sb, struct vmem_geom *g)
+{
+	vmem_geom_fill(g, le32_to_cpu(sb->bucket_pages),
+		       le64_to_cpu(sb->nr_buckets));
+}
+
+static bool vmem_all_zero(const void *buf, size_t len)
+{
+	const u8 *p = buf;
+
+	while (len--)
+		if (*p++)
+			return false;
+	return true;
+}
+
+enum vmem_page0_kind vmem_page0_classify(const void *buf, size_t len)
+{
+	const struct vmem_sb *sb = buf;
+
+	if (le64_to_cpu(sb->magic) == VMEM_MAGIC)
+		return VMEM_PAGE0_VMEM;
+	if (vmem_all_zero(buf, len))
+		return VMEM_PAGE0_EMPTY;
+	return VMEM_PAGE0_FOREIGN;
+}
+
+void vmem_sb_seal(struct vmem_sb *sb)
+{
+	sb->csum = cpu_to_le32(vmem_sector_csum(sb));
+}
+
+void vmem_sb_init(struct vmem_sb *sb, const struct vmem_geom *g,
+		  u64 pool_pages, const u8 *uuid, u64 now)
+{
+	memset(sb, 0, sizeof(*sb));
+	sb->magic = cpu_to_le64(VMEM_MAGIC);
+	sb->version = cpu_to_le32(VMEM_VERSION);
+	sb->bucket_pages = cpu_to_le32(g->bucket_pages);
+	sb->nr_buckets = cpu_to_le64(g->nr_buckets);
+	sb->map_sectors = cpu_to_le64(g->map_sectors);
+	sb->data_start = cpu_to_le64(g->data_start);
+	sb->pool_pages = cpu_to_le64(pool_pages);
+	sb->format_time = cpu_to_le64(now);
+	memcpy(sb->uuid, uuid, sizeof(sb->uuid));
+	vmem_sb_seal(sb);
+}
+
+enum vmem_fault vmem_sb_validate(const struct vmem_sb *sb, u64 dev_bytes,
+				 bool rw)
+{
+	u32 bucket_pages = le32_to_cpu(sb->bucket_pages);
+	u64 nr_buckets = le64_to_cpu(sb->nr_buckets);
+	struct vmem_geom g;
+
+	if (le64_to_cpu(sb->magic) != VMEM_MAGIC)
+		return VMEM_F_MAGIC;
+	if (le32_to_cpu(sb->csum) != vmem_sector_csum(sb))
+		return VMEM_F_CSUM;
+	if (le32_to_cpu(sb->version) > VMEM_VERSION)
+		return VMEM_F_VERSION;
+	if (le32_to_cpu(sb->version) < 1)
+		return VMEM_F_GEOMETRY;
+	if (le32_to_cpu(sb->incompat) & ~VMEM_INCOMPAT_SUPPORTED)
+		return VMEM_F_INCOMPAT;
+	if (rw && (le32_to_cpu(sb->ro_compat) & ~VMEM_RO_COMPAT_SUPPORTED))
+		return VMEM_F_RO_COMPAT;
+	if (!vmem_is_pow2(bucket_pages) || bucket_pages > VMEM_MAX_BUCKET_PAGES)
+		return VMEM_F_BUCKET_SIZE;
+	if (!nr_buckets || nr_buckets > VMEM_MAX_BUCKETS)
+		return VMEM_F_GEOMETRY;
+	vmem_geom_fill(&g, bucket_pages, nr_buckets);
+	if (le64_to_cpu(sb->map_sectors) != g.map_sectors ||
+	    le64_to_cpu(sb->data_start) != g.data_start ||
+	    g.data_start + nr_buckets * bucket_pages >
+	    le64_to_cpu(sb->pool_pages))
+		return VMEM_F_GEOMETRY;
+	if (!vmem_all_zero(sb->reserved, sizeof(sb->reserved)))
+		return VMEM_F_RESERVED;
+	if (dev_bytes &&
+	    (g.data_start + nr_buckets * bucket_pages) >
+	    (dev_bytes >> VMEM_PAGE_SHIFT))
+		return VMEM_F_TOO_SMALL;
+	return VMEM_OK;
+}
+
+u32 vmem_pool_id(const struct vmem_sb *sb)
+{
+	return (u32)sb->uuid[0] | (u32)sb->uuid[1] << 8 |
+	       (u32)sb->uuid[2] << 16 | (u32)sb->uuid[3] << 24;
+}
+
+void vmem_blk_seal(void *sector, u32 magic, u32 index, u32 pool_id)
+{
+	struct vmem_blk_hdr *h = sector;
+
+	h->magic = cpu_to_le32(magic);
+	h->index = cpu_to_le32(index);
+	h->pool_id = cpu_to_le32(pool_id);
+	h->csum = cpu_to_le32(vmem_sector_csum(sector));
+}
+
+enum vmem_fault vmem_blk_validate(const void *sector, u32 magic, u32 index,
+				  u32 pool_id)
+{
+	const struct vmem_blk_hdr *h = sector;
+
+	if (le32_to_cpu(h->csum) != vmem_sector_csum(sector))
+		return VMEM_F_CSUM;
+	if (le32_to_cpu(h->magic) != magic)
+		return VMEM_F_BLK_MAGIC;
+	if (le32_to_cpu(h->index) != index)
+		return VMEM_F_BLK_INDEX;
+	if (le32_to_cpu(h->pool_id) != pool_id)
+		return VMEM_F_POOL_ID;
+	return VMEM_OK;
+}
+
+enum vmem_fault vmem_dev_validate(const struct vmem_dev_rec *r,
+				  u32 bucket_pages)
+{
+	u32 flags = le32_to_cpu(r->flags);
+	u64 cap = le64_to_cpu(r->capacity_pages);
+
+	if (flags & ~VMEM_DEV_FLAGS_KNOWN)
+		return VMEM_F_DEV_FLAGS;
+	if (!(flags & VMEM_DEV_EXISTS)) {
+		if (flags || cap || r->budget_buckets)
+			return VMEM_F_DEV_FLAGS;
+		return VMEM_OK;
+	}
+	if (!cap || vmem_dev_buckets(cap, bucket_pages) > VMEM_MAX_VBUCKETS)
+		return VMEM_F_DEV_SIZE;
+	return VMEM_OK;
+}
+
+enum vmem_fault vmem_entry_validate(const struct vmem_map_entry *e,
+				    const struct vmem_dev_rec *devs,
+				    u32 bucket_pages)
+{
+	const struct vmem_dev_rec *r;
+
+	if (e->reserved[0] || e->reserved[1] || e->reserved[2])
+		return VMEM_F_RESERVED;
+	if (e->owner == VMEM_OWNER_FREE)
+		return e->vbucket ? VMEM_F_RESERVED : VMEM_OK;
+	r = &devs[e->owner - 1];
+	if (!(le32_to_cpu(r->flags) & VMEM_DEV_EXISTS))
+		return VMEM_F_OWNER;
+	if (le32_to_cpu(e->vbucket) >=
+	    vmem_dev_buckets(le64_to_cpu(r->capacity_pages), bucket_pages))
+		return VMEM_F_VBUCKET;
+	return VMEM_OK;
+}
+
+/* In-place heapsort: the kernel and libc sorts differ, this one does not */
+static void vmem_sift_down(u64 *a, u64 root, u64 n)
+{
+	u64 child, tmp;
+
+	while ((child = 2 * root + 1) < n) {
+		if (child + 1 < n && a[child + 1] > a[child])
+			child++;
+		if (a[root] >= a[child])
+			return;
+		tmp = a[root];
+		a[root] = a[child];
+		a[child] = tmp;
+		root = child;
+	}
+}
+
+static void vmem_heapsort(u64 *a, u64 n)
+{
+	u64 i, tmp;
+
+	for (i = n / 2; i-- > 0;)
+		vmem_sift_down(a, i, n);
+	for (i = n; i-- > 1;) {
+		tmp = a[0];
+		a[0] = a[i];
+		a[i] = tmp;
+		vmem_sift_down(a, 0, i);
+	}
+}
+
+static const u8 *vmem_meta_sector(const void *meta, u64 sector)
+{
+	return (const u8 *)meta + sector * VMEM_SECTOR_SIZE;
+}
+
+u64 vmem_meta_check(const void *meta, u64 dev_bytes, bool rw,
+		    struct vmem_meta_view *view, u64 *scratch,
+		    vmem_report_fn report, void *ctx)
+{
+	const struct vmem_sb *sb = meta;
+	struct vmem_dev_rec *devs = view->devs;
+	u64 *used = view->used;
+	u64 faults = 0, nkeys = 0, b, i;
+	struct vmem_geom g;
+	enum vmem_fault f;
+	u32 pool_id, id;
+
+	f = vmem_sb_validate(sb, dev_bytes, rw);
+	if (f) {
+		report(ctx, f, "superblock", 0);
+		return 1;
+	}
+	vmem_geom_from_sb(sb, &g);
+	pool_id = vmem_pool_id(sb);
+
+	memset(view, 0, sizeof(*view));
+	for (i = 0; i < VMEM_DEVT_SECTORS; i++) {
+		const struct vmem_devt_sector *s =
+			(const void *)vmem_meta_sector(meta, VMEM_DEVT_START + i);
+
+		f = vmem_blk_validate(s, VMEM_DEVT_MAGIC, i, pool_id);
+		if (f) {
+			report(ctx, f, "devtable", i);
+			faults++;
+			continue;
+		}
+		for (id = 0; id < VMEM_DEVS_PER_SECTOR; id++) {
+			u64 n = i * VMEM_DEVS_PER_SECTOR + id;
+			const struct vmem_dev_rec *r = &s->dev[id];
+
+			if (n >= VMEM_MAX_DEVICES) {
+				if (r->capacity_pages || r->budget_buckets ||
+				    r->flags) {
+					report(ctx, VMEM_F_RESERVED, "device", n);
+					faults++;
+				}
+				continue;
+			}
+			f = vmem_dev_validate(r, g.bucket_pages);
+			if (f) {
+				report(ctx, f, "device", n);
+				faults++;
+				continue;
+			}
+			devs[n] = *r;
+			if (le32_to_cpu(r->flags) & VMEM_DEV_DELETING) {
+				report(ctx, VMEM_F_DELETING, "device", n);
+				faults++;
+			}
+		}
+	}
+
+	for (b = 0; b < g.nr_buckets; b++) {
+		const struct vmem_map_sector *s;
+		const struct vmem_map_entry *e;
+
+		s = (const void *)vmem_meta_sector(meta, vmem_map_sector_of(b));
+		if (vmem_map_slot_of(b) == 0) {
+			f = vmem_blk_validate(s, VMEM_MAP_MAGIC,
+					      b / VMEM_ENTRIES_PER_SECTOR,
+					      pool_id);
+			if (f) {
+				report(ctx, f, "mapsector",
+				       b / VMEM_ENTRIES_PER_SECTOR);
+				faults++;
+				b += VMEM_ENTRIES_PER_SECTOR - 1;
+				continue;
+			}
+		}
+		e = &s->entry[vmem_map_slot_of(b)];
+		f = vmem_entry_validate(e, devs, g.bucket_pages);
+		if (f) {
+			report(ctx, f, "bucket", b);
+			faults++;
+			continue;
+		}
+		if (e->owner == VMEM_OWNER_FREE)
+			continue;
+		used[e->owner - 1]++;
+		if (scratch)
+			scratch[nkeys++] = (u64)(e->owner - 1) << 32 |
+					   le32_to_cpu(e->vbucket);
+	}
+	/*
+	 * Unused entries past nr_buckets in the last map sector stay zero
+	 * (a sector that failed validation above is reported once only)
+	 */
+	for (b = g.nr_buckets; b % VMEM_ENTRIES_PER_SECTOR; b++) {
+		const struct vmem_map_sector *s;
+
+		s = (const void *)vmem_meta_sector(meta, vmem_map_sector_of(b));
+		if (b == g.nr_buckets &&
+		    vmem_blk_validate(s, VMEM_MAP_MAGIC,
+				      b / VMEM_ENTRIES_PER_SECTOR, pool_id))
+			break;
+		if (!vmem_all_zero(&s->entry[vmem_map_slot_of(b)],
+				   sizeof(struct vmem_map_entry))) {
+			report(ctx, VMEM_F_RESERVED, "bucket", b);
+			faults++;
+		}
+	}
+
+	if (scratch && nkeys) {
+		vmem_heapsort(scratch, nkeys);
+		for (i = 1; i < nkeys; i++) {
+			if (scratch[i] == scratch[i - 1]) {
+				report(ctx, VMEM_F_DOUBLE, "device",
+				       scratch[i] >> 32);
+				faults++;
+			}
+		}
+	}
+	return faults;
+}
+
+void vmem_meta_init(void *meta, const struct vmem_geom *g, u64 pool_pages,
+		    const u8 *uuid, u64 now)
+{
+	struct vmem_sb *sb = meta;
+	u32 pool_id;
+	u64 i;
+
+	memset(meta, 0, g->meta_sectors * VMEM_SECTOR_SIZE);
+	vmem_sb_init(sb, g, pool_pages, uuid, now);
+	pool_id = vmem_pool_id(sb);
+	for (i = 0; i < VMEM_DEVT_SECTORS; i++)
+		vmem_blk_seal((u8 *)meta + (VMEM_DEVT_START + i) *
+			      VMEM_SECTOR_SIZE, VMEM_DEVT_MAGIC, i, pool_id);
+	for (i = 0; i < g->map_sectors; i++)
+		vmem_blk_seal((u8 *)meta + (VMEM_MAP_START + i) *
+			      VMEM_SECTOR_SIZE, VMEM_MAP_MAGIC, i, pool_id);
+}

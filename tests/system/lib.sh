@@ -1,0 +1,55 @@
+# SPDX-License-Identifier: GPL-2.0
+# Helpers for guest-side system tests. Source it; each check prints
+# exactly one "PASS: name" or "FAIL: name" line.
+
+VMEM_REPO=${VMEM_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+VMEMCTL=$VMEM_REPO/tools/vmemctl
+VMEM_KO=$VMEM_REPO/drivers/vmem/vmem.ko
+T_FAILED=0
+
+pass() { echo "PASS: $*"; }
+fail() { echo "FAIL: $*"; T_FAILED=1; }
+
+# check NAME CMD...: pass when CMD succeeds
+check() {
+	local name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+# refuse NAME PATTERN CMD...: pass when CMD fails and its stderr or the
+# kernel log since the call matches PATTERN (an extended regex)
+refuse() {
+	local name=$1 pat=$2 err mark
+	shift 2
+	mark=$(dmesg | wc -l)
+	if err=$("$@" 2>&1 >/dev/null); then
+		fail "$name (succeeded)"
+		return
+	fi
+	if { echo "$err"; dmesg | tail -n +"$((mark + 1))"; } | grep -Eq -- "$pat"; then
+		pass "$name"
+	else
+		fail "$name (no message matching '$pat'; got: $err)"
+	fi
+}
+
+# klog_has PATTERN: the kernel log holds PATTERN
+klog_has() { dmesg | grep -Eq -- "$1"; }
+
+load_vmem() {
+	modprobe -q btrfs 2>/dev/null; modprobe -q xfs 2>/dev/null
+	insmod "$VMEM_KO" "$@"
+}
+
+# is_zero DEV: every byte of DEV reads as zero
+is_zero() { cmp -s -n "$(blockdev --getsize64 "$1")" "$1" /dev/zero; }
+
+# fill DEV BYTE_OCTAL: write the whole device with one byte value
+fill() {
+	tr '\0' "\\$2" </dev/zero |
+		dd of="$1" bs=1M count=$(($(blockdev --getsize64 "$1") >> 20)) \
+			iflag=fullblock oflag=direct status=none
+}
+
+t_summary() { return $T_FAILED; }
