@@ -33,6 +33,7 @@ static void vmem_split_desc(const struct vmem_split_case *c, char *desc)
 {
 	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
 }
+
 KUNIT_ARRAY_PARAM(vmem_split, vmem_split_cases, vmem_split_desc);
 
 static void vmem_bucket_split(struct kunit *test)
@@ -83,4 +84,5 @@ static struct kunit_suite vmem_bucket_suite = {
 	.name = "vmem_bucket",
 	.test_cases = vmem_bucket_cases,
 };
+
 kunit_test_suite(vmem_bucket_suite);

@@ -134,4 +134,5 @@ static struct kunit_suite vmem_budget_suite = {
 	.name = "vmem_budget",
 	.test_cases = vmem_budget_cases,
 };
+
 kunit_test_suite(vmem_budget_suite);

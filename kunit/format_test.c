@@ -5,9 +5,10 @@
  * with its own fault.
  */
 #include <kunit/test.h>
+#include <linux/sizes.h>
 #include "test_util.h"
 
-#define GIB (1ULL << 30)
+#define GIB ((u64)SZ_1G)
 
 static void vmem_format_crc32c(struct kunit *test)
 {
@@ -44,6 +45,7 @@ static void vmem_geom_desc(const struct vmem_geom_case *c, char *desc)
 {
 	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
 }
+
 KUNIT_ARRAY_PARAM(vmem_geom, vmem_geom_cases, vmem_geom_desc);
 
 static void vmem_format_geometry(struct kunit *test)
@@ -83,10 +85,13 @@ static void vmem_format_round_trip(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, back.bucket_pages, g.bucket_pages);
 	KUNIT_EXPECT_EQ(test, vmem_page0_classify(meta, VMEM_SECTOR_SIZE),
 			VMEM_PAGE0_VMEM);
-	for (i = 0; i < VMEM_DEVT_SECTORS; i++)
-		KUNIT_EXPECT_EQ(test, vmem_blk_validate(
-			vmem_test_sector(meta, VMEM_DEVT_START + i),
-			VMEM_DEVT_MAGIC, i, vmem_pool_id((void *)meta)), VMEM_OK);
+	for (i = 0; i < VMEM_DEVT_SECTORS; i++) {
+		void *s = vmem_test_sector(meta, VMEM_DEVT_START + i);
+
+		KUNIT_EXPECT_EQ(test, vmem_blk_validate(s, VMEM_DEVT_MAGIC, i,
+							vmem_pool_id((void *)meta)),
+				VMEM_OK);
+	}
 	vfree(meta);
 }
 
@@ -117,20 +122,74 @@ struct vmem_sb_case {
 	enum vmem_fault fault;
 };
 
-static void sb_magic(struct vmem_sb *sb) { sb->magic ^= cpu_to_le64(1); }
-static void sb_flip(struct vmem_sb *sb) { sb->generation ^= cpu_to_le64(4); }
-static void sb_version(struct vmem_sb *sb) { sb->version = cpu_to_le32(2); }
-static void sb_version0(struct vmem_sb *sb) { sb->version = 0; }
-static void sb_incompat(struct vmem_sb *sb) { sb->incompat = cpu_to_le32(1); }
-static void sb_ro_compat(struct vmem_sb *sb) { sb->ro_compat = cpu_to_le32(8); }
-static void sb_bucket(struct vmem_sb *sb) { sb->bucket_pages = cpu_to_le32(5); }
-static void sb_nr(struct vmem_sb *sb) { le64_add_cpu(&sb->nr_buckets, 1000); }
-static void sb_nr0(struct vmem_sb *sb) { sb->nr_buckets = 0; }
-static void sb_map(struct vmem_sb *sb) { le64_add_cpu(&sb->map_sectors, 1); }
-static void sb_start(struct vmem_sb *sb) { le64_add_cpu(&sb->data_start, 16); }
-static void sb_reserved(struct vmem_sb *sb) { sb->reserved[100] = 1; }
-static void sb_pool(struct vmem_sb *sb) { le64_add_cpu(&sb->pool_pages, -64); }
-static void sb_none(struct vmem_sb *sb) { }
+static void sb_magic(struct vmem_sb *sb)
+{
+	sb->magic ^= cpu_to_le64(1);
+}
+
+static void sb_flip(struct vmem_sb *sb)
+{
+	sb->generation ^= cpu_to_le64(4);
+}
+
+static void sb_version(struct vmem_sb *sb)
+{
+	sb->version = cpu_to_le32(2);
+}
+
+static void sb_version0(struct vmem_sb *sb)
+{
+	sb->version = cpu_to_le32(0);
+}
+
+static void sb_incompat(struct vmem_sb *sb)
+{
+	sb->incompat = cpu_to_le32(1);
+}
+
+static void sb_ro_compat(struct vmem_sb *sb)
+{
+	sb->ro_compat = cpu_to_le32(8);
+}
+
+static void sb_bucket(struct vmem_sb *sb)
+{
+	sb->bucket_pages = cpu_to_le32(5);
+}
+
+static void sb_nr(struct vmem_sb *sb)
+{
+	le64_add_cpu(&sb->nr_buckets, 1000);
+}
+
+static void sb_nr0(struct vmem_sb *sb)
+{
+	sb->nr_buckets = cpu_to_le64(0);
+}
+
+static void sb_map(struct vmem_sb *sb)
+{
+	le64_add_cpu(&sb->map_sectors, 1);
+}
+
+static void sb_start(struct vmem_sb *sb)
+{
+	le64_add_cpu(&sb->data_start, 16);
+}
+
+static void sb_reserved(struct vmem_sb *sb)
+{
+	sb->reserved[100] = 1;
+}
+
+static void sb_pool(struct vmem_sb *sb)
+{
+	le64_add_cpu(&sb->pool_pages, -64);
+}
+
+static void sb_none(struct vmem_sb *sb)
+{
+}
 
 static const struct vmem_sb_case vmem_sb_cases[] = {
 	{ "clean", sb_none, false, true, VMEM_OK },
@@ -154,6 +213,7 @@ static void vmem_sb_desc(const struct vmem_sb_case *c, char *desc)
 {
 	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
 }
+
 KUNIT_ARRAY_PARAM(vmem_sb, vmem_sb_cases, vmem_sb_desc);
 
 static void vmem_format_sb_corrupt(struct kunit *test)
@@ -290,4 +350,5 @@ static struct kunit_suite vmem_format_suite = {
 	.name = "vmem_format",
 	.test_cases = vmem_format_cases,
 };
+
 kunit_test_suite(vmem_format_suite);

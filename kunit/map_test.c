@@ -5,10 +5,11 @@
  * the pool-full and budget refusals.
  */
 #include <kunit/test.h>
+#include <linux/sizes.h>
 #include "map.h"
 #include "test_util.h"
 
-#define MIB (1ULL << 20)
+#define MIB ((u64)SZ_1M)
 
 struct vmem_map_fixture {
 	struct vmem_map *m;
@@ -208,4 +209,5 @@ static struct kunit_suite vmem_map_suite = {
 	.name = "vmem_map",
 	.test_cases = vmem_map_cases,
 };
+
 kunit_test_suite(vmem_map_suite);

@@ -330,7 +330,108 @@ static ssize_t backing_show(struct device *d, struct device_attribute *a,
 }
 static DEVICE_ATTR_RO(backing);
 
+static ssize_t write_buffer_show(struct device *d,
+				 struct device_attribute *a, char *buf)
+{
+	ssize_t ret;
+
+	mutex_lock(&vmem_ctl_mutex);
+	ret = sysfs_emit(buf, "%d\n", vmem_pool ?
+			 READ_ONCE(vmem_pool->wb.enabled) : vmem_wb_default);
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret;
+}
+
+static ssize_t write_buffer_store(struct device *d,
+				  struct device_attribute *a,
+				  const char *buf, size_t len)
+{
+	bool on;
+	int ret;
+
+	ret = kstrtobool(buf, &on);
+	if (ret) {
+		pr_err("write_buffer: expected 0 or 1\n");
+		return ret;
+	}
+	mutex_lock(&vmem_ctl_mutex);
+	if (vmem_pool) {
+		vmem_wb_set(vmem_pool, on);
+		pr_info("%pg: write buffer %s\n", vmem_pool->bdev,
+			on ? "on" : "off");
+	} else {
+		pr_err("write_buffer: no pool attached\n");
+		ret = -ENODEV;
+	}
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret ? ret : len;
+}
+static DEVICE_ATTR_RW(write_buffer);
+
+static ssize_t write_buffer_delay_us_show(struct device *d,
+					  struct device_attribute *a,
+					  char *buf)
+{
+	ssize_t ret;
+
+	mutex_lock(&vmem_ctl_mutex);
+	ret = sysfs_emit(buf, "%u\n", vmem_pool ?
+			 READ_ONCE(vmem_pool->wb.delay_us) :
+			 vmem_wb_delay_default);
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret;
+}
+
+static ssize_t write_buffer_delay_us_store(struct device *d,
+					   struct device_attribute *a,
+					   const char *buf, size_t len)
+{
+	unsigned int us;
+	int ret;
+
+	ret = kstrtouint(buf, 0, &us);
+	if (ret || !us || us > 100000) {
+		pr_err("write_buffer_delay_us: expected 1..100000\n");
+		return -EINVAL;
+	}
+	mutex_lock(&vmem_ctl_mutex);
+	if (vmem_pool)
+		WRITE_ONCE(vmem_pool->wb.delay_us, us);
+	else
+		ret = -ENODEV;
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret ? ret : len;
+}
+static DEVICE_ATTR_RW(write_buffer_delay_us);
+
+/* flushes merged_bios batched_bios bypassed_bios retried_merges */
+static ssize_t write_buffer_stat_show(struct device *d,
+				      struct device_attribute *a, char *buf)
+{
+	struct vmem_wb *wb;
+	ssize_t ret;
+
+	mutex_lock(&vmem_ctl_mutex);
+	if (!vmem_pool) {
+		ret = sysfs_emit(buf, "0 0 0 0 0\n");
+	} else {
+		wb = &vmem_pool->wb;
+		ret = sysfs_emit(buf, "%lld %lld %lld %lld %lld\n",
+				 atomic64_read(&wb->flushes),
+				 atomic64_read(&wb->merged),
+				 atomic64_read(&wb->batched),
+				 atomic64_read(&wb->bypassed),
+				 atomic64_read(&wb->retries));
+	}
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret;
+}
+static DEVICE_ATTR_RO(write_buffer_stat);
+
 static struct attribute *vmem_ctl_attrs[] = {
+	&dev_attr_write_buffer.attr,
+	&dev_attr_write_buffer_delay_us.attr,
+	&dev_attr_write_buffer_stat.attr,
 	&dev_attr_attached.attr,
 	&dev_attr_backing.attr,
 	&dev_attr_bucket_bytes.attr,

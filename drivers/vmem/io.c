@@ -78,6 +78,45 @@ static void vmem_clone_endio(struct bio *clone)
 }
 
 /**
+ * vmem_clone_submit() - send a bio to the backing device through a clone
+ * @dev: the device
+ * @bio: the original bio
+ * @phys: backing sector (ignored for an empty flush)
+ * @epoch: what vmem_io_enter() returned; released when the bio completes
+ * @start: what bio_start_io_acct() returned
+ */
+void vmem_clone_submit(struct vmem_dev *dev, struct bio *bio, u64 phys,
+		       unsigned int epoch, unsigned long start)
+{
+	struct vmem_pool *pool = dev->pool;
+	struct vmem_io *io;
+	struct bio *clone;
+
+	clone = bio_alloc_clone(pool->bdev, bio, GFP_NOIO, &pool->bs);
+	if (unlikely(!clone)) {
+		bio_end_io_acct(bio, start);
+		vmem_io_exit(dev, epoch);
+		bio_io_error(bio);
+		return;
+	}
+	io = container_of(clone, struct vmem_io, clone);
+	io->dev = dev;
+	io->orig = bio;
+	io->epoch = epoch;
+	io->start = start;
+	if (bio_sectors(bio))
+		clone->bi_iter.bi_sector = phys;
+	clone->bi_end_io = vmem_clone_endio;
+	submit_bio_noacct(clone);
+}
+
+static u64 vmem_bio_phys(struct vmem_dev *dev, struct bio *bio, u64 pb)
+{
+	return dev->pool->data_start + (pb << dev->bucket_shift) +
+	       (bio->bi_iter.bi_sector & (dev->pool->bucket_sectors - 1));
+}
+
+/**
  * vmem_remap_submit() - send a bio to its bucket on the backing device
  * @dev: the device
  * @bio: a bio within one bucket, or an empty flush
@@ -87,27 +126,8 @@ static void vmem_clone_endio(struct bio *clone)
 void vmem_remap_submit(struct vmem_dev *dev, struct bio *bio, u64 pb,
 		       unsigned int epoch)
 {
-	struct vmem_pool *pool = dev->pool;
-	struct vmem_io *io;
-	struct bio *clone;
-
-	clone = bio_alloc_clone(pool->bdev, bio, GFP_NOIO, &pool->bs);
-	if (unlikely(!clone)) {
-		vmem_io_exit(dev, epoch);
-		bio_io_error(bio);
-		return;
-	}
-	io = container_of(clone, struct vmem_io, clone);
-	io->dev = dev;
-	io->orig = bio;
-	io->epoch = epoch;
-	io->start = bio_start_io_acct(bio);
-	if (bio_sectors(bio))
-		clone->bi_iter.bi_sector = pool->data_start +
-			(pb << dev->bucket_shift) +
-			(bio->bi_iter.bi_sector & (pool->bucket_sectors - 1));
-	clone->bi_end_io = vmem_clone_endio;
-	submit_bio_noacct(clone);
+	vmem_clone_submit(dev, bio, vmem_bio_phys(dev, bio, pb), epoch,
+			  bio_start_io_acct(bio));
 }
 
 void vmem_submit_bio(struct bio *bio)
@@ -138,6 +158,8 @@ void vmem_submit_bio(struct bio *bio)
 
 	if (unlikely(!bio_sectors(bio))) {
 		/* An empty flush: metadata is always durable already */
+		if (READ_ONCE(pool->wb.enabled))
+			vmem_wb_kick(pool);
 		vmem_remap_submit(dev, bio, 0, vmem_io_enter(dev));
 		return;
 	}
@@ -156,6 +178,13 @@ void vmem_submit_bio(struct bio *bio)
 	pb = vmem_map_lookup(&pool->map, dev->id,
 			     bio->bi_iter.bi_sector >> dev->bucket_shift);
 	if (likely(pb >= 0)) {
+		if (op_is_write(bio_op(bio)) && READ_ONCE(pool->wb.enabled)) {
+			if (bio->bi_opf & (REQ_PREFLUSH | REQ_FUA))
+				vmem_wb_kick(pool);
+			else if (vmem_wb_add(dev, bio, vmem_bio_phys(dev, bio, pb),
+					     epoch))
+				return;
+		}
 		vmem_remap_submit(dev, bio, pb, epoch);
 		return;
 	}

@@ -22,6 +22,14 @@ static char *backing;
 module_param(backing, charp, 0444);
 MODULE_PARM_DESC(backing, "Block device holding a formatted vmem pool to attach at load time");
 
+bool vmem_wb_default;
+module_param_named(write_buffer, vmem_wb_default, bool, 0444);
+MODULE_PARM_DESC(write_buffer, "Write buffer on at attach (default off; see BENCHMARKS.md)");
+
+unsigned int vmem_wb_delay_default = VMEM_WB_DELAY_US;
+module_param_named(write_buffer_delay_us, vmem_wb_delay_default, uint, 0444);
+MODULE_PARM_DESC(write_buffer_delay_us, "Write buffer idle delay in microseconds, 1..100000 (default 200)");
+
 int vmem_major;
 
 static int __init vmem_init(void)
@@ -33,6 +41,11 @@ static int __init vmem_init(void)
 	BUILD_BUG_ON(sizeof(struct vmem_devt_sector) != VMEM_SECTOR_SIZE);
 	BUILD_BUG_ON(VMEM_MAX_DEVICES * VMEM_MINORS > MINORMASK + 1);
 
+	if (!vmem_wb_delay_default || vmem_wb_delay_default > 100000) {
+		pr_err("write_buffer_delay_us=%u out of range 1..100000\n",
+		       vmem_wb_delay_default);
+		return -EINVAL;
+	}
 	ret = register_blkdev(0, "vmem");
 	if (ret < 0)
 		return ret;

@@ -488,6 +488,7 @@ out_free_page0:
 
 static void vmem_pool_free(struct vmem_pool *pool)
 {
+	vmem_wb_exit(pool);
 	if (pool->wq)
 		destroy_workqueue(pool->wq);
 	if (bioset_initialized(&pool->bs))
@@ -566,6 +567,9 @@ int vmem_pool_attach(const char *path, struct vmem_pool **out)
 		ret = -ENOMEM;
 		goto out_free;
 	}
+	ret = vmem_wb_init(pool, vmem_wb_default, vmem_wb_delay_default);
+	if (ret)
+		goto out_free;
 
 	/* All checks passed: from here on the pool may be written */
 	mutex_lock(&pool->meta_lock);

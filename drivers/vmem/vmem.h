@@ -12,6 +12,7 @@
  *   map.c     the in-memory map (no I/O; see map.h)
  *   dev.c     one gendisk per virtual device, per-disk sysfs attributes
  *   io.c      the submit_bio fast path and clone completion
+ *   wbuf.c    the write buffer (batches writes to provisioned buckets)
  *
  * Lifetimes: one pool at most is attached (vmem_pool, under
  * vmem_ctl_mutex). A device lives from create (or attach) to delete (or
@@ -31,6 +32,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include "map.h"
+#include "wbuf.h"
 
 #define VMEM_MINORS		16
 #define VMEM_LBS		4096
@@ -75,6 +77,7 @@ struct vmem_dev {
  * @deferred: bios waiting for the worker
  * @bs: bioset for clones; front pad is struct vmem_io
  * @usage_level: last pool-usage threshold reported (0, 80, 90, 100)
+ * @wb: write buffers (wbuf.c)
  */
 struct vmem_pool {
 	struct block_device *bdev;
@@ -90,6 +93,7 @@ struct vmem_pool {
 	struct bio_list deferred;
 	struct bio_set bs;
 	unsigned int usage_level;
+	struct vmem_wb wb;
 };
 
 /**
@@ -109,6 +113,8 @@ struct vmem_io {
 };
 
 /* main.c / ctl.c */
+extern bool vmem_wb_default;
+extern unsigned int vmem_wb_delay_default;
 extern struct mutex vmem_ctl_mutex;
 extern struct vmem_pool *vmem_pool;	/* under vmem_ctl_mutex */
 extern int vmem_major;
@@ -140,6 +146,8 @@ void vmem_dev_set_capacity(struct vmem_dev *dev);
 void vmem_submit_bio(struct bio *bio);
 void vmem_remap_submit(struct vmem_dev *dev, struct bio *bio, u64 pb,
 		       unsigned int epoch);
+void vmem_clone_submit(struct vmem_dev *dev, struct bio *bio, u64 phys,
+		       unsigned int epoch, unsigned long start);
 unsigned int vmem_io_enter(struct vmem_dev *dev);
 void vmem_io_exit(struct vmem_dev *dev, unsigned int epoch);
 void vmem_drain(struct vmem_dev *dev);
