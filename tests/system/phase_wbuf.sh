@@ -1,0 +1,50 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# System test of the write buffer. Disks: /dev/vda a formatted pool,
+# /dev/vdb scratch for the dm-log-writes log.
+set -u
+. "$(dirname "$0")/lib.sh"
+cd /tmp
+wb=/sys/class/misc/vmem-control
+state=$VMEM_OUT/logwrites.json
+
+load_vmem write_buffer=1 || { fail "insmod write_buffer=1"; exit 1; }
+check "write buffer on at load" test "$(cat $wb/write_buffer)" = 1
+check "attach" "$VMEMCTL" attach /dev/vda
+check "create vmem0" sh -c "$VMEMCTL create --id 0 128M >/dev/null"
+# Provision first: the buffer batches writes to provisioned buckets
+dd if=/dev/zero of=/dev/vmem0 bs=1M count=128 oflag=direct status=none
+check "fio verify, 16 jobs of 4k random writes, buffer on" \
+	fio --name=wb --filename=/dev/vmem0 --direct=1 --ioengine=libaio \
+		--rw=randwrite --bs=4k --size=4M --numjobs=16 \
+		--offset_increment=8M --iodepth=8 --verify=crc32c \
+		--verify_fatal=1 --output=/dev/null
+check "fio verify, 16 jobs of sequential 8k writes, buffer on" \
+	fio --name=wbseq --filename=/dev/vmem0 --direct=1 --ioengine=libaio \
+		--rw=write --bs=8k --size=4M --numjobs=16 \
+		--offset_increment=8M --iodepth=16 --verify=crc32c \
+		--verify_fatal=1 --output=/dev/null
+read -r flushes merged batched bypassed retries <$wb/write_buffer_stat
+check "the buffer merged writes ($batched bios in $merged merged writes)" \
+	test "$merged" -gt 0 -a "$batched" -gt "$merged"
+check "write buffer off" sh -c "echo 0 >$wb/write_buffer"
+refuse "write_buffer rejects junk" "expected 0 or 1|Invalid" \
+	sh -c "echo maybe >$wb/write_buffer"
+refuse "write_buffer_delay_us rejects 0" "expected 1..100000|Invalid" \
+	sh -c "echo 0 >$wb/write_buffer_delay_us"
+check "detach" "$VMEMCTL" detach
+
+# Flush ordering: vmem (buffer on) over dm-log-writes over the pool disk
+check "dm-log-writes under the pool" \
+	dmsetup create lw --table "0 $(blockdev --getsz /dev/vda) log-writes /dev/vda /dev/vdb"
+check "attach over dm-log-writes" "$VMEMCTL" attach /dev/mapper/lw
+echo 1 >$wb/write_buffer
+dd if=/dev/zero of=/dev/vmem0 bs=1M count=16 oflag=direct status=none
+dmsetup message lw 0 mark start
+python3 "$VMEM_REPO/tests/system/logwrites_check.py" write /dev/vmem0 "$state" || T_FAILED=1
+check "detach from dm-log-writes" "$VMEMCTL" detach
+dmsetup remove lw
+python3 "$VMEM_REPO/tests/system/logwrites_check.py" verify /dev/vdb "$state" || T_FAILED=1
+rmmod vmem
+check "vmemctl check clean" "$VMEMCTL" check /dev/vda
+t_summary

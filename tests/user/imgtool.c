@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * imgtool: craft states of a formatted vmem image for the vmemctl tests
+ * (devices, mapped buckets, damage), resealing each sector it changes
+ * with the codec's own vmem_blk_seal().
+ *
+ *   imgtool dev IMG ID CAP_PAGES BUDGET FLAGS   set a device record
+ *   imgtool map IMG BUCKET OWNER VBUCKET        set a map entry (owner is
+ *                                               the device id + 1, 0 free)
+ *   imgtool flip IMG OFFSET                     invert one byte, no reseal
+ */
+#include <endian.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <vmem/meta.h>
+
+static int fd;
+
+static void rw_sector(void *buf, u64 sector, bool wr)
+{
+	ssize_t n;
+
+	if (wr)
+		n = pwrite(fd, buf, VMEM_SECTOR_SIZE, sector * VMEM_SECTOR_SIZE);
+	else
+		n = pread(fd, buf, VMEM_SECTOR_SIZE, sector * VMEM_SECTOR_SIZE);
+	if (n != VMEM_SECTOR_SIZE) {
+		perror("imgtool: sector I/O");
+		exit(2);
+	}
+}
+
+static u64 num(const char *s)
+{
+	char *end;
+	u64 v = strtoull(s, &end, 0);
+
+	if (!*s || *end) {
+		fprintf(stderr, "imgtool: bad number '%s'\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+static int set_dev(char **argv, u32 pool_id)
+{
+	struct vmem_devt_sector s;
+	u32 id = num(argv[0]);
+	u64 sector = vmem_devt_sector_of(id);
+	struct vmem_dev_rec *r = &s.dev[vmem_devt_slot_of(id)];
+
+	rw_sector(&s, sector, false);
+	r->capacity_pages = htole64(num(argv[1]));
+	r->budget_buckets = htole32(num(argv[2]));
+	r->flags = htole32(num(argv[3]));
+	vmem_blk_seal(&s, VMEM_DEVT_MAGIC, sector - VMEM_DEVT_START, pool_id);
+	rw_sector(&s, sector, true);
+	return 0;
+}
+
+static int set_map(char **argv, u32 pool_id)
+{
+	struct vmem_map_sector s;
+	u64 b = num(argv[0]);
+	struct vmem_map_entry *e = &s.entry[vmem_map_slot_of(b)];
+
+	rw_sector(&s, vmem_map_sector_of(b), false);
+	e->owner = num(argv[1]);
+	e->vbucket = htole32(num(argv[2]));
+	vmem_blk_seal(&s, VMEM_MAP_MAGIC, b / VMEM_ENTRIES_PER_SECTOR,
+		      pool_id);
+	rw_sector(&s, vmem_map_sector_of(b), true);
+	return 0;
+}
+
+static int flip(char **argv)
+{
+	u64 off = num(argv[0]);
+	unsigned char c;
+
+	if (pread(fd, &c, 1, off) != 1) {
+		perror("imgtool: read");
+		return 2;
+	}
+	c ^= 0xff;
+	if (pwrite(fd, &c, 1, off) != 1) {
+		perror("imgtool: write");
+		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct vmem_sb sb;
+	int ret;
+
+	if (argc < 4) {
+		fprintf(stderr, "usage: imgtool dev|map|flip IMG ARGS...\n");
+		return 2;
+	}
+	fd = open(argv[2], O_RDWR);
+	if (fd < 0) {
+		perror(argv[2]);
+		return 2;
+	}
+	rw_sector(&sb, 0, false);
+	if (!strcmp(argv[1], "dev") && argc == 7) {
+		ret = set_dev(argv + 3, vmem_pool_id(&sb));
+	} else if (!strcmp(argv[1], "map") && argc == 6) {
+		ret = set_map(argv + 3, vmem_pool_id(&sb));
+	} else if (!strcmp(argv[1], "flip") && argc == 4) {
+		ret = flip(argv + 3);
+	} else {
+		fprintf(stderr, "imgtool: bad command or argument count\n");
+		ret = 2;
+	}
+	if (fsync(fd))
+		ret = 2;
+	close(fd);
+	return ret;
+}

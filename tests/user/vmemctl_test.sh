@@ -1,0 +1,531 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Shell tests of vmemctl on sparse image files.
+#
+#   vmemctl_test.sh VMEMCTL IMGTOOL FAKECTL
+#
+# IMGTOOL crafts devices and damage in images; FAKECTL is an LD_PRELOAD
+# fake of /dev/vmem-control for the online commands.
+#
+# Prints exactly "PASS: <name>" or "FAIL: <name>" per test (the reasons
+# of a failure go to stderr) and exits non-zero if any test failed.
+set -u
+
+V=$(realpath "$1")
+IMGTOOL=$(realpath "$2")
+FAKECTL=$(realpath "$3")
+T=$(mktemp -d /tmp/vmemctl-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+
+failed=0
+why=()
+
+# run CMD...: sets $rc, $out (stdout) and $err (stderr)
+run() {
+	out=$("$@" 2>"$T/stderr")
+	rc=$?
+	err=$(cat "$T/stderr")
+}
+
+# Record a failed expectation; the test goes on
+bad() {
+	why+=("$*")
+}
+
+# want_rc N CMD...: run CMD, expect exit code N
+want_rc() {
+	local want=$1
+	shift
+	run "$@"
+	if [ "$rc" != "$want" ]; then
+		bad "'$*' exited $rc, wanted $want; stdout: $out; stderr: $err"
+		return 1
+	fi
+}
+
+# has TEXT STRING: STRING contains TEXT
+has() {
+	case "$2" in
+	*"$1"*) return 0 ;;
+	esac
+	bad "wanted '$1' in: $2"
+	return 1
+}
+
+# eq GOT WANT
+eq() {
+	[ "$1" = "$2" ] || bad "got '$1', wanted '$2'"
+}
+
+# match REGEX STRING: a line of STRING matches REGEX
+match() {
+	printf '%s\n' "$2" | grep -Eq "$1" || bad "no line matching '$1' in: $2"
+}
+
+# lacks TEXT STRING
+lacks() {
+	case "$2" in
+	*"$1"*) bad "did not want '$1' in: $2"; return 1 ;;
+	esac
+}
+
+# Run test function $1 in a directory of its own and print its verdict
+t() {
+	why=()
+	mkdir "$T/$1" && cd "$T/$1" || exit 2
+	"$1"
+	cd "$T" && rm -rf "${T:?}/$1"
+	if [ ${#why[@]} -eq 0 ]; then
+		echo "PASS: $1"
+	else
+		echo "FAIL: $1"
+		printf '  %s\n' "${why[@]}" >&2
+		failed=$((failed + 1))
+	fi
+}
+
+# A fresh sparse image of SIZE, formatted with vmemctl (extra args first)
+new_pool() {
+	local img=$1 size=$2
+	shift 2
+	rm -f "$img"
+	truncate -s "$size" "$img"
+	want_rc 0 "$V" format "$@" "$img"
+}
+
+sector_off() {
+	echo $(($1 * 512 + $2))
+}
+
+# ---- help and usage ----
+
+vmemctl_help() {
+	local c
+	want_rc 0 "$V" --help
+	for c in format dump check attach detach create resize budget delete \
+		 list status help; do
+		has "vmemctl $c" "$out"
+	done
+	for c in format dump check attach detach create resize budget delete \
+		 list status; do
+		want_rc 0 "$V" help "$c" && has "usage: vmemctl $c" "$out"
+		want_rc 0 "$V" "$c" --help && has "usage: vmemctl $c" "$out"
+	done
+	want_rc 0 "$V" help format && has "--bucket-size" "$out" &&
+		has "--force" "$out"
+	want_rc 2 "$V" help nosuch && has "unknown command" "$err"
+	want_rc 2 "$V" nosuch && has "unknown command 'nosuch'" "$err"
+	want_rc 2 "$V"
+}
+
+# ---- format ----
+
+vmemctl_format_check_sparse_10g() {
+	local kib
+	new_pool p.img 10G || return
+	has "buckets:         10239" "$out"
+	has "bucket size:     1M" "$out"
+	has "map sectors:     166" "$out"
+	has "data start:      1M" "$out"
+	has "usable capacity:" "$out"
+	has "size:            10G (10737418240 bytes)" "$out"
+	want_rc 0 "$V" check p.img && has "clean" "$out"
+	kib=$(du -k p.img | cut -f1)
+	[ "$kib" -le 2048 ] || bad "image not sparse: $kib KiB used"
+	[ "$(stat -c %s p.img)" = 10737418240 ] || bad "image size changed"
+}
+
+vmemctl_format_bucket_sizes() {
+	local b n
+	for b in 64K 128K 1M 8M 256M 1G; do
+		new_pool p.img 10G --bucket-size "$b" || continue
+		want_rc 0 "$V" check p.img
+		run "$V" dump --json p.img
+		n=$(printf '%s' "$out" | jq .superblock.bucket_bytes)
+		[ "$n" = "$(numfmt --from=iec "$b")" ] ||
+			bad "bucket $b: dump says $n bytes"
+	done
+	new_pool p.img 10G --bucket-size=2M && has "bucket size:     2M" "$out"
+	new_pool p.img 10G -b 4194304 && has "bucket size:     4M" "$out"
+	# 1 GiB of buckets needs a little more than 1 GiB
+	truncate -s 1G q.img
+	want_rc 1 "$V" format -b 1G q.img && has "too small" "$err"
+}
+
+vmemctl_format_bad_bucket_sizes() {
+	local b
+	truncate -s 10G p.img
+	for b in 3M 32K 2G 0 96K abc 1X 1.5M -1M ""; do
+		want_rc 2 "$V" format --bucket-size "$b" p.img &&
+			has "power of two from 64K to 1G" "$err"
+	done
+	want_rc 2 "$V" format p.img --bucket-size
+	has "needs an argument" "$err"
+	[ "$(du -k p.img | cut -f1)" = 0 ] || bad "image written"
+}
+
+vmemctl_format_usage_errors() {
+	truncate -s 1G p.img
+	want_rc 2 "$V" format && has "no TARGET" "$err"
+	want_rc 2 "$V" format p.img p.img && has "too many arguments" "$err"
+	want_rc 2 "$V" format --bogus p.img && has "unknown option" "$err"
+	want_rc 2 "$V" format nonexistent.img &&
+		has "vmemctl: format: nonexistent.img: No such file" "$err"
+	mkdir -p d
+	want_rc 2 "$V" format d && has "not a block device or a regular" "$err"
+	want_rc 2 "$V" format /dev/null
+}
+
+vmemctl_format_too_small() {
+	truncate -s 1M small.img
+	want_rc 1 "$V" format small.img && has "too small" "$err"
+	truncate -s 2M small2.img
+	want_rc 0 "$V" format small2.img && has "buckets:         1" "$out"
+	want_rc 0 "$V" check small2.img
+	truncate -s 0 empty.img
+	want_rc 1 "$V" format empty.img && has "too small" "$err"
+}
+
+vmemctl_format_refuses_pool() {
+	local u1 u2
+	new_pool p.img 10G || return
+	u1=$(printf '%s' "$out" | sed -n 's/.*uuid: *//p')
+	want_rc 1 "$V" format p.img &&
+		has "holds a vmem pool with 0 devices" "$err" &&
+		has "use --force" "$err"
+	"$IMGTOOL" dev p.img 0 16 0 1
+	"$IMGTOOL" dev p.img 9 32 0 1
+	"$IMGTOOL" map p.img 3 1 0
+	want_rc 1 "$V" format p.img && has "vmem pool with 2 devices" "$err" &&
+		has "1 of 10239 buckets in use" "$err"
+	want_rc 0 "$V" format --force p.img && has "overwriting" "$err"
+	u2=$(printf '%s' "$out" | sed -n 's/.*uuid: *//p')
+	if [ -z "$u1" ] || [ "$u1" = "$u2" ]; then
+		bad "uuid not renewed: $u1 $u2"
+	fi
+	want_rc 0 "$V" check p.img && has "0 devices" "$out"
+	# A damaged pool is named too
+	"$IMGTOOL" flip p.img 100
+	want_rc 1 "$V" format p.img && has "damaged vmem pool" "$err"
+}
+
+vmemctl_format_refuses_ext4() {
+	local sum
+	truncate -s 64M fs.img
+	mkfs.ext4 -q -F fs.img || { bad "mkfs.ext4 failed"; return; }
+	sum=$(md5sum < fs.img)
+	want_rc 1 "$V" format fs.img &&
+		has "holds an ext2/ext3/ext4 filesystem; use --force" "$err"
+	[ "$sum" = "$(md5sum < fs.img)" ] || bad "refused format wrote"
+	want_rc 0 "$V" format --force fs.img
+	want_rc 0 "$V" check fs.img
+}
+
+vmemctl_format_refuses_xfs() {
+	truncate -s 512M fs.img
+	mkfs.xfs -q -f fs.img || { bad "mkfs.xfs failed"; return; }
+	want_rc 1 "$V" format fs.img && has "an XFS filesystem" "$err"
+	want_rc 0 "$V" format -f fs.img
+}
+
+vmemctl_format_refuses_btrfs() {
+	truncate -s 256M fs.img
+	mkfs.btrfs -q -f fs.img >/dev/null || { bad "mkfs.btrfs failed"; return; }
+	want_rc 1 "$V" format fs.img && has "a btrfs filesystem" "$err"
+	want_rc 0 "$V" format -f fs.img
+	want_rc 0 "$V" check fs.img
+}
+
+vmemctl_format_refuses_unknown() {
+	truncate -s 64M u.img
+	printf 'hello' | dd of=u.img bs=1 seek=65535 conv=notrunc status=none
+	want_rc 1 "$V" format u.img && has "unknown data" "$err"
+	want_rc 0 "$V" format --force u.img
+}
+
+# ---- check ----
+
+vmemctl_check_flip_superblock() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" flip p.img 300
+	want_rc 1 "$V" check p.img &&
+		has "vmemctl: check: p.img: superblock: checksum mismatch" "$err"
+}
+
+vmemctl_check_flip_devtable() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" flip p.img "$(sector_off 3 100)"
+	want_rc 1 "$V" check p.img &&
+		has "vmemctl: check: devtable 2: checksum mismatch" "$out" &&
+		has "1 fault found" "$out"
+}
+
+vmemctl_check_flip_map() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" flip p.img "$(sector_off 15 77)"
+	want_rc 1 "$V" check p.img &&
+		has "vmemctl: check: mapsector 5: checksum mismatch" "$out"
+	# The last map sector, in its unused tail: one fault
+	new_pool p.img 10G || return
+	"$IMGTOOL" flip p.img "$(sector_off 175 500)"
+	want_rc 1 "$V" check p.img &&
+		has "mapsector 165: checksum mismatch" "$out" &&
+		has "1 fault found" "$out"
+}
+
+vmemctl_check_bad_owner() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" map p.img 17 5 0
+	want_rc 1 "$V" check p.img &&
+		has "vmemctl: check: bucket 17: bucket owned by a device that does not exist" "$out"
+}
+
+vmemctl_check_faults() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" dev p.img 1 32 0 1		# 2 buckets
+	"$IMGTOOL" dev p.img 2 16 0 3		# deleting
+	"$IMGTOOL" map p.img 100 2 1
+	"$IMGTOOL" map p.img 200 2 1		# vbucket 1 twice
+	"$IMGTOOL" map p.img 300 2 2		# beyond capacity
+	want_rc 1 "$V" check p.img &&
+		has "device 1: virtual bucket mapped twice" "$out" &&
+		has "bucket 300: bucket mapped beyond its device's capacity" \
+			"$out" &&
+		has "device 2: device deletion was interrupted" "$out" &&
+		has "3 faults found" "$out"
+}
+
+vmemctl_check_clean_with_devices() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" dev p.img 0 160 4 1
+	"$IMGTOOL" dev p.img 254 16 0 1
+	"$IMGTOOL" map p.img 0 1 9
+	"$IMGTOOL" map p.img 10238 255 0
+	want_rc 0 "$V" check p.img &&
+		has "2 used, 10237 free, 2 devices" "$out"
+}
+
+vmemctl_check_not_vmem() {
+	truncate -s 1G z.img
+	want_rc 1 "$V" check z.img && has "not a vmem pool" "$err" &&
+		has "not formatted" "$err"
+	truncate -s 64M fs.img
+	mkfs.ext4 -q -F fs.img
+	want_rc 1 "$V" check fs.img &&
+		has "not a vmem pool: it holds an ext2/ext3/ext4 filesystem" \
+			"$err"
+	head -c 100 /dev/urandom > tiny.img
+	want_rc 1 "$V" check tiny.img &&
+		has "not a vmem pool: it holds unknown data" "$err"
+	want_rc 2 "$V" check nonexistent.img && has "No such file" "$err"
+	want_rc 2 "$V" check /dev/null
+	want_rc 2 "$V" check
+	want_rc 2 "$V" check z.img z.img
+	want_rc 2 "$V" check -x z.img
+}
+
+vmemctl_check_truncated() {
+	new_pool p.img 10G || return
+	truncate -s 4M p.img
+	want_rc 1 "$V" check p.img &&
+		has "superblock: backing device smaller than the pool" "$err"
+	truncate -s 1000 p.img
+	want_rc 1 "$V" check p.img
+}
+
+# ---- dump ----
+
+vmemctl_dump_json() {
+	local j
+	new_pool p.img 10G || return
+	"$IMGTOOL" dev p.img 0 16384 10 1	# 1 GiB, budget 10 buckets
+	"$IMGTOOL" dev p.img 5 1 0 1		# 64 KiB
+	"$IMGTOOL" map p.img 0 1 0
+	"$IMGTOOL" map p.img 7 1 63
+	"$IMGTOOL" map p.img 99 6 0
+	want_rc 0 "$V" dump --json p.img || return
+	printf '%s' "$out" | python3 -m json.tool >/dev/null ||
+		bad "not JSON: $out"
+	j=$(printf '%s' "$out" | jq -c '[(.devices | length),
+		.devices[0].id, .devices[0].capacity_bytes,
+		.devices[0].budget_bytes, .devices[0].used_buckets,
+		.devices[1].id, .devices[1].used_bytes,
+		.map.used, .map.free, .superblock.nr_buckets, .faults]')
+	[ "$j" = "[2,0,1073741824,10485760,2,5,1048576,3,10236,10239,0]" ] ||
+		bad "dump --json: $j"
+	# A name JSON must escape
+	cp p.img 'a"b\c.img'
+	if want_rc 0 "$V" dump -j 'a"b\c.img' &&
+	   [ "$(printf '%s' "$out" | jq -r .target)" != 'a"b\c.img' ]; then
+		bad "target name not escaped: $out"
+	fi
+}
+
+vmemctl_dump_text() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" dev p.img 5 1 0 1
+	"$IMGTOOL" map p.img 99 6 0
+	want_rc 0 "$V" dump p.img || return
+	has "devices: 1" "$out"
+	has "map: 10239 buckets, 1 used, 10238 free" "$out"
+	printf '%s\n' "$out" | grep -Eq '^ +5 +64K +- +1 +1M +-$' ||
+		bad "no row for device 5: $out"
+	# Damage: still dumped, with a count
+	"$IMGTOOL" map p.img 98 9 0
+	want_rc 0 "$V" dump p.img && has "faults: 1" "$out"
+	"$IMGTOOL" flip p.img 64
+	want_rc 1 "$V" dump p.img && has "superblock: checksum mismatch" "$err"
+	truncate -s 1G z.img
+	want_rc 1 "$V" dump z.img && has "not a vmem pool" "$err"
+	want_rc 2 "$V" dump
+	want_rc 2 "$V" dump --yaml p.img
+}
+
+# ---- online commands ----
+
+# Without the module every online command fails cleanly
+vmemctl_online_no_module() {
+	local msg="vmem module not loaded (no /dev/vmem-control)"
+	want_rc 2 "$V" list && has "vmemctl: list: $msg" "$err"
+	want_rc 2 "$V" list --json && has "$msg" "$err"
+	want_rc 2 "$V" status && has "vmemctl: status: $msg" "$err"
+	want_rc 2 "$V" detach && has "$msg" "$err"
+	want_rc 2 "$V" create 1G && has "vmemctl: create: $msg" "$err"
+	want_rc 2 "$V" create --id 3 --budget 10M 1G && has "$msg" "$err"
+	want_rc 2 "$V" resize 0 2G && has "$msg" "$err"
+	want_rc 2 "$V" budget 0 none && has "$msg" "$err"
+	want_rc 2 "$V" budget 0 1G && has "$msg" "$err"
+	want_rc 2 "$V" delete 0 && has "$msg" "$err"
+	want_rc 2 "$V" attach /dev/loop0
+	[ -b /dev/loop0 ] && has "$msg" "$err"
+	[ -z "$out" ] || bad "stdout not empty: $out"
+}
+
+# Bad input is refused before the module is asked
+vmemctl_online_bad_args() {
+	want_rc 2 "$V" create 1000 && has "multiple of 64K" "$err"
+	want_rc 2 "$V" create 0 && has "multiple of 64K" "$err"
+	want_rc 2 "$V" create 1.5G
+	want_rc 2 "$V" create && has "no SIZE" "$err"
+	want_rc 2 "$V" create 1G 2G && has "too many" "$err"
+	want_rc 2 "$V" create --id 255 1G && has "0 to 254" "$err"
+	want_rc 2 "$V" create --id -1 1G
+	want_rc 2 "$V" create --id x 1G
+	want_rc 2 "$V" create --budget 0 1G && has "'none'" "$err"
+	want_rc 2 "$V" create --budget 1Q 1G
+	want_rc 2 "$V" create --id
+	want_rc 2 "$V" resize 1G && has "missing" "$err"
+	want_rc 2 "$V" resize abc 1G && has "device id 'abc'" "$err"
+	want_rc 2 "$V" resize 0 100K && has "multiple of 64K" "$err"
+	want_rc 2 "$V" budget 0 lots && has "positive size or 'none'" "$err"
+	want_rc 2 "$V" budget 255 none
+	want_rc 2 "$V" delete 255
+	want_rc 2 "$V" delete
+	want_rc 2 "$V" delete 1 2
+	want_rc 2 "$V" detach now
+	want_rc 2 "$V" attach
+	want_rc 2 "$V" attach /nonexistent/dev && has "No such file" "$err"
+	truncate -s 10M f.img
+	want_rc 2 "$V" attach f.img && has "not a block device" "$err" &&
+		has "losetup" "$err"
+	want_rc 2 "$V" list extra
+	want_rc 2 "$V" list --bogus
+	want_rc 2 "$V" status --bytes
+}
+
+# vmemctl with the fake control device preloaded
+fake() {
+	LD_PRELOAD=$FAKECTL FAKECTL_STATE=$PWD/state \
+	ASAN_OPTIONS=verify_asan_link_order=0 "$V" "$@"
+}
+
+# Online commands against the fake control device
+vmemctl_online_fake() {
+	local hdr='^ID +DEVICE +SIZE +USED +BUCKETS +BUDGET$'
+	want_rc 0 fake status && has "not attached" "$out"
+	want_rc 0 fake status --json &&
+		eq "$(printf '%s' "$out" | jq -c .)" '{"attached":false}'
+	want_rc 0 fake list && match "$hdr" "$out"
+	want_rc 1 fake create 1G &&
+		has "vmemctl: create: new device: No such device (no pool attached)" "$err"
+	want_rc 0 fake attach /dev/loop0
+	want_rc 1 fake attach /dev/loop0 &&
+		has "vmemctl: attach: /dev/loop0: Device or resource busy" "$err"
+	want_rc 0 fake create 1G && eq "$out" /dev/vmem0
+	want_rc 0 fake create --id 7 --budget 100M 10G && eq "$out" /dev/vmem7
+	want_rc 1 fake create -i 7 1G &&
+		has "vmemctl: create: vmem7: File exists" "$err"
+	if want_rc 0 fake list; then
+		eq "$(printf '%s\n' "$out" | wc -l)" 3
+		match "$hdr" "$out"
+		match '^ 0 /dev/vmem0 +1G +0B +0 +-$' "$out"
+		match '^ 7 /dev/vmem7 +10G +3M +3 +100M$' "$out"
+	fi
+	want_rc 0 fake list --bytes &&
+		match '^ 7 /dev/vmem7 10737418240 +3145728 +3 +104857600$' \
+			"$out"
+	want_rc 0 fake list --json &&
+		eq "$(printf '%s' "$out" | jq -c '[(.devices | length),
+			.devices[0].budget_bytes, .devices[1].id,
+			.devices[1].budget_bytes, .devices[1].used_bytes,
+			.devices[1].device]')" \
+		   '[2,null,7,104857600,3145728,"/dev/vmem7"]'
+	want_rc 0 fake resize 0 2G
+	want_rc 1 fake resize 0 1G &&
+		has "vmemctl: resize: vmem0: Invalid argument" "$err"
+	want_rc 1 fake resize 3 1G &&
+		has "vmemctl: resize: vmem3: No such file or directory" "$err"
+	want_rc 0 fake budget 0 1G
+	want_rc 0 fake list --json &&
+		eq "$(printf '%s' "$out" | jq '.devices[0].budget_bytes')" \
+		   1073741824
+	want_rc 0 fake budget 0 none
+	want_rc 0 fake delete 7
+	want_rc 1 fake delete 7 && has "vmem7: No such file" "$err"
+	if want_rc 0 fake status; then
+		has "backing:     /dev/loop0 (7:0)" "$out"
+		has "buckets:     10239 total, 0 used, 10239 free" "$out"
+		has "devices:     1" "$out"
+	fi
+	want_rc 0 fake status --json &&
+		eq "$(printf '%s' "$out" | jq -c '[.attached, .backing,
+			.bucket_bytes, .total_buckets, .devices]')" \
+		   '[true,"/dev/loop0",1048576,10239,1]'
+	want_rc 0 fake detach
+	want_rc 1 fake detach && has "no pool attached" "$err"
+	want_rc 0 fake list && eq "$(printf '%s\n' "$out" | wc -l)" 1
+}
+
+# Offline commands on a real block device (a loop device over an image)
+vmemctl_format_loop_device() {
+	local dev
+	truncate -s 1G img
+	dev=$(losetup -f --show img) || { bad "losetup failed"; return; }
+	want_rc 0 "$V" format "$dev" && has "buckets:         1023" "$out"
+	want_rc 0 "$V" check "$dev" && has "clean" "$out"
+	want_rc 0 "$V" dump --json "$dev" &&
+		eq "$(printf '%s' "$out" | jq .target_bytes)" 1073741824
+	want_rc 1 "$V" format "$dev" && has "vmem pool with 0 devices" "$err"
+	losetup -d "$dev"
+	want_rc 0 "$V" check img
+}
+
+for f in $(declare -F | awk '{ print $3 }' | grep '^vmemctl_'); do
+	if [ "$f" = vmemctl_online_no_module ] && [ -e /dev/vmem-control ]; then
+		echo "(skipped $f: the vmem module is loaded)" >&2
+		continue
+	fi
+	if [ "$f" = vmemctl_online_fake ] && [ ! -b /dev/loop0 ]; then
+		echo "(skipped $f: no /dev/loop0)" >&2
+		continue
+	fi
+	if [ "$f" = vmemctl_format_loop_device ] &&
+	   ! { [ "$(id -u)" = 0 ] && [ -e /dev/loop-control ] &&
+	       command -v losetup >/dev/null; }; then
+		echo "(skipped $f: needs root and loop devices)" >&2
+		continue
+	fi
+	t "$f"
+done
+[ "$failed" -eq 0 ]

@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmemctl format: lay out a new, empty pool on a target.
+ *
+ * The first 64 KiB of the target must be all zero (and no btrfs
+ * superblock may sit at 64 KiB) unless --force: we say what is there
+ * (probe.c).
+ *
+ * Write order, so that a crash never leaves a valid superblock in front
+ * of metadata that does not belong to it: zero the old superblock and
+ * sync; write the device table, the empty map and the zero padding up to
+ * data_start and sync; write the new superblock and sync.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "vmemctl.h"
+
+#define VCTL_ZERO_CHUNK		(1024 * 1024)
+
+/*
+ * Describe what the target holds into @what, or leave it empty when the
+ * target may be formatted without --force.
+ */
+static int vctl_describe(struct vctl_target *t, char *what, size_t len)
+{
+	enum vmem_page0_kind kind;
+	struct vctl_pool p;
+	const char *fmt;
+	int ret;
+
+	what[0] = 0;
+	ret = vctl_probe(t, &kind, &fmt);
+	if (ret || kind == VMEM_PAGE0_EMPTY)
+		return ret;
+	if (kind == VMEM_PAGE0_FOREIGN) {
+		snprintf(what, len, "%s", fmt);
+		return 0;
+	}
+	ret = vctl_pool_read_sb(t, &p, &kind);
+	if (ret)
+		return ret;
+	if (p.sb_fault) {
+		snprintf(what, len, "a damaged vmem pool (superblock: %s)",
+			 vmem_fault_str(p.sb_fault));
+		return 0;
+	}
+	ret = vctl_pool_check(t, &p, NULL, NULL);
+	if (!ret)
+		snprintf(what, len,
+			 "a vmem pool with %u device%s (%llu of %llu buckets in use%s)",
+			 p.nr_devices, p.nr_devices == 1 ? "" : "s",
+			 (unsigned long long)p.used_buckets,
+			 (unsigned long long)p.g.nr_buckets,
+			 p.faults ? ", damaged" : "");
+	vctl_pool_free(&p);
+	return ret;
+}
+
+static int vctl_random_uuid(u8 *uuid)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		vctl_err("/dev/urandom: %s", strerror(errno));
+		return VCTL_ERROR;
+	}
+	n = read(fd, uuid, 16);
+	close(fd);
+	if (n != 16) {
+		vctl_err("/dev/urandom: short read");
+		return VCTL_ERROR;
+	}
+	/* Mark it a random (version 4, variant 1) uuid */
+	uuid[6] = (uuid[6] & 0x0f) | 0x40;
+	uuid[8] = (uuid[8] & 0x3f) | 0x80;
+	return 0;
+}
+
+/* Write zeros from byte @from up to byte @to */
+static int vctl_write_zeros(struct vctl_target *t, u64 from, u64 to)
+{
+	void *zero = calloc(1, VCTL_ZERO_CHUNK);
+	int ret = 0;
+
+	if (!zero) {
+		vctl_err("out of memory");
+		return VCTL_ERROR;
+	}
+	while (!ret && from < to) {
+		u64 n = to - from < VCTL_ZERO_CHUNK ? to - from :
+			VCTL_ZERO_CHUNK;
+
+		ret = vctl_pwrite(t, zero, n, from);
+		from += n;
+	}
+	free(zero);
+	return ret;
+}
+
+static int vctl_write_pool(struct vctl_target *t, const void *meta,
+			   const struct vmem_geom *g)
+{
+	static const u8 zero_sector[VMEM_SECTOR_SIZE];
+	u64 meta_bytes = g->meta_sectors * VMEM_SECTOR_SIZE;
+	int ret;
+
+	ret = vctl_pwrite(t, zero_sector, VMEM_SECTOR_SIZE, 0);
+	if (!ret)
+		ret = vctl_sync(t);
+	if (!ret)
+		ret = vctl_pwrite(t, (const u8 *)meta + VMEM_SECTOR_SIZE,
+				  meta_bytes - VMEM_SECTOR_SIZE,
+				  VMEM_SECTOR_SIZE);
+	if (!ret)
+		ret = vctl_write_zeros(t, meta_bytes,
+				       g->data_start * VMEM_PAGE_SIZE);
+	if (!ret)
+		ret = vctl_sync(t);
+	if (!ret)
+		ret = vctl_pwrite(t, meta, VMEM_SECTOR_SIZE, 0);
+	if (!ret)
+		ret = vctl_sync(t);
+	return ret;
+}
+
+static void vctl_print_geom(const struct vctl_target *t,
+			    const struct vmem_geom *g, const u8 *uuid)
+{
+	u64 bucket = (u64)g->bucket_pages * VMEM_PAGE_SIZE;
+	u64 start = g->data_start * VMEM_PAGE_SIZE;
+	char h[VCTL_HUMAN_LEN], u[VCTL_UUID_LEN];
+
+	printf("%s: formatted vmem pool\n", t->path);
+	vctl_human(h, sizeof(h), t->bytes);
+	printf("  size:            %s (%llu bytes)\n", h,
+	       (unsigned long long)t->bytes);
+	vctl_human(h, sizeof(h), bucket);
+	printf("  bucket size:     %s (%llu bytes)\n", h,
+	       (unsigned long long)bucket);
+	printf("  buckets:         %llu\n", (unsigned long long)g->nr_buckets);
+	printf("  map sectors:     %llu\n", (unsigned long long)g->map_sectors);
+	vctl_human(h, sizeof(h), start);
+	printf("  data start:      %s (page %llu, byte %llu)\n", h,
+	       (unsigned long long)g->data_start, (unsigned long long)start);
+	vctl_human(h, sizeof(h), g->nr_buckets * bucket);
+	printf("  usable capacity: %s (%llu bytes)\n", h,
+	       (unsigned long long)(g->nr_buckets * bucket));
+	vctl_uuid_str(u, sizeof(u), uuid);
+	printf("  uuid:            %s\n", u);
+}
+
+static bool vctl_bucket_pages(const char *arg, u32 *pages)
+{
+	u64 bytes;
+
+	if (!vctl_parse_size(arg, &bytes) || !vmem_is_pow2(bytes) ||
+	    bytes < (u64)VMEM_MIN_BUCKET_PAGES * VMEM_PAGE_SIZE ||
+	    bytes > (u64)VMEM_MAX_BUCKET_PAGES * VMEM_PAGE_SIZE) {
+		vctl_err("bucket size '%s': must be a power of two from 64K to 1G",
+			 arg);
+		return false;
+	}
+	*pages = bytes >> VMEM_PAGE_SHIFT;
+	return true;
+}
+
+int cmd_format(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "bucket-size", required_argument, NULL, 'b' },
+		{ "force", no_argument, NULL, 'f' },
+		{ NULL, 0, NULL, 0 },
+	};
+	u32 bucket_pages = VMEM_DEFAULT_BUCKET_PAGES;
+	struct vctl_target t;
+	struct vmem_geom g;
+	bool force = false;
+	char what[256];
+	void *meta;
+	u8 uuid[16];
+	int c, ret;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":b:f", opts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			if (!vctl_bucket_pages(optarg, &bucket_pages))
+				return vctl_usage();
+			break;
+		case 'f':
+			force = true;
+			break;
+		default:
+			return vctl_bad_option(argv, optind, c);
+		}
+	}
+	if (argc - optind != 1) {
+		vctl_err("%s", argc == optind ? "no TARGET given" :
+			 "too many arguments");
+		return vctl_usage();
+	}
+
+	ret = vctl_target_open(&t, argv[optind], true);
+	if (ret)
+		return ret;
+	if (vmem_geom_compute(t.bytes, bucket_pages, &g)) {
+		vctl_err("%s: too small (%llu bytes) for a pool of %u KiB buckets: at least %llu bytes needed",
+			 t.path, (unsigned long long)t.bytes,
+			 bucket_pages * (VMEM_PAGE_SIZE >> 10),
+			 (unsigned long long)(VMEM_DATA_ALIGN_PAGES +
+					      bucket_pages) * VMEM_PAGE_SIZE);
+		ret = VCTL_REFUSED;
+		goto out;
+	}
+	ret = vctl_describe(&t, what, sizeof(what));
+	if (ret)
+		goto out;
+	if (what[0] && !force) {
+		vctl_err("%s holds %s; use --force to overwrite it", t.path,
+			 what);
+		ret = VCTL_REFUSED;
+		goto out;
+	}
+	if (what[0])
+		vctl_err("%s: overwriting %s (--force)", t.path, what);
+
+	ret = vctl_random_uuid(uuid);
+	if (ret)
+		goto out;
+	meta = malloc(g.meta_sectors * VMEM_SECTOR_SIZE);
+	if (!meta) {
+		vctl_err("cannot allocate %llu bytes for the metadata",
+			 (unsigned long long)g.meta_sectors * VMEM_SECTOR_SIZE);
+		ret = VCTL_ERROR;
+		goto out;
+	}
+	vmem_meta_init(meta, &g, t.bytes >> VMEM_PAGE_SHIFT, uuid,
+		       (u64)time(NULL));
+	ret = vctl_write_pool(&t, meta, &g);
+	free(meta);
+	if (!ret)
+		vctl_print_geom(&t, &g, uuid);
+out:
+	vctl_target_close(&t);
+	return ret;
+}

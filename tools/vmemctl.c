@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmemctl: format, inspect and check vmem pools offline, and drive the
+ * vmem module through /dev/vmem-control.
+ *
+ * This file holds main(), the command table with every command's help
+ * text, and the error reporting shared by the commands.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include "vmemctl.h"
+
+const char *vctl_cmd = "vmemctl";
+
+struct vctl_command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+static const struct vctl_command vctl_commands[] = {
+	{ "format", cmd_format,
+	  "format [--bucket-size SIZE] [--force] TARGET",
+	  "Lay out a new, empty pool on TARGET (a block device or an image\n"
+	  "file). Writes the superblock, the device table, an empty bucket\n"
+	  "map and zero padding up to the first data bucket, then syncs.\n"
+	  "Refuses (exit 1) when the first 64 KiB of TARGET are not all zero\n"
+	  "(a filesystem, an existing pool, other data) unless --force.\n"
+	  "\n"
+	  "  -b, --bucket-size SIZE  bucket size, a power of two from 64K to\n"
+	  "                          1G (default 1M)\n"
+	  "  -f, --force             overwrite whatever TARGET holds\n" },
+	{ "dump", cmd_dump,
+	  "dump [--json] TARGET",
+	  "Print the superblock of the pool on TARGET, every existing device\n"
+	  "(capacity, budget, buckets in use, flags) and a summary of the\n"
+	  "bucket map. Faults are counted, not listed (see check).\n"
+	  "\n"
+	  "  -j, --json  print one JSON object\n" },
+	{ "check", cmd_check,
+	  "check TARGET",
+	  "Verify every invariant of the pool's metadata on TARGET: the\n"
+	  "superblock, every device-table and map sector, every device record\n"
+	  "and map entry, and that no virtual bucket is mapped twice. Prints\n"
+	  "one line per fault. Exit 0 when clean, 1 when damage is found (or\n"
+	  "TARGET is not a vmem pool), 2 on usage or I/O error.\n" },
+	{ "attach", cmd_attach,
+	  "attach DEV",
+	  "Attach the pool on block device DEV (use losetup for an image\n"
+	  "file) to the vmem module; its devices appear as /dev/vmemN.\n" },
+	{ "detach", cmd_detach,
+	  "detach",
+	  "Detach the attached pool (refused while any device is open).\n" },
+	{ "create", cmd_create,
+	  "create [--id N] [--budget SIZE] SIZE",
+	  "Create a virtual device of SIZE bytes (a multiple of 64K) and\n"
+	  "print its path, /dev/vmemN.\n"
+	  "\n"
+	  "  -i, --id N           device id 0..254 (default: lowest free)\n"
+	  "  -b, --budget SIZE    most backing space the device may use\n"
+	  "                       (rounded up to whole buckets)\n" },
+	{ "resize", cmd_resize,
+	  "resize N SIZE",
+	  "Grow device N to SIZE bytes (a multiple of 64K; shrinking is\n"
+	  "refused).\n" },
+	{ "budget", cmd_budget,
+	  "budget N SIZE|none",
+	  "Set the budget of device N: the most backing space it may use, or\n"
+	  "none for no limit.\n" },
+	{ "delete", cmd_delete,
+	  "delete N",
+	  "Delete device N and return its buckets to the pool (refused while\n"
+	  "the device is open). Its data is lost.\n" },
+	{ "list", cmd_list,
+	  "list [--bytes] [--json]",
+	  "List the existing devices: ID DEVICE SIZE USED BUCKETS BUDGET.\n"
+	  "\n"
+	  "  -b, --bytes  print sizes in bytes, not in human units\n"
+	  "  -j, --json   print one JSON object (sizes always in bytes)\n" },
+	{ "status", cmd_status,
+	  "status [--json]",
+	  "Show the attached pool: backing device, bucket size, total, used\n"
+	  "and free buckets, number of devices.\n"
+	  "\n"
+	  "  -j, --json  print one JSON object\n" },
+	{ "help", NULL,
+	  "help [COMMAND]",
+	  "Show the list of commands, or the help of one command.\n" },
+};
+
+#define VCTL_NR_COMMANDS ARRAY_SIZE(vctl_commands)
+
+static const struct vctl_command *vctl_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < VCTL_NR_COMMANDS; i++)
+		if (!strcmp(vctl_commands[i].name, name))
+			return &vctl_commands[i];
+	return NULL;
+}
+
+int vctl_usage(void)
+{
+	const struct vctl_command *c = vctl_find(vctl_cmd);
+
+	if (c)
+		fprintf(stderr, "usage: vmemctl %s\n", c->usage);
+	fprintf(stderr, "Try 'vmemctl help %s'.\n", vctl_cmd);
+	return VCTL_ERROR;
+}
+
+int vctl_bad_option(char **argv, int optind, int c)
+{
+	if (c == ':')
+		vctl_err("option '%s' needs an argument", argv[optind - 1]);
+	else
+		vctl_err("unknown option '%s'", argv[optind - 1]);
+	return vctl_usage();
+}
+
+static void vctl_overview(FILE *f)
+{
+	size_t i;
+
+	fprintf(f,
+		"usage: vmemctl COMMAND [OPTIONS] [ARGS]\n"
+		"\n"
+		"Offline commands work on a block device or an image file:\n");
+	for (i = 0; i < VCTL_NR_COMMANDS; i++) {
+		if (!strcmp(vctl_commands[i].name, "attach"))
+			fprintf(f,
+				"\nOnline commands talk to the vmem module (%s):\n",
+				VMEM_CTL_DEVICE);
+		if (!strcmp(vctl_commands[i].name, "help"))
+			fprintf(f, "\n");
+		fprintf(f, "  vmemctl %s\n", vctl_commands[i].usage);
+	}
+	fprintf(f,
+		"\n"
+		"SIZE is a number of bytes with an optional binary suffix K, M,\n"
+		"G or T (1M = 1048576). N is a device id, 0..254.\n"
+		"Exit status: 0 success, 1 damage found or operation refused,\n"
+		"2 usage or I/O error.\n");
+}
+
+static int vctl_help(int argc, char **argv)
+{
+	const struct vctl_command *c;
+
+	if (argc < 2) {
+		vctl_overview(stdout);
+		return VCTL_OK;
+	}
+	if (argc > 2) {
+		vctl_err("too many arguments");
+		return vctl_usage();
+	}
+	c = vctl_find(argv[1]);
+	if (!c) {
+		vctl_err("unknown command '%s'", argv[1]);
+		return VCTL_ERROR;
+	}
+	printf("usage: vmemctl %s\n\n%s", c->usage, c->help);
+	return VCTL_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const struct vctl_command *c;
+	int i;
+
+	if (argc < 2) {
+		vctl_overview(stderr);
+		return VCTL_ERROR;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		vctl_overview(stdout);
+		return VCTL_OK;
+	}
+	c = vctl_find(argv[1]);
+	if (!c) {
+		fprintf(stderr, "vmemctl: unknown command '%s'\n", argv[1]);
+		fprintf(stderr, "Try 'vmemctl --help'.\n");
+		return VCTL_ERROR;
+	}
+	vctl_cmd = c->name;
+	if (!c->fn)
+		return vctl_help(argc - 1, argv + 1);
+	/* "vmemctl CMD --help" anywhere before "--" */
+	for (i = 2; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: vmemctl %s\n\n%s", c->usage, c->help);
+			return VCTL_OK;
+		}
+	}
+	return c->fn(argc - 1, argv + 1);
+}

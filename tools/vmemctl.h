@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vmemctl: shared declarations of the command-line tool.
+ *
+ * Files and their jobs:
+ *   vmemctl.c  main, command table, help texts, error reporting
+ *   size.c     parsing and printing of sizes, numbers and uuids
+ *   json.c     JSON string output
+ *   target.c   opening a target (block device or image file), raw I/O
+ *   probe.c    what a target holds: nothing, a pool, a filesystem...
+ *   pool.c     reading and verifying a pool's metadata offline
+ *   format.c   format: lay out a new pool
+ *   inspect.c  dump and check: show and verify a pool offline
+ *   online.c   commands that change the module's state (ioctls)
+ *   report.c   list and status: usage reports of the attached pool
+ */
+#ifndef _VMEMCTL_H
+#define _VMEMCTL_H
+
+#include <stdbool.h>
+#include <endian.h>
+#include <stdio.h>
+#include <linux/vmem.h>
+#include <vmem/meta.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Exit codes */
+enum {
+	VCTL_OK = 0,		/* success, or a clean pool */
+	VCTL_REFUSED = 1,	/* damage found or operation refused */
+	VCTL_ERROR = 2,		/* usage or I/O error */
+};
+
+/* The command being run, for messages ("vmemctl: <cmd>: ...") */
+extern const char *vctl_cmd;
+
+/* Print "vmemctl: <cmd>: <message>\n" to stderr; @fmt is a literal */
+#define vctl_err(fmt, ...) \
+	fprintf(stderr, "vmemctl: %s: " fmt "\n", vctl_cmd, ##__VA_ARGS__)
+/* Print the usage line of the running command to stderr; returns 2 */
+int vctl_usage(void);
+/* Report an unknown option or missing argument; returns 2 */
+int vctl_bad_option(char **argv, int optind, int c);
+
+/* size.c */
+bool vctl_parse_size(const char *s, u64 *bytes);
+bool vctl_parse_u32(const char *s, u32 *val);
+bool vctl_parse_id(const char *s, u32 *id);
+void vctl_human(char *buf, size_t len, u64 bytes);
+const char *vctl_size_str(char *buf, size_t len, u64 bytes, bool raw);
+void vctl_uuid_str(char *buf, size_t len, const u8 *uuid);
+
+#define VCTL_HUMAN_LEN 32
+#define VCTL_UUID_LEN 37
+
+/* json.c */
+void vctl_json_str(FILE *f, const char *s);
+
+/* target.c */
+struct vctl_target {
+	const char *path;
+	int fd;
+	bool is_blk;
+	u64 bytes;
+};
+
+int vctl_target_open(struct vctl_target *t, const char *path, bool rw);
+void vctl_target_close(struct vctl_target *t);
+int vctl_pread(struct vctl_target *t, void *buf, size_t len, u64 off);
+int vctl_pwrite(struct vctl_target *t, const void *buf, size_t len, u64 off);
+int vctl_sync(struct vctl_target *t);
+void *vctl_read_meta(struct vctl_target *t, const struct vmem_geom *g);
+
+/* probe.c */
+int vctl_probe(struct vctl_target *t, enum vmem_page0_kind *kind,
+	       const char **what);
+
+/* pool.c */
+struct vctl_pool {
+	struct vmem_sb sb;
+	enum vmem_fault sb_fault;
+	struct vmem_geom g;
+	void *meta;
+	struct vmem_meta_view view;
+	u64 faults;
+	u64 used_buckets;
+	u32 nr_devices;
+	bool dup_checked;
+};
+
+int vctl_pool_read_sb(struct vctl_target *t, struct vctl_pool *p,
+		      enum vmem_page0_kind *kind);
+int vctl_pool_check(struct vctl_target *t, struct vctl_pool *p,
+		    vmem_report_fn report, void *ctx);
+void vctl_pool_free(struct vctl_pool *p);
+
+/* online.c */
+int vctl_ctl_open(int *fd);
+int vctl_ioctl_fail(const char *what, int err);
+
+/* Commands: each gets argv[0] = command name; returns an exit code */
+int cmd_format(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_create(int argc, char **argv);
+int cmd_resize(int argc, char **argv);
+int cmd_budget(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+
+#endif /* _VMEMCTL_H */
