@@ -84,6 +84,17 @@ static const struct vctl_command vctl_commands[] = {
 	  "and free buckets, number of devices.\n"
 	  "\n"
 	  "  -j, --json  print one JSON object\n" },
+	{ "write-buffer", cmd_write_buffer,
+	  "write-buffer [on|off] [--delay-us N]",
+	  "Show the attached pool's write buffer (on or off, its idle delay,\n"
+	  "and its counters), or switch it. With the buffer on, writes to\n"
+	  "provisioned space are batched, sorted and merged; a write still\n"
+	  "completes only once its data is on the backing device. Off by\n"
+	  "default (see BENCHMARKS.md); insmod vmem.ko write_buffer=1 turns\n"
+	  "it on at attach.\n"
+	  "\n"
+	  "  --delay-us N  send a batch at most N microseconds (1..100000)\n"
+	  "                after its first write (default 200)\n" },
 	{ "help", NULL,
 	  "help [COMMAND]",
 	  "Show the list of commands, or the help of one command.\n" },

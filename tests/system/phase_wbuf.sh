@@ -27,7 +27,8 @@ check "fio verify, 16 jobs of sequential 8k writes, buffer on" \
 read -r flushes merged batched bypassed retries <$wb/write_buffer_stat
 check "the buffer merged writes ($batched bios in $merged merged writes)" \
 	test "$merged" -gt 0 -a "$batched" -gt "$merged"
-check "write buffer off" sh -c "echo 0 >$wb/write_buffer"
+check "vmemctl write-buffer off" "$VMEMCTL" write-buffer off
+check "buffer reads off" test "$(cat $wb/write_buffer)" = 0
 refuse "write_buffer rejects junk" "expected 0 or 1|Invalid" \
 	sh -c "echo maybe >$wb/write_buffer"
 refuse "write_buffer_delay_us rejects 0" "expected 1..100000|Invalid" \
@@ -38,7 +39,9 @@ check "detach" "$VMEMCTL" detach
 check "dm-log-writes under the pool" \
 	dmsetup create lw --table "0 $(blockdev --getsz /dev/vda) log-writes /dev/vda /dev/vdb"
 check "attach over dm-log-writes" "$VMEMCTL" attach /dev/mapper/lw
-echo 1 >$wb/write_buffer
+check "vmemctl write-buffer on --delay-us 500" \
+	"$VMEMCTL" write-buffer on --delay-us 500
+check "delay set" test "$(cat $wb/write_buffer_delay_us)" = 500
 dd if=/dev/zero of=/dev/vmem0 bs=1M count=16 oflag=direct status=none
 dmsetup message lw 0 mark start
 python3 "$VMEM_REPO/tests/system/logwrites_check.py" write /dev/vmem0 "$state" || T_FAILED=1

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmemctl write-buffer: show or switch the attached pool's write buffer
+ * through its sysfs files under /sys/class/misc/vmem-control/.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "vmemctl.h"
+
+#define VCTL_SYSFS "/sys/class/misc/vmem-control/"
+
+static int vctl_sysfs_read(const char *name, char *buf, size_t len)
+{
+	FILE *f = fopen(VCTL_SYSFS "attached", "r");
+
+	if (!f) {
+		vctl_err("vmem module not loaded (no %s)", VCTL_SYSFS);
+		return 2;
+	}
+	fclose(f);
+	f = fopen(name, "r");
+	if (!f || !fgets(buf, len, f)) {
+		vctl_err("%s: %s", name, strerror(errno));
+		if (f)
+			fclose(f);
+		return 2;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+static int vctl_sysfs_write(const char *name, const char *val)
+{
+	FILE *f = fopen(name, "w");
+	int ret = 0;
+
+	if (!f) {
+		vctl_err("%s: %s", name, strerror(errno));
+		return 2;
+	}
+	if (fputs(val, f) < 0)
+		ret = errno;
+	if (fclose(f) && !ret)
+		ret = errno;
+	if (ret) {
+		vctl_err("%s: %s (the kernel log says why)", name,
+			 strerror(ret));
+		return ret == ENODEV ? 1 : 2;
+	}
+	return 0;
+}
+
+int cmd_write_buffer(int argc, char **argv)
+{
+	char on[16], delay[32], stat[128];
+	unsigned long long f, m, b, by, r;
+	int i, ret;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "on") || !strcmp(argv[i], "off")) {
+			ret = vctl_sysfs_write(VCTL_SYSFS "write_buffer",
+					       argv[i][1] == 'n' ? "1" : "0");
+		} else if (!strcmp(argv[i], "--delay-us") && i + 1 < argc) {
+			char *end;
+
+			if (strtoul(argv[++i], &end, 10) == 0 || *end) {
+				vctl_err("--delay-us wants 1..100000");
+				return 2;
+			}
+			ret = vctl_sysfs_write(VCTL_SYSFS "write_buffer_delay_us",
+					       argv[i]);
+		} else {
+			return vctl_usage();
+		}
+		if (ret)
+			return ret;
+	}
+	ret = vctl_sysfs_read(VCTL_SYSFS "write_buffer", on, sizeof(on));
+	if (!ret)
+		ret = vctl_sysfs_read(VCTL_SYSFS "write_buffer_delay_us",
+				      delay, sizeof(delay));
+	if (!ret)
+		ret = vctl_sysfs_read(VCTL_SYSFS "write_buffer_stat", stat,
+				      sizeof(stat));
+	if (ret)
+		return ret;
+	if (sscanf(stat, "%llu %llu %llu %llu %llu", &f, &m, &b, &by, &r) != 5)
+		f = m = b = by = r = 0;
+	printf("write buffer: %s, delay %s us\n",
+	       strcmp(on, "1") ? "off" : "on", delay);
+	printf("batches %llu, merged writes %llu carrying %llu bios, %llu bypassed, %llu retried\n",
+	       f, m, b, by, r);
+	return 0;
+}
