@@ -7,6 +7,9 @@ VMEMCTL=$VMEM_REPO/tools/vmemctl
 VMEM_KO=$VMEM_REPO/drivers/vmem/vmem.ko
 T_FAILED=0
 
+# fio's progress meter would share a console line with the next result
+fio() { command fio --eta=never "$@"; }
+
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; T_FAILED=1; }
 
