@@ -20,7 +20,7 @@ static inline u8 *vmem_test_meta(struct kunit *test, u64 dev_bytes,
 	*bytes = round_up(g->meta_sectors * VMEM_SECTOR_SIZE, PAGE_SIZE);
 	meta = vzalloc(*bytes);
 	KUNIT_ASSERT_NOT_NULL(test, meta);
-	vmem_meta_init(meta, g, dev_bytes >> VMEM_PAGE_SHIFT, uuid, 0);
+	vmem_meta_init(meta, g, dev_bytes >> VMEM_PAGE_SHIFT, uuid, 0, false);
 	return meta;
 }
 

@@ -275,10 +275,13 @@ enum vmem_fault vmem_entry_validate(const struct vmem_map_entry *e,
 {
 	const struct vmem_dev_rec *r;
 
-	if (e->reserved[0] || e->reserved[1] || e->reserved[2])
+	if (e->reserved[0] || e->reserved[1])
 		return VMEM_F_RESERVED;
 	if (e->owner == VMEM_OWNER_FREE)
-		return e->vbucket ? VMEM_F_RESERVED : VMEM_OK;
+		return e->vbucket || (e->flags & ~VMEM_ENTRY_FLAGS_KNOWN) ?
+		       VMEM_F_RESERVED : VMEM_OK;
+	if (e->flags)
+		return VMEM_F_RESERVED;
 	r = &devs[e->owner - 1];
 	if (!(le32_to_cpu(r->flags) & VMEM_DEV_EXISTS))
 		return VMEM_F_OWNER;
@@ -405,8 +408,11 @@ u64 vmem_meta_check(const void *meta, u64 dev_bytes, bool rw,
 			faults++;
 			continue;
 		}
-		if (e->owner == VMEM_OWNER_FREE)
+		if (e->owner == VMEM_OWNER_FREE) {
+			if (e->flags & VMEM_ENTRY_ZEROED)
+				view->zeroed++;
 			continue;
+		}
 		used[e->owner - 1]++;
 		if (scratch)
 			scratch[nkeys++] = (u64)(e->owner - 1) << 32 |
@@ -445,9 +451,10 @@ u64 vmem_meta_check(const void *meta, u64 dev_bytes, bool rw,
 }
 
 void vmem_meta_init(void *meta, const struct vmem_geom *g, u64 pool_pages,
-		    const u8 *uuid, u64 now)
+		    const u8 *uuid, u64 now, bool zeroed)
 {
 	struct vmem_sb *sb = meta;
+	struct vmem_map_sector *s;
 	u32 pool_id;
 	u64 i;
 
@@ -457,6 +464,11 @@ void vmem_meta_init(void *meta, const struct vmem_geom *g, u64 pool_pages,
 	for (i = 0; i < VMEM_DEVT_SECTORS; i++)
 		vmem_blk_seal((u8 *)meta + (VMEM_DEVT_START + i) *
 			      VMEM_SECTOR_SIZE, VMEM_DEVT_MAGIC, i, pool_id);
+	for (i = 0; zeroed && i < g->nr_buckets; i++) {
+		s = (void *)((u8 *)meta + vmem_map_sector_of(i) *
+			     VMEM_SECTOR_SIZE);
+		s->entry[vmem_map_slot_of(i)].flags = VMEM_ENTRY_ZEROED;
+	}
 	for (i = 0; i < g->map_sectors; i++)
 		vmem_blk_seal((u8 *)meta + (VMEM_MAP_START + i) *
 			      VMEM_SECTOR_SIZE, VMEM_MAP_MAGIC, i, pool_id);

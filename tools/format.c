@@ -10,6 +10,13 @@
  * of metadata that does not belong to it: zero the old superblock and
  * sync; write the device table, the empty map and the zero padding up to
  * data_start and sync; write the new superblock and sync.
+ *
+ * Zeroing the data area: when it is cheap (a hole punched in an image
+ * file; BLKZEROOUT on a device that advertises write-zeroes) or asked
+ * for (--zero), format zeroes every data bucket before writing any
+ * metadata and marks them VMEM_ENTRY_ZEROED, so the module need not zero
+ * a bucket the first time it gives it out. Otherwise the first write to
+ * each bucket zeroes it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +25,14 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
 #include "vmemctl.h"
+
+enum vctl_zero { VCTL_ZERO_AUTO, VCTL_ZERO_YES, VCTL_ZERO_NO };
 
 #define VCTL_ZERO_CHUNK		(1024 * 1024)
 
@@ -130,6 +144,75 @@ static int vctl_write_pool(struct vctl_target *t, const void *meta,
 	return ret;
 }
 
+/* Does the block device under @fd advertise write-zeroes? */
+static bool vctl_has_write_zeroes(int fd)
+{
+	unsigned long long max = 0;
+	char path[96];
+	struct stat st;
+	FILE *f;
+
+	if (fstat(fd, &st))
+		return false;
+	snprintf(path, sizeof(path),
+		 "/sys/dev/block/%u:%u/queue/write_zeroes_max_bytes",
+		 major(st.st_rdev), minor(st.st_rdev));
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%llu", &max) != 1)
+		max = 0;
+	fclose(f);
+	return max > 0;
+}
+
+/*
+ * Zero bytes [@from, end of target) when cheap or asked to. Returns
+ * whether the range now reads as zeros; failure to zero is not an error
+ * (buckets are then zeroed on first use) unless --zero asked for it.
+ */
+static int vctl_zero_data(struct vctl_target *t, u64 from, enum vctl_zero z,
+			  bool *zeroed, const char **how)
+{
+	u64 range[2] = { from, t->bytes - from };
+
+	*zeroed = false;
+	*how = "not zeroed (--no-zero): each bucket is zeroed on first use";
+	if (z == VCTL_ZERO_NO)
+		return 0;
+	if (!t->is_blk) {
+		if (!fallocate(t->fd, FALLOC_FL_PUNCH_HOLE |
+			       FALLOC_FL_KEEP_SIZE, from, t->bytes - from)) {
+			*zeroed = true;
+			*how = "zeroed (hole punched)";
+			return 0;
+		}
+		*how = "not zeroed (the filesystem cannot punch holes): each bucket is zeroed on first use";
+		if (z != VCTL_ZERO_YES)
+			return 0;
+		if (vctl_write_zeros(t, from, t->bytes))
+			return VCTL_ERROR;
+		*zeroed = true;
+		*how = "zeroed (written)";
+		return 0;
+	}
+	if (z == VCTL_ZERO_AUTO && !vctl_has_write_zeroes(t->fd)) {
+		*how = "not zeroed (no write-zeroes support; --zero forces it): each bucket is zeroed on first use";
+		return 0;
+	}
+	if (ioctl(t->fd, BLKZEROOUT, range)) {
+		vctl_err("%s: zeroing the data area failed: %s", t->path,
+			 strerror(errno));
+		if (z == VCTL_ZERO_YES)
+			return VCTL_ERROR;
+		*how = "not zeroed (BLKZEROOUT failed): each bucket is zeroed on first use";
+		return 0;
+	}
+	*zeroed = true;
+	*how = "zeroed (BLKZEROOUT)";
+	return 0;
+}
+
 static void vctl_print_geom(const struct vctl_target *t,
 			    const struct vmem_geom *g, const u8 *uuid)
 {
@@ -176,20 +259,30 @@ int cmd_format(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "bucket-size", required_argument, NULL, 'b' },
 		{ "force", no_argument, NULL, 'f' },
+		{ "zero", no_argument, NULL, 'z' },
+		{ "no-zero", no_argument, NULL, 'Z' },
 		{ NULL, 0, NULL, 0 },
 	};
 	u32 bucket_pages = VMEM_DEFAULT_BUCKET_PAGES;
+	enum vctl_zero zero = VCTL_ZERO_AUTO;
 	struct vctl_target t;
 	struct vmem_geom g;
-	bool force = false;
+	bool force = false, zeroed;
+	const char *how;
 	char what[256];
 	void *meta;
 	u8 uuid[16];
 	int c, ret;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:f", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":b:fzZ", opts, NULL)) != -1) {
 		switch (c) {
+		case 'z':
+			zero = VCTL_ZERO_YES;
+			break;
+		case 'Z':
+			zero = VCTL_ZERO_NO;
+			break;
 		case 'b':
 			if (!vctl_bucket_pages(optarg, &bucket_pages))
 				return vctl_usage();
@@ -234,6 +327,11 @@ int cmd_format(int argc, char **argv)
 	ret = vctl_random_uuid(uuid);
 	if (ret)
 		goto out;
+	/* Before any metadata: the marks must never promise zeros too early */
+	ret = vctl_zero_data(&t, g.data_start * VMEM_PAGE_SIZE, zero, &zeroed,
+			     &how);
+	if (ret)
+		goto out;
 	meta = malloc(g.meta_sectors * VMEM_SECTOR_SIZE);
 	if (!meta) {
 		vctl_err("cannot allocate %llu bytes for the metadata",
@@ -242,11 +340,13 @@ int cmd_format(int argc, char **argv)
 		goto out;
 	}
 	vmem_meta_init(meta, &g, t.bytes >> VMEM_PAGE_SHIFT, uuid,
-		       (u64)time(NULL));
+		       (u64)time(NULL), zeroed);
 	ret = vctl_write_pool(&t, meta, &g);
 	free(meta);
-	if (!ret)
+	if (!ret) {
 		vctl_print_geom(&t, &g, uuid);
+		printf("  data area:       %s\n", how);
+	}
 out:
 	vctl_target_close(&t);
 	return ret;

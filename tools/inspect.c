@@ -120,10 +120,11 @@ static void vctl_dump_text(const struct vctl_target *t,
 		       (unsigned long long)p->view.used[id], u,
 		       vctl_dev_flags(flags));
 	}
-	printf("map: %llu buckets, %llu used, %llu free\n",
+	printf("map: %llu buckets, %llu used, %llu free (%llu known zero)\n",
 	       (unsigned long long)p->g.nr_buckets,
 	       (unsigned long long)p->used_buckets,
-	       (unsigned long long)(p->g.nr_buckets - p->used_buckets));
+	       (unsigned long long)(p->g.nr_buckets - p->used_buckets),
+	       (unsigned long long)p->view.zeroed);
 	if (p->faults)
 		printf("faults: %llu (run 'vmemctl check %s')\n",
 		       (unsigned long long)p->faults, t->path);
@@ -186,7 +187,8 @@ static void vctl_dump_json(const struct vctl_target *t,
 	printf("],\n \"map\": {");
 	vctl_json_u64("buckets", p->g.nr_buckets, true);
 	vctl_json_u64("used", p->used_buckets, true);
-	vctl_json_u64("free", p->g.nr_buckets - p->used_buckets, false);
+	vctl_json_u64("free", p->g.nr_buckets - p->used_buckets, true);
+	vctl_json_u64("zeroed", p->view.zeroed, false);
 	printf("},\n ");
 	vctl_json_u64("faults", p->faults, false);
 	printf("}\n");

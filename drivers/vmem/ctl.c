@@ -313,6 +313,7 @@ VMEM_POOL_ATTR(bucket_bytes, vmem_dev_bucket_bytes(vmem_pool));
 VMEM_POOL_ATTR(total_buckets, vmem_pool->map.geom.nr_buckets);
 VMEM_POOL_ATTR(used_buckets, vmem_map_used(&vmem_pool->map));
 VMEM_POOL_ATTR(free_buckets, vmem_pool->map.nr_free);
+VMEM_POOL_ATTR(zeroed_buckets, vmem_pool->map.nr_zeroed);
 VMEM_POOL_ATTR(devices, vmem_pool->nr_devices);
 
 static ssize_t backing_show(struct device *d, struct device_attribute *a,
@@ -438,6 +439,7 @@ static struct attribute *vmem_ctl_attrs[] = {
 	&dev_attr_total_buckets.attr,
 	&dev_attr_used_buckets.attr,
 	&dev_attr_free_buckets.attr,
+	&dev_attr_zeroed_buckets.attr,
 	&dev_attr_devices.attr,
 	NULL,
 };

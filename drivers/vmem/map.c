@@ -76,7 +76,8 @@ int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 		goto out_free_view;
 	}
 	m->free = bitmap_zalloc(m->geom.nr_buckets, GFP_KERNEL);
-	if (!m->free) {
+	m->zeroed = bitmap_zalloc(m->geom.nr_buckets, GFP_KERNEL);
+	if (!m->free || !m->zeroed) {
 		ret = -ENOMEM;
 		goto out_free_scratch;
 	}
@@ -106,6 +107,10 @@ int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 		if (e->owner == VMEM_OWNER_FREE) {
 			__set_bit(pb, m->free);
 			m->nr_free++;
+			if (e->flags & VMEM_ENTRY_ZEROED) {
+				__set_bit(pb, m->zeroed);
+				m->nr_zeroed++;
+			}
 			continue;
 		}
 		d = &m->dev[e->owner - 1];
@@ -135,25 +140,29 @@ void vmem_map_destroy(struct vmem_map *m)
 		xa_destroy(&m->dev[id].xa);
 	bitmap_free(m->free);
 	m->free = NULL;
+	bitmap_free(m->zeroed);
+	m->zeroed = NULL;
 	vfree(m->meta);
 	m->meta = NULL;
 }
 
-static s64 vmem_map_find_free(struct vmem_map *m)
+/* Next set bit of @bits from the hint on, wrapping; -1 if none */
+static s64 vmem_map_find(struct vmem_map *m, unsigned long *bits, u64 count)
 {
 	u64 pb;
 
-	if (!m->nr_free)
+	if (!count)
 		return -1;
-	pb = find_next_bit(m->free, m->geom.nr_buckets, m->hint);
+	pb = find_next_bit(bits, m->geom.nr_buckets, m->hint);
 	if (pb >= m->geom.nr_buckets)
-		pb = find_first_bit(m->free, m->geom.nr_buckets);
+		pb = find_first_bit(bits, m->geom.nr_buckets);
 	if (WARN_ON_ONCE(pb >= m->geom.nr_buckets))
 		return -1;
 	return pb;
 }
 
-s64 vmem_map_reserve(struct vmem_map *m, u32 id, u64 vb, u64 *pb)
+s64 vmem_map_reserve(struct vmem_map *m, u32 id, u64 vb, u64 *pb,
+		     bool *zeroed)
 {
 	struct vmem_map_dev *d = &m->dev[id];
 	struct vmem_map_entry *e;
@@ -169,7 +178,9 @@ s64 vmem_map_reserve(struct vmem_map *m, u32 id, u64 vb, u64 *pb)
 		vmem_budget_release(&d->used);
 		return ret;
 	}
-	free = vmem_map_find_free(m);
+	free = vmem_map_find(m, m->zeroed, m->nr_zeroed);
+	if (free < 0)
+		free = vmem_map_find(m, m->free, m->nr_free);
 	if (free < 0) {
 		xa_release(&d->xa, vb);
 		vmem_budget_release(&d->used);
@@ -177,9 +188,13 @@ s64 vmem_map_reserve(struct vmem_map *m, u32 id, u64 vb, u64 *pb)
 	}
 	__clear_bit(free, m->free);
 	m->nr_free--;
+	*zeroed = __test_and_clear_bit(free, m->zeroed);
+	if (*zeroed)
+		m->nr_zeroed--;
 	m->hint = free + 1;
 
 	e = vmem_map_entry_of(m, free);
+	e->flags = 0;
 	e->owner = id + 1;
 	e->vbucket = cpu_to_le32(vb);
 	vmem_map_seal(m, vmem_map_sector_of(free));
@@ -200,9 +215,16 @@ static void vmem_map_entry_clear(struct vmem_map *m, u64 pb)
 	vmem_map_seal(m, vmem_map_sector_of(pb));
 }
 
-void vmem_map_unreserve(struct vmem_map *m, u32 id, u64 vb, u64 pb)
+void vmem_map_unreserve(struct vmem_map *m, u32 id, u64 vb, u64 pb,
+			bool zeroed)
 {
 	vmem_map_entry_clear(m, pb);
+	if (zeroed) {
+		vmem_map_entry_of(m, pb)->flags = VMEM_ENTRY_ZEROED;
+		vmem_map_seal(m, vmem_map_sector_of(pb));
+		__set_bit(pb, m->zeroed);
+		m->nr_zeroed++;
+	}
 	xa_release(&m->dev[id].xa, vb);
 	__set_bit(pb, m->free);
 	m->nr_free++;

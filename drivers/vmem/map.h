@@ -49,6 +49,9 @@ struct vmem_map_dev {
  * @meta_bytes: size of @meta
  * @free: bitmap of physical buckets, bit set when the bucket is free
  * @nr_free: set bits in @free
+ * @zeroed: bitmap of free buckets known to read as zeros on disk
+ *	(VMEM_ENTRY_ZEROED); a subset of @free, preferred by reservations
+ * @nr_zeroed: set bits in @zeroed
  * @hint: where the next free-bucket search starts
  * @dev: device slots
  */
@@ -59,6 +62,8 @@ struct vmem_map {
 	size_t meta_bytes;
 	unsigned long *free;
 	u64 nr_free;
+	unsigned long *zeroed;
+	u64 nr_zeroed;
 	u64 hint;
 	struct vmem_map_dev dev[VMEM_MAX_DEVICES];
 };
@@ -111,15 +116,17 @@ static inline s64 vmem_map_lookup(struct vmem_map *m, u32 id, u64 vb)
  * @id: device id (must exist)
  * @vb: virtual bucket, unprovisioned and below the device's capacity
  * @pb: out: the physical bucket
+ * @zeroed: out: the bucket is known to read as zeros (no need to zero it)
  *
- * Charges the device's budget, takes the bucket out of the free set and
- * writes the map entry in memory. The lookup does not see the bucket
- * until vmem_map_publish().
+ * Charges the device's budget, takes the bucket out of the free set
+ * (preferring a zeroed one) and writes the map entry in memory. The
+ * lookup does not see the bucket until vmem_map_publish().
  *
  * Return: the metadata sector to write, or -ENOSPC (pool full),
  * -EDQUOT (device at its budget), -ENOMEM.
  */
-s64 vmem_map_reserve(struct vmem_map *m, u32 id, u64 vb, u64 *pb);
+s64 vmem_map_reserve(struct vmem_map *m, u32 id, u64 vb, u64 *pb,
+		     bool *zeroed);
 
 /** vmem_map_publish() - make a reserved bucket visible to lookups */
 void vmem_map_publish(struct vmem_map *m, u32 id, u64 vb, u64 pb);
@@ -130,8 +137,10 @@ void vmem_map_publish(struct vmem_map *m, u32 id, u64 vb, u64 pb);
  * @id: device id
  * @vb: virtual bucket
  * @pb: the bucket vmem_map_reserve() returned
+ * @zeroed: what vmem_map_reserve() said of it
  */
-void vmem_map_unreserve(struct vmem_map *m, u32 id, u64 vb, u64 pb);
+void vmem_map_unreserve(struct vmem_map *m, u32 id, u64 vb, u64 pb,
+			bool zeroed);
 
 /**
  * vmem_map_unmap() - take a bucket away from a device

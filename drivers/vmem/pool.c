@@ -56,12 +56,13 @@ static void vmem_pool_usage(struct vmem_pool *pool)
 static int vmem_provision(struct vmem_pool *pool, struct vmem_dev *dev,
 			  u64 vb, u64 *pbp)
 {
+	bool zeroed;
 	u64 pb;
 	s64 sector;
-	int ret;
+	int ret = 0;
 
 	lockdep_assert_held(&pool->meta_lock);
-	sector = vmem_map_reserve(&pool->map, dev->id, vb, &pb);
+	sector = vmem_map_reserve(&pool->map, dev->id, vb, &pb, &zeroed);
 	if (sector == -ENOSPC) {
 		pr_warn_ratelimited("vmem%u: pool full (%llu buckets): write failed with ENOSPC\n",
 				    dev->id, pool->map.geom.nr_buckets);
@@ -75,15 +76,16 @@ static int vmem_provision(struct vmem_pool *pool, struct vmem_dev *dev,
 	if (sector < 0)
 		return sector;
 
-	ret = blkdev_issue_zeroout(pool->bdev, vmem_phys(pool, pb),
-				   pool->bucket_sectors, GFP_NOIO, 0);
+	if (!zeroed)
+		ret = blkdev_issue_zeroout(pool->bdev, vmem_phys(pool, pb),
+					   pool->bucket_sectors, GFP_NOIO, 0);
 	if (ret)
 		pr_err_ratelimited("vmem%u: zeroing bucket %llu failed: %d\n",
 				   dev->id, pb, ret);
 	else
 		ret = vmem_meta_write_sector(pool, sector);
 	if (ret) {
-		vmem_map_unreserve(&pool->map, dev->id, vb, pb);
+		vmem_map_unreserve(&pool->map, dev->id, vb, pb, zeroed);
 		return ret;
 	}
 	vmem_map_publish(&pool->map, dev->id, vb, pb);

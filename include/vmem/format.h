@@ -50,6 +50,9 @@
  *    bucket never exposes foreign data. A crash before the map write
  *    leaves the bucket free; one after leaves it mapped and zeroed.
  *  - A bucket is unmapped durably before it can be handed out again.
+ *  - A free bucket marked VMEM_ENTRY_ZEROED was zeroed by format before
+ *    any metadata was written, and only the write that assigns it clears
+ *    the mark, so a mapped bucket still never exposes foreign data.
  *  - Deleting a device first sets VMEM_DEV_DELETING in its record, then
  *    frees its map entries, then clears the record; a crash in between
  *    leaves a record marked deleting, whose remaining buckets attach
@@ -186,18 +189,29 @@ struct vmem_dev_rec {
 /* Map entry owner: 0 is a free bucket, N + 1 is device N */
 #define VMEM_OWNER_FREE		0
 
+/*
+ * Map entry flags. VMEM_ENTRY_ZEROED marks a free bucket that reads as
+ * zeros on disk: format sets it when it zeroed the data area, and the
+ * single sector write that gives the bucket to a device clears it, so
+ * provisioning such a bucket needs no zeroing. A freed bucket is dirty.
+ */
+#define VMEM_ENTRY_ZEROED	(1U << 0)
+#define VMEM_ENTRY_FLAGS_KNOWN	VMEM_ENTRY_ZEROED
+
 /**
  * struct vmem_map_entry - one physical bucket
  * @vbucket: which bucket of the owning device this one holds
  * @owner: VMEM_OWNER_FREE, or the owning device id plus one
+ * @flags: VMEM_ENTRY_*; only a free entry may carry any
  * @reserved: zero
  *
- * A free entry is all zero.
+ * A free entry is zero but for its flags.
  */
 struct vmem_map_entry {
 	__le32 vbucket;
 	__u8 owner;
-	__u8 reserved[3];
+	__u8 flags;
+	__u8 reserved[2];
 } __packed;
 
 struct vmem_devt_sector {

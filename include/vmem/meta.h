@@ -134,12 +134,14 @@ void vmem_sb_init(struct vmem_sb *sb, const struct vmem_geom *g,
  * @pool_pages: backing device size in pages
  * @uuid: 16 random bytes
  * @now: seconds since the epoch
+ * @zeroed: the caller zeroed every data bucket on disk first; mark them
+ *	all VMEM_ENTRY_ZEROED
  *
  * The caller writes @meta at sector 0 and zeroes the rest of the device
  * up to g->data_start pages.
  */
 void vmem_meta_init(void *meta, const struct vmem_geom *g, u64 pool_pages,
-		    const u8 *uuid, u64 now);
+		    const u8 *uuid, u64 now, bool zeroed);
 
 /** vmem_sb_seal() - recompute the superblock checksum after a change */
 void vmem_sb_seal(struct vmem_sb *sb);
@@ -204,10 +206,12 @@ typedef void (*vmem_report_fn)(void *ctx, enum vmem_fault f,
  * struct vmem_meta_view - what vmem_meta_check() decodes
  * @devs: the device records that validated (others read as free)
  * @used: buckets each device holds, counted from the map
+ * @zeroed: free buckets marked VMEM_ENTRY_ZEROED
  */
 struct vmem_meta_view {
 	struct vmem_dev_rec devs[VMEM_MAX_DEVICES];
 	u64 used[VMEM_MAX_DEVICES];
+	u64 zeroed;
 };
 
 /**

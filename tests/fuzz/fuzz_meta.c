@@ -143,7 +143,7 @@ static void fuzz_geometry(u64 dev_bytes, u32 bucket_pages, bool build)
 		return;
 	meta = malloc(g.meta_sectors * VMEM_SECTOR_SIZE);
 	must(meta);
-	vmem_meta_init(meta, &g, dev_pages, uuid, 0);
+	vmem_meta_init(meta, &g, dev_pages, uuid, 0, true);
 	c.g = &g;
 	must(vmem_sb_validate((void *)meta, dev_bytes, true) == VMEM_OK);
 	must(vmem_meta_check(meta, dev_bytes, true, &view, NULL, fuzz_report,

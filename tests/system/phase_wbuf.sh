@@ -12,6 +12,17 @@ load_vmem write_buffer=1 || { fail "insmod write_buffer=1"; exit 1; }
 check "write buffer on at load" test "$(cat $wb/write_buffer)" = 1
 check "attach" "$VMEMCTL" attach /dev/vda
 check "create vmem0" sh -c "$VMEMCTL create --id 0 128M >/dev/null"
+total=$(cat $wb/total_buckets)
+check "format zeroed every bucket" test "$(cat $wb/zeroed_buckets)" = "$total"
+check "partial write into a format-zeroed bucket (over old data)" \
+	sh -c "printf x | dd of=/dev/vmem0 bs=4096 seek=3 conv=sync oflag=direct status=none"
+check "it took one zeroed bucket" \
+	test "$(cat $wb/zeroed_buckets)" = "$((total - 1))"
+check "the rest of that bucket reads zeros" \
+	sh -c "cmp -s -n 12288 /dev/vmem0 /dev/zero &&
+	       cmp -s -i 16384 -n 1032192 /dev/vmem0 /dev/zero"
+check "the whole device reads zeros but for that block" \
+	sh -c "cmp -s -i 1048576 -n $((127 << 20)) /dev/vmem0 /dev/zero"
 # Provision first: the buffer batches writes to provisioned buckets
 dd if=/dev/zero of=/dev/vmem0 bs=1M count=128 oflag=direct status=none
 check "fio verify, 16 jobs of 4k random writes, buffer on" \

@@ -44,7 +44,7 @@ static void img_new_uuid(struct img *im, u64 dev_bytes, u32 bucket_pages,
 	if (!im->meta)
 		abort();
 	vmem_meta_init(im->meta, &im->g, dev_bytes >> VMEM_PAGE_SHIFT, uuid,
-		       1700000000);
+		       1700000000, false);
 }
 
 static void img_new(struct img *im, u64 dev_bytes, u32 bucket_pages)
