@@ -39,6 +39,11 @@ static struct vmem_dev_rec *vmem_map_rec_of(struct vmem_map *m, u32 id)
 	return &s->dev[vmem_devt_slot_of(id)];
 }
 
+static void vmem_map_noreport(void *ctx, enum vmem_fault f, const char *what,
+			      u64 index)
+{
+}
+
 size_t vmem_map_meta_bytes(const struct vmem_sb *sb)
 {
 	struct vmem_geom g;
@@ -83,7 +88,7 @@ int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 	}
 
 	faults = vmem_meta_check(meta, dev_bytes, true, view, scratch,
-				 report, ctx);
+				 report ? report : vmem_map_noreport, ctx);
 	/* An interrupted deletion is finished by the caller, not damage */
 	for (id = 0; id < VMEM_MAX_DEVICES; id++)
 		if (le32_to_cpu(view->devs[id].flags) & VMEM_DEV_DELETING)
