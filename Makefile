@@ -7,12 +7,16 @@
 #   make check      every test (what CI runs)
 #   make demo       the demo in a QEMU guest
 #   make kunit      KUnit suites in the debug kernel
+#   make check-debug  system tests on the debug (KASAN, lockdep) kernel
+#   make check-reliability  the full reliability scenarios
+#   make bench      fio benchmarks, regenerates BENCHMARKS.md
 #   make checkpatch kernel style on every C file
 
 KDIR ?= $(firstword $(wildcard /lib/modules/6.1.*-amd64/build) \
 		    /lib/modules/$(shell uname -r)/build)
 
-.PHONY: all module tools check demo kunit checkpatch clean
+.PHONY: all module tools check demo kunit check-debug check-reliability \
+	bench checkpatch clean
 
 all: module tools
 
@@ -29,7 +33,16 @@ demo:
 	bash scripts/demo
 
 kunit:
-	bash scripts/kernel/kunit-run
+	bash scripts/kunit-run
+
+check-debug:
+	bash scripts/check-debug
+
+check-reliability:
+	bash tests/reliability/run
+
+bench:
+	bash scripts/bench/run
 
 checkpatch:
 	bash scripts/checkpatch.sh

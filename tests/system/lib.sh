@@ -5,6 +5,10 @@
 VMEM_REPO=${VMEM_REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 VMEMCTL=$VMEM_REPO/tools/vmemctl
 VMEM_KO=$VMEM_REPO/drivers/vmem/vmem.ko
+# The runner may name another build (e.g. for the debug kernel)
+if [ -n "${VMEM_OUT:-}" ] && [ -r "$VMEM_OUT/env" ]; then
+	. "$VMEM_OUT/env"
+fi
 T_FAILED=0
 
 # fio's progress meter would share a console line with the next result
