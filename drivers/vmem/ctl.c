@@ -314,6 +314,21 @@ VMEM_POOL_ATTR(total_buckets, vmem_pool->map.geom.nr_buckets);
 VMEM_POOL_ATTR(used_buckets, vmem_map_used(&vmem_pool->map));
 VMEM_POOL_ATTR(free_buckets, vmem_pool->map.nr_free);
 VMEM_POOL_ATTR(zeroed_buckets, vmem_pool->map.nr_zeroed);
+
+/* buckets provisioned and commits (batches) since attach */
+static ssize_t provision_stat_show(struct device *d,
+				   struct device_attribute *a, char *buf)
+{
+	ssize_t ret;
+
+	mutex_lock(&vmem_ctl_mutex);
+	ret = sysfs_emit(buf, "%lld %lld\n",
+			 vmem_pool ? atomic64_read(&vmem_pool->provisioned) : 0,
+			 vmem_pool ? atomic64_read(&vmem_pool->commits) : 0);
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret;
+}
+static DEVICE_ATTR_RO(provision_stat);
 VMEM_POOL_ATTR(devices, vmem_pool->nr_devices);
 
 static ssize_t backing_show(struct device *d, struct device_attribute *a,
@@ -440,6 +455,7 @@ static struct attribute *vmem_ctl_attrs[] = {
 	&dev_attr_used_buckets.attr,
 	&dev_attr_free_buckets.attr,
 	&dev_attr_zeroed_buckets.attr,
+	&dev_attr_provision_stat.attr,
 	&dev_attr_devices.attr,
 	NULL,
 };

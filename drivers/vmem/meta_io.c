@@ -72,23 +72,38 @@ int vmem_meta_read(struct block_device *bdev, void *buf, size_t bytes)
 }
 
 /**
- * vmem_meta_write_sector() - durably write one metadata sector
+ * vmem_meta_write() - durably write a run of metadata sectors
  * @pool: the pool; its meta_lock must be held
- * @sector: the sector of pool->map.meta to write
+ * @first: the first sector of pool->map.meta to write
+ * @nr: how many
+ *
+ * Each sector commits the changes inside it on its own; a run is only a
+ * cheaper way to write several (one flush, one FUA write).
  */
-int vmem_meta_write_sector(struct vmem_pool *pool, u64 sector)
+int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr)
 {
 	unsigned int lbs = bdev_logical_block_size(pool->bdev) >> SECTOR_SHIFT;
-	u64 start = round_down(sector, lbs);
+	u64 start = round_down(first, lbs);
+	u64 end = round_up(first + nr, lbs);
 	int ret;
 
 	lockdep_assert_held(&pool->meta_lock);
 	ret = vmem_meta_rw(pool->bdev, REQ_OP_WRITE | REQ_SYNC | REQ_META |
 			   REQ_PREFLUSH | REQ_FUA,
 			   pool->map.meta + (start << SECTOR_SHIFT), start,
-			   lbs << SECTOR_SHIFT);
+			   (end - start) << SECTOR_SHIFT);
 	if (ret)
-		pr_err_ratelimited("%pg: metadata write of sector %llu failed: %d\n",
-				   pool->bdev, sector, ret);
+		pr_err_ratelimited("%pg: metadata write of sectors %llu..%llu failed: %d\n",
+				   pool->bdev, first, first + nr - 1, ret);
 	return ret;
+}
+
+/**
+ * vmem_meta_write_sector() - durably write one metadata sector
+ * @pool: the pool; its meta_lock must be held
+ * @sector: the sector of pool->map.meta to write
+ */
+int vmem_meta_write_sector(struct vmem_pool *pool, u64 sector)
+{
+	return vmem_meta_write(pool, sector, 1);
 }

@@ -5,9 +5,14 @@
  *
  * Ordering rules (the reasons are in include/vmem/format.h):
  *  - provision: reserve a free bucket in memory, zero it on the backing
- *    device, write its map sector with PREFLUSH|FUA (the flush makes the
- *    zeroes durable first), then publish it to lookups and only then let
- *    the write that asked for it go to the disk;
+ *    device unless format left it zeroed, write its map sector with
+ *    PREFLUSH|FUA (the flush makes the zeroes durable first), then publish
+ *    it to lookups and only then let the write that asked for it go to
+ *    the disk. The worker batches this: every write it finds waiting
+ *    reserves its bucket (or joins the reservation of its bucket), then
+ *    one commit zeroes them all, writes the changed map sectors in
+ *    contiguous runs (one flush, one FUA write per run; each sector
+ *    still commits its own entries) and publishes them;
  *  - free: remove the bucket from lookups, wait for bios already remapped
  *    to it (vmem_drain()), write its map sector durably, and only then put
  *    it back in the free set;
@@ -16,8 +21,8 @@
  *    memory.
  *
  * The worker runs on an ordered workqueue, so provisioning is serialized:
- * two bios that need the same bucket are handled one after the other and
- * the second finds the bucket provisioned. It holds pool->meta_lock while
+ * two bios that need the same bucket share one reservation, or the second
+ * finds the bucket provisioned. It holds pool->meta_lock while
  * it changes the map.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -51,47 +56,6 @@ static void vmem_pool_usage(struct vmem_pool *pool)
 				    pool->map.geom.nr_buckets);
 	pool->usage_level = level;
 	vmem_pool_uevent(level);
-}
-
-static int vmem_provision(struct vmem_pool *pool, struct vmem_dev *dev,
-			  u64 vb, u64 *pbp)
-{
-	bool zeroed;
-	u64 pb;
-	s64 sector;
-	int ret = 0;
-
-	lockdep_assert_held(&pool->meta_lock);
-	sector = vmem_map_reserve(&pool->map, dev->id, vb, &pb, &zeroed);
-	if (sector == -ENOSPC) {
-		pr_warn_ratelimited("vmem%u: pool full (%llu buckets): write failed with ENOSPC\n",
-				    dev->id, pool->map.geom.nr_buckets);
-		return -ENOSPC;
-	}
-	if (sector == -EDQUOT) {
-		pr_warn_ratelimited("vmem%u: at its budget of %u buckets: write failed with ENOSPC\n",
-				    dev->id, pool->map.dev[dev->id].budget);
-		return -ENOSPC;
-	}
-	if (sector < 0)
-		return sector;
-
-	if (!zeroed)
-		ret = blkdev_issue_zeroout(pool->bdev, vmem_phys(pool, pb),
-					   pool->bucket_sectors, GFP_NOIO, 0);
-	if (ret)
-		pr_err_ratelimited("vmem%u: zeroing bucket %llu failed: %d\n",
-				   dev->id, pb, ret);
-	else
-		ret = vmem_meta_write_sector(pool, sector);
-	if (ret) {
-		vmem_map_unreserve(&pool->map, dev->id, vb, pb, zeroed);
-		return ret;
-	}
-	vmem_map_publish(&pool->map, dev->id, vb, pb);
-	vmem_pool_usage(pool);
-	*pbp = pb;
-	return 0;
 }
 
 /*
@@ -171,29 +135,154 @@ static void vmem_bio_fail(struct bio *bio, int err)
 	bio_endio(bio);
 }
 
-static void vmem_handle_write(struct vmem_dev *dev, struct bio *bio)
+/* Refuse a bio that needs a bucket and cannot have one */
+static void vmem_prov_refuse(struct vmem_pool *pool, struct vmem_dev *dev,
+			     struct bio *bio, s64 err)
 {
-	struct vmem_pool *pool = dev->pool;
-	u64 vb = bio->bi_iter.bi_sector >> dev->bucket_shift;
-	unsigned int epoch;
-	u64 pb;
-	s64 hit;
-	int ret = 0;
+	if (err == -ENOSPC)
+		pr_warn_ratelimited("vmem%u: pool full (%llu buckets): write failed with ENOSPC\n",
+				    dev->id, pool->map.geom.nr_buckets);
+	if (err == -EDQUOT) {
+		pr_warn_ratelimited("vmem%u: at its budget of %u buckets: write failed with ENOSPC\n",
+				    dev->id, pool->map.dev[dev->id].budget);
+		err = -ENOSPC;
+	}
+	vmem_bio_fail(bio, err);
+}
 
-	mutex_lock(&pool->meta_lock);
-	epoch = vmem_io_enter(dev);
-	hit = vmem_map_lookup(&pool->map, dev->id, vb);
-	if (hit >= 0)
-		pb = hit;
-	else
-		ret = vmem_provision(pool, dev, vb, &pb);
-	mutex_unlock(&pool->meta_lock);
-	if (ret) {
-		vmem_io_exit(dev, epoch);
-		vmem_bio_fail(bio, ret);
+/*
+ * Commit every reservation of the batch: zero the buckets that need it
+ * and wait, write the changed map sectors (PREFLUSH|FUA: the zeroes are
+ * durable first), then publish. Bios of committed buckets move to @go,
+ * to be sent once the lock is dropped; a failure fails only the bios of
+ * the buckets it hit and gives those buckets back.
+ */
+static void vmem_prov_commit(struct vmem_pool *pool, struct bio_list *go)
+{
+	struct vmem_prov_batch *b = &pool->batch;
+	struct bio *zbio = NULL, *bio;
+	int zret = 0, ret;
+	unsigned int i, j;
+
+	lockdep_assert_held(&pool->meta_lock);
+	if (!b->n)
+		return;
+	for (i = 0; i < b->n && !zret; i++) {
+		b->p[i].err = 0;
+		if (!b->p[i].zeroed)
+			zret = __blkdev_issue_zeroout(pool->bdev,
+						      vmem_phys(pool, b->p[i].pb),
+						      pool->bucket_sectors,
+						      GFP_NOIO, &zbio, 0);
+	}
+	if (zbio) {
+		ret = submit_bio_wait(zbio);
+		bio_put(zbio);
+		zret = zret ?: ret;
+	}
+	if (zret)
+		pr_err_ratelimited("%pg: zeroing new buckets failed: %d\n",
+				   pool->bdev, zret);
+
+	/* Entries are in allocation order, so their sectors mostly ascend */
+	for (i = 0; i < b->n; i = j) {
+		u64 first = b->p[i].sector, last = first;
+
+		for (j = i + 1; j < b->n && b->p[j].sector >= last &&
+		     b->p[j].sector <= last + 1; j++)
+			last = b->p[j].sector;
+		ret = zret ?: vmem_meta_write(pool, first, last - first + 1);
+		while (i < j)
+			b->p[i++].err = ret;
+	}
+
+	for (i = 0; i < b->n; i++) {
+		struct vmem_prov *p = &b->p[i];
+
+		if (p->err) {
+			vmem_map_unreserve(&pool->map, p->dev->id, p->vb,
+					   p->pb, p->zeroed);
+			while ((bio = bio_list_pop(&p->bios)))
+				vmem_bio_fail(bio, p->err);
+			continue;
+		}
+		vmem_map_publish(&pool->map, p->dev->id, p->vb, p->pb);
+		bio_list_merge(go, &p->bios);
+	}
+	atomic64_add(b->n, &pool->provisioned);
+	atomic64_inc(&pool->commits);
+	b->n = 0;
+	vmem_pool_usage(pool);
+}
+
+/*
+ * A write to a bucket that was unprovisioned when it was submitted: send
+ * it if the bucket exists by now, ride on a reservation already in the
+ * batch for the same bucket, or reserve one.
+ */
+static void vmem_prov_add(struct vmem_pool *pool, struct bio *bio,
+			  struct bio_list *go)
+{
+	struct vmem_dev *dev = bio->bi_bdev->bd_disk->private_data;
+	struct vmem_prov_batch *b = &pool->batch;
+	u64 vb = bio->bi_iter.bi_sector >> dev->bucket_shift;
+	struct vmem_prov *p;
+	unsigned int i;
+	s64 sector;
+
+	lockdep_assert_held(&pool->meta_lock);
+	if (vmem_map_lookup(&pool->map, dev->id, vb) >= 0) {
+		bio_list_add(go, bio);
 		return;
 	}
-	vmem_remap_submit(dev, bio, pb, epoch);
+	for (i = 0; i < b->n; i++) {
+		if (b->p[i].dev == dev && b->p[i].vb == vb) {
+			bio_list_add(&b->p[i].bios, bio);
+			return;
+		}
+	}
+	if (b->n == VMEM_PROV_BATCH)
+		vmem_prov_commit(pool, go);
+	p = &b->p[b->n];
+	sector = vmem_map_reserve(&pool->map, dev->id, vb, &p->pb, &p->zeroed);
+	if (sector < 0) {
+		vmem_prov_refuse(pool, dev, bio, sector);
+		return;
+	}
+	p->dev = dev;
+	p->vb = vb;
+	p->sector = sector;
+	bio_list_init(&p->bios);
+	bio_list_add(&p->bios, bio);
+	b->n++;
+}
+
+/*
+ * Commit the batch and send every write that now has its bucket. Only
+ * this worker frees buckets, so a bucket published here is still there
+ * when its bios are sent.
+ */
+static void vmem_prov_flush(struct vmem_pool *pool, struct bio_list *go)
+{
+	struct bio *bio;
+
+	mutex_lock(&pool->meta_lock);
+	vmem_prov_commit(pool, go);
+	mutex_unlock(&pool->meta_lock);
+	while ((bio = bio_list_pop(go))) {
+		struct vmem_dev *dev = bio->bi_bdev->bd_disk->private_data;
+		unsigned int epoch = vmem_io_enter(dev);
+		s64 pb = vmem_map_lookup(&pool->map, dev->id,
+					 bio->bi_iter.bi_sector >>
+					 dev->bucket_shift);
+
+		if (WARN_ON_ONCE(pb < 0)) {
+			vmem_io_exit(dev, epoch);
+			bio_io_error(bio);
+			continue;
+		}
+		vmem_remap_submit(dev, bio, pb, epoch);
+	}
 }
 
 /*
@@ -254,7 +343,7 @@ static void vmem_handle_range(struct vmem_dev *dev, struct bio *bio)
 static void vmem_pool_work(struct work_struct *work)
 {
 	struct vmem_pool *pool = container_of(work, struct vmem_pool, work);
-	struct bio_list bios;
+	struct bio_list bios, go;
 	struct bio *bio;
 
 	spin_lock_irq(&pool->defer_lock);
@@ -262,14 +351,19 @@ static void vmem_pool_work(struct work_struct *work)
 	bio_list_init(&pool->deferred);
 	spin_unlock_irq(&pool->defer_lock);
 
+	bio_list_init(&go);
 	while ((bio = bio_list_pop(&bios))) {
-		struct vmem_dev *dev = bio->bi_bdev->bd_disk->private_data;
-
-		if (bio_op(bio) == REQ_OP_WRITE)
-			vmem_handle_write(dev, bio);
-		else
-			vmem_handle_range(dev, bio);
+		if (bio_op(bio) == REQ_OP_WRITE) {
+			mutex_lock(&pool->meta_lock);
+			vmem_prov_add(pool, bio, &go);
+			mutex_unlock(&pool->meta_lock);
+			continue;
+		}
+		/* Writes queued before a discard reach the disk before it */
+		vmem_prov_flush(pool, &go);
+		vmem_handle_range(bio->bi_bdev->bd_disk->private_data, bio);
 	}
+	vmem_prov_flush(pool, &go);
 }
 
 /**

@@ -61,6 +61,39 @@ struct vmem_dev {
 	bool dead;
 };
 
+#define VMEM_PROV_BATCH		32
+
+/**
+ * struct vmem_prov - one bucket being provisioned by the worker
+ * @dev: device it goes to
+ * @vb: virtual bucket
+ * @pb: physical bucket reserved for it
+ * @sector: metadata sector holding its map entry
+ * @zeroed: format left it zeroed: no zeroing needed
+ * @err: result of its commit
+ * @bios: writes waiting for it
+ */
+struct vmem_prov {
+	struct vmem_dev *dev;
+	u64 vb;
+	u64 pb;
+	u64 sector;
+	bool zeroed;
+	int err;
+	struct bio_list bios;
+};
+
+/**
+ * struct vmem_prov_batch - reservations not yet committed; the worker's
+ * alone, changed under pool->meta_lock
+ * @n: entries in use
+ * @p: the entries, in reservation order
+ */
+struct vmem_prov_batch {
+	unsigned int n;
+	struct vmem_prov p[VMEM_PROV_BATCH];
+};
+
 /**
  * struct vmem_pool - an attached backing device
  * @bdev: the backing device, opened exclusively
@@ -78,6 +111,9 @@ struct vmem_dev {
  * @bs: bioset for clones; front pad is struct vmem_io
  * @usage_level: last pool-usage threshold reported (0, 80, 90, 100)
  * @wb: write buffers (wbuf.c)
+ * @batch: the worker's provisioning batch
+ * @provisioned: buckets provisioned since attach
+ * @commits: provisioning commits since attach (batches)
  */
 struct vmem_pool {
 	struct block_device *bdev;
@@ -94,6 +130,9 @@ struct vmem_pool {
 	struct bio_set bs;
 	unsigned int usage_level;
 	struct vmem_wb wb;
+	struct vmem_prov_batch batch;
+	atomic64_t provisioned;
+	atomic64_t commits;
 };
 
 /**
@@ -135,6 +174,7 @@ int vmem_pool_budget_dev(struct vmem_pool *pool, u32 id, u32 budget);
 /* meta_io.c */
 int vmem_meta_read(struct block_device *bdev, void *buf, size_t bytes);
 int vmem_meta_write_sector(struct vmem_pool *pool, u64 sector);
+int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr);
 
 /* dev.c */
 struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id);
