@@ -208,8 +208,8 @@ static void vmem_prov_commit(struct vmem_pool *pool, struct bio_list *go)
 		}
 		vmem_map_publish(&pool->map, p->dev->id, p->vb, p->pb);
 		bio_list_merge(go, &p->bios);
+		atomic64_inc(&pool->provisioned);
 	}
-	atomic64_add(b->n, &pool->provisioned);
 	atomic64_inc(&pool->commits);
 	b->n = 0;
 	vmem_pool_usage(pool);
