@@ -689,6 +689,35 @@ static void codec_fault_device(void)
 	img_free(&im);
 }
 
+/* VMEM_ENTRY_ZEROED: only on free entries, counted in the view */
+static void codec_zeroed_flag(void)
+{
+	struct vmem_map_sector *ms;
+	struct img im;
+	u8 *s;
+
+	img_new(&im, 1 * GIB, 16);
+	vmem_meta_init(im.meta, &im.g, GIB >> VMEM_PAGE_SHIFT, uuid_a,
+		       1700000000, true);
+	EXPECT(img_check(&im) == 0);
+	EXPECT(view.zeroed == im.g.nr_buckets);
+	img_set_dev(&im, 1, 32, 0, VMEM_DEV_EXISTS);
+	/* Owned and still marked zeroed: damage */
+	img_set_map(&im, 5, 2, 0);
+	EXPECT(img_check(&im) == 1 && only(VMEM_F_RESERVED, "bucket", 5));
+	s = img_sector(&im, vmem_map_sector_of(5));
+	ms = (struct vmem_map_sector *)s;
+	ms->entry[vmem_map_slot_of(5)].flags = 0;
+	vmem_blk_seal(s, VMEM_MAP_MAGIC, 0, vmem_pool_id(img_sb(&im)));
+	EXPECT(img_check(&im) == 0);
+	EXPECT(view.zeroed == im.g.nr_buckets - 1 && view.used[1] == 1);
+	/* An unknown flag on a free entry: damage */
+	ms->entry[vmem_map_slot_of(6)].flags = 2;
+	vmem_blk_seal(s, VMEM_MAP_MAGIC, 0, vmem_pool_id(img_sb(&im)));
+	EXPECT(img_check(&im) == 1 && only(VMEM_F_RESERVED, "bucket", 6));
+	img_free(&im);
+}
+
 static void codec_fault_map(void)
 {
 	struct vmem_map_sector *ms;
@@ -899,6 +928,7 @@ int main(void)
 	RUN(codec_fault_devtable);
 	RUN(codec_fault_device);
 	RUN(codec_fault_map);
+	RUN(codec_zeroed_flag);
 	RUN(codec_fault_invalid_owner);
 	RUN(codec_fault_many);
 	RUN(codec_page0_classify);

@@ -70,6 +70,8 @@ static int set_map(char **argv, u32 pool_id)
 	rw_sector(&s, vmem_map_sector_of(b), false);
 	e->owner = num(argv[1]);
 	e->vbucket = htole32(num(argv[2]));
+	/* As in the module: a bucket given to a device is no longer zeroed */
+	e->flags = e->owner ? 0 : e->flags;
 	vmem_blk_seal(&s, VMEM_MAP_MAGIC, b / VMEM_ENTRIES_PER_SECTOR,
 		      pool_id);
 	rw_sector(&s, vmem_map_sector_of(b), true);

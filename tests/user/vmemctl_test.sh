@@ -177,6 +177,23 @@ vmemctl_format_usage_errors() {
 	want_rc 2 "$V" format /dev/null
 }
 
+# format zeroes the data area of an image (a punched hole) and marks
+# every bucket known-zero; --no-zero does neither
+vmemctl_format_zeroes() {
+	truncate -s 256M z.img
+	dd if=/dev/urandom of=z.img bs=1M seek=8 count=4 conv=notrunc status=none
+	want_rc 0 "$V" format --force z.img
+	has "data area:       zeroed (hole punched)" "$out"
+	eq "$(cmp -s -i 8M -n 4M z.img /dev/zero && echo zero)" zero
+	want_rc 0 "$V" dump z.img
+	has "255 free (255 known zero)" "$out"
+	want_rc 0 "$V" format --force --no-zero z.img
+	has "not zeroed (--no-zero)" "$out"
+	want_rc 0 "$V" dump z.img
+	has "(0 known zero)" "$out"
+	want_rc 0 "$V" check z.img
+}
+
 vmemctl_format_too_small() {
 	truncate -s 1M small.img
 	want_rc 1 "$V" format small.img && has "too small" "$err"
