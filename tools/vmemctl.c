@@ -21,7 +21,7 @@ struct vctl_command {
 
 static const struct vctl_command vctl_commands[] = {
 	{ "format", cmd_format,
-	  "format [--bucket-size SIZE] [--force] TARGET",
+	  "format [--bucket-size SIZE] [--force] [--zero|--no-zero] TARGET",
 	  "Lay out a new, empty pool on TARGET (a block device or an image\n"
 	  "file). Writes the superblock, the device table, an empty bucket\n"
 	  "map and zero padding up to the first data bucket, then syncs.\n"
@@ -30,7 +30,16 @@ static const struct vctl_command vctl_commands[] = {
 	  "\n"
 	  "  -b, --bucket-size SIZE  bucket size, a power of two from 64K to\n"
 	  "                          1G (default 1M)\n"
-	  "  -f, --force             overwrite whatever TARGET holds\n" },
+	  "  -f, --force             overwrite whatever TARGET holds\n"
+	  "  -z, --zero              zero the data area even where that is\n"
+	  "                          slow (writing every byte)\n"
+	  "  -Z, --no-zero           do not zero it\n"
+	  "\n"
+	  "By default the data area is zeroed where that is cheap (a hole\n"
+	  "punched in an image file, BLKZEROOUT on a device with write-zeroes\n"
+	  "support); buckets so zeroed need no zeroing on first write, which\n"
+	  "makes first writes as cheap as overwrites. Other buckets are zeroed\n"
+	  "by the module the first time it gives them out.\n" },
 	{ "dump", cmd_dump,
 	  "dump [--json] TARGET",
 	  "Print the superblock of the pool on TARGET, every existing device\n"
