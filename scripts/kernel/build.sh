@@ -132,7 +132,7 @@ if [ ${#dropped[@]} -ne 0 ]; then
 	for line in "${dropped[@]}"; do
 		sym=${line#\# }
 		sym=${sym%%[= ]*}
-		now=$(grep -E "^(# )?$sym[= ]" "$DIR/.config" || echo "(absent)")
+		now=$(grep -E "^(# )?${sym}[= ]" "$DIR/.config" || echo "(absent)")
 		echo "  wanted: $line    got: $now" >&2
 	done
 	die "${#dropped[@]} fragment line(s) dropped; fix kunit/kernel.config"
