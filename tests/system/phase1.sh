@@ -124,14 +124,22 @@ for id in $(seq 0 254); do
 	"$VMEMCTL" create --id $id 1M >/dev/null || { ok=0; break; }
 done
 check "255 devices created" test $ok = 1
-ok=1
-for id in $(seq 9 254); do
-	printf 'vmem%03d' $id | dd of=/dev/vmem$id bs=4096 conv=sync oflag=direct status=none || ok=0
-done
-for id in $(seq 9 254); do
-	[ "$(head -c 7 /dev/vmem$id)" = "$(printf 'vmem%03d' $id)" ] || ok=0
-done
-check "each written and read back" test $ok = 1
+# One process for all of them: program starts are slow under emulation
+check "each written and read back" python3 -c '
+import mmap, os
+buf = mmap.mmap(-1, 4096)
+for i in range(9, 255):
+    buf.seek(0)
+    buf.write(b"vmem%03d" % i + bytes(4089))
+    fd = os.open("/dev/vmem%d" % i, os.O_WRONLY | os.O_DIRECT)
+    os.pwrite(fd, buf, 0)
+    os.close(fd)
+for i in range(9, 255):
+    fd = os.open("/dev/vmem%d" % i, os.O_RDONLY | os.O_DIRECT)
+    os.preadv(fd, [buf], 0)
+    os.close(fd)
+    assert buf[:7] == b"vmem%03d" % i, i
+'
 check "vmemctl list shows 255 rows" \
 	test "$("$VMEMCTL" list | tail -n +2 | wc -l)" = 255
 refuse "create with all ids in use" "in use|No space" "$VMEMCTL" create 1M
