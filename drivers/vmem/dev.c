@@ -6,7 +6,8 @@
  *
  * Life of a device: vmem_dev_add() makes and announces the disk;
  * vmem_dev_claim() refuses if it is open and otherwise marks it dead so
- * no new open succeeds; vmem_dev_remove() deletes the disk, waits for the
+ * no new open succeeds (vmem_dev_unclaim() undoes that when a delete
+ * cannot start); vmem_dev_remove() deletes the disk, waits for the
  * pool's worker and for every remapped bio, and frees it.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -202,6 +203,17 @@ int vmem_dev_claim(struct vmem_dev *dev)
 		WRITE_ONCE(dev->dead, true);
 	mutex_unlock(&dev->disk->open_mutex);
 	return ret;
+}
+
+/**
+ * vmem_dev_unclaim() - let a claimed device be opened again
+ * @dev: a device vmem_dev_claim() succeeded on and that stays
+ */
+void vmem_dev_unclaim(struct vmem_dev *dev)
+{
+	mutex_lock(&dev->disk->open_mutex);
+	WRITE_ONCE(dev->dead, false);
+	mutex_unlock(&dev->disk->open_mutex);
 }
 
 /**

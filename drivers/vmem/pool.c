@@ -445,14 +445,26 @@ int vmem_pool_create_dev(struct vmem_pool *pool, u32 id, u64 capacity_pages,
 int vmem_pool_delete_dev(struct vmem_pool *pool, u32 id)
 {
 	struct vmem_dev *dev = pool->devs[id];
+	struct vmem_map_dev *d = &pool->map.dev[id];
 	int ret;
 
 	lockdep_assert_held(&vmem_ctl_mutex);
-	if (!dev)
-		return -ENOENT;
+	if (!dev) {
+		/* A deletion an I/O error interrupted: finish it now */
+		if (!(d->flags & VMEM_DEV_DELETING))
+			return -ENOENT;
+		return vmem_pool_erase_dev(pool, NULL, id);
+	}
 	ret = vmem_dev_claim(dev);
 	if (ret)
 		return ret;
+	/* Mark it on disk first: if that fails, nothing has changed */
+	ret = vmem_pool_set_dev(pool, id, d->capacity_pages, d->budget,
+				d->flags | VMEM_DEV_DELETING);
+	if (ret) {
+		vmem_dev_unclaim(dev);
+		return ret;
+	}
 	pool->devs[id] = NULL;
 	pool->nr_devices--;
 	vmem_dev_remove(dev);

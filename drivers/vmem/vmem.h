@@ -179,6 +179,7 @@ int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr);
 /* dev.c */
 struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id);
 int vmem_dev_claim(struct vmem_dev *dev);
+void vmem_dev_unclaim(struct vmem_dev *dev);
 void vmem_dev_remove(struct vmem_dev *dev);
 void vmem_dev_set_capacity(struct vmem_dev *dev);
 
