@@ -5,10 +5,13 @@
  *
  * A metadata write covers the backing device's logical block (512 or
  * 4096 bytes) holding the changed sector, taken from the in-memory copy,
- * and is issued with REQ_PREFLUSH | REQ_FUA: the flush makes every data
- * write completed before it (a bucket's zeroing) durable first, the FUA
- * makes the sector itself durable before the write completes. The disk
- * writes a logical block atomically, so each call commits one change.
+ * and is issued with REQ_FUA, which makes the sector durable before the
+ * write completes, and REQ_PREFLUSH, which first makes every data write
+ * completed before it (a bucket's zeroing) durable. The one caller that
+ * may leave the flush out is a provisioning commit that zeroed nothing:
+ * its buckets were zeroed by format, durably, before the pool was
+ * attached. The disk writes a logical block atomically, so each call
+ * commits one change.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -76,11 +79,12 @@ int vmem_meta_read(struct block_device *bdev, void *buf, size_t bytes)
  * @pool: the pool; its meta_lock must be held
  * @first: the first sector of pool->map.meta to write
  * @nr: how many
+ * @flush: flush the backing device's cache first (see the top of this file)
  *
  * Each sector commits the changes inside it on its own; a run is only a
  * cheaper way to write several (one flush, one FUA write).
  */
-int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr)
+int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr, bool flush)
 {
 	unsigned int lbs = bdev_logical_block_size(pool->bdev) >> SECTOR_SHIFT;
 	u64 start = round_down(first, lbs);
@@ -89,7 +93,7 @@ int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr)
 
 	lockdep_assert_held(&pool->meta_lock);
 	ret = vmem_meta_rw(pool->bdev, REQ_OP_WRITE | REQ_SYNC | REQ_META |
-			   REQ_PREFLUSH | REQ_FUA,
+			   REQ_FUA | (flush ? REQ_PREFLUSH : 0),
 			   pool->map.meta + (start << SECTOR_SHIFT), start,
 			   (end - start) << SECTOR_SHIFT);
 	if (ret)
@@ -105,5 +109,5 @@ int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr)
  */
 int vmem_meta_write_sector(struct vmem_pool *pool, u64 sector)
 {
-	return vmem_meta_write(pool, sector, 1);
+	return vmem_meta_write(pool, sector, 1, true);
 }

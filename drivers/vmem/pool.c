@@ -153,7 +153,8 @@ static void vmem_prov_refuse(struct vmem_pool *pool, struct vmem_dev *dev,
 /*
  * Commit every reservation of the batch: zero the buckets that need it
  * and wait, write the changed map sectors (PREFLUSH|FUA: the zeroes are
- * durable first), then publish. Bios of committed buckets move to @go,
+ * durable first; FUA alone when every bucket came zeroed from format),
+ * then publish. Bios of committed buckets move to @go,
  * to be sent once the lock is dropped; a failure fails only the bios of
  * the buckets it hit and gives those buckets back.
  */
@@ -161,6 +162,7 @@ static void vmem_prov_commit(struct vmem_pool *pool, struct bio_list *go)
 {
 	struct vmem_prov_batch *b = &pool->batch;
 	struct bio *zbio = NULL, *bio;
+	bool zeroing = false;
 	int zret = 0, ret;
 	unsigned int i, j;
 
@@ -169,11 +171,13 @@ static void vmem_prov_commit(struct vmem_pool *pool, struct bio_list *go)
 		return;
 	for (i = 0; i < b->n && !zret; i++) {
 		b->p[i].err = 0;
-		if (!b->p[i].zeroed)
-			zret = __blkdev_issue_zeroout(pool->bdev,
-						      vmem_phys(pool, b->p[i].pb),
-						      pool->bucket_sectors,
-						      GFP_NOIO, &zbio, 0);
+		if (b->p[i].zeroed)
+			continue;
+		zeroing = true;
+		zret = __blkdev_issue_zeroout(pool->bdev,
+					      vmem_phys(pool, b->p[i].pb),
+					      pool->bucket_sectors, GFP_NOIO,
+					      &zbio, 0);
 	}
 	if (zbio) {
 		ret = submit_bio_wait(zbio);
@@ -191,7 +195,8 @@ static void vmem_prov_commit(struct vmem_pool *pool, struct bio_list *go)
 		for (j = i + 1; j < b->n && b->p[j].sector >= last &&
 		     b->p[j].sector <= last + 1; j++)
 			last = b->p[j].sector;
-		ret = zret ?: vmem_meta_write(pool, first, last - first + 1);
+		ret = zret ?: vmem_meta_write(pool, first, last - first + 1,
+					      zeroing);
 		while (i < j)
 			b->p[i++].err = ret;
 	}

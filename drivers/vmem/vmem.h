@@ -174,7 +174,7 @@ int vmem_pool_budget_dev(struct vmem_pool *pool, u32 id, u32 budget);
 /* meta_io.c */
 int vmem_meta_read(struct block_device *bdev, void *buf, size_t bytes);
 int vmem_meta_write_sector(struct vmem_pool *pool, u64 sector);
-int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr);
+int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr, bool flush);
 
 /* dev.c */
 struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id);
