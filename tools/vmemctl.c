@@ -54,6 +54,20 @@ static const struct vctl_command vctl_commands[] = {
 	  "and map entry, and that no virtual bucket is mapped twice. Prints\n"
 	  "one line per fault. Exit 0 when clean, 1 when damage is found (or\n"
 	  "TARGET is not a vmem pool), 2 on usage or I/O error.\n" },
+	{ "repair", cmd_repair,
+	  "repair [--dry-run] TARGET",
+	  "Fix the damage check finds where exactly one fix is safe, and\n"
+	  "refuse the rest: finish an interrupted device deletion, free map\n"
+	  "entries owned by a device that does not exist or mapped beyond\n"
+	  "their device's end, zero stray fields of free entries. Superblock\n"
+	  "damage, bad device-table or map sectors (even with plausible\n"
+	  "entries) and doubly mapped buckets are refused: then nothing is\n"
+	  "written at all. Each change is one sector, written and synced\n"
+	  "before the next, and printed. TARGET must not be attached.\n"
+	  "Exit 0 when the pool is clean afterwards (or was), 1 when refused,\n"
+	  "2 on usage or I/O error.\n"
+	  "\n"
+	  "  -n, --dry-run  print what would change, write nothing\n" },
 	{ "attach", cmd_attach,
 	  "attach DEV",
 	  "Attach the pool on block device DEV (use losetup for an image\n"
@@ -80,7 +94,10 @@ static const struct vctl_command vctl_commands[] = {
 	{ "delete", cmd_delete,
 	  "delete N",
 	  "Delete device N and return its buckets to the pool (refused while\n"
-	  "the device is open). Its data is lost.\n" },
+	  "the device is open). Its data is lost. A delete that fails with an\n"
+	  "I/O error before it starts leaves N as it was; one interrupted\n"
+	  "later (N is gone, check reports its deletion as interrupted) is\n"
+	  "finished by running delete N again, or by the next attach.\n" },
 	{ "list", cmd_list,
 	  "list [--bytes] [--json]",
 	  "List the existing devices: ID DEVICE SIZE USED BUCKETS BUDGET.\n"

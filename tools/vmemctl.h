@@ -11,6 +11,7 @@
  *   pool.c     reading and verifying a pool's metadata offline
  *   format.c   format: lay out a new pool
  *   inspect.c  dump and check: show and verify a pool offline
+ *   repair.c   repair: fix the damage that has one safe fix offline
  *   online.c   commands that change the module's state (ioctls)
  *   report.c   list and status: usage reports of the attached pool
  */
@@ -103,6 +104,7 @@ int vctl_ioctl_fail(const char *what, int err);
 int cmd_format(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_repair(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_create(int argc, char **argv);

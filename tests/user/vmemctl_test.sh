@@ -103,17 +103,18 @@ sector_off() {
 vmemctl_help() {
 	local c
 	want_rc 0 "$V" --help
-	for c in format dump check attach detach create resize budget delete \
-		 list status help; do
+	for c in format dump check repair attach detach create resize budget \
+		 delete list status help; do
 		has "vmemctl $c" "$out"
 	done
-	for c in format dump check attach detach create resize budget delete \
-		 list status; do
+	for c in format dump check repair attach detach create resize budget \
+		 delete list status; do
 		want_rc 0 "$V" help "$c" && has "usage: vmemctl $c" "$out"
 		want_rc 0 "$V" "$c" --help && has "usage: vmemctl $c" "$out"
 	done
 	want_rc 0 "$V" help format && has "--bucket-size" "$out" &&
 		has "--force" "$out"
+	want_rc 0 "$V" help repair && has "--dry-run" "$out"
 	want_rc 2 "$V" help nosuch && has "unknown command" "$err"
 	want_rc 2 "$V" nosuch && has "unknown command 'nosuch'" "$err"
 	want_rc 2 "$V"
@@ -349,6 +350,133 @@ vmemctl_check_truncated() {
 		has "superblock: backing device smaller than the pool" "$err"
 	truncate -s 1000 p.img
 	want_rc 1 "$V" check p.img
+}
+
+# ---- repair ----
+
+# meta_sum IMG: checksum of the metadata area (the first MiB: all that
+# repair may write in a 10G pool), far cheaper than of the whole image
+meta_sum() {
+	head -c 1M "$1" | md5sum
+}
+
+# Damage with one safe fix each: an interrupted deletion (device 2, one
+# bucket left), a bucket of a device that does not exist, one mapped
+# beyond its device's end, a free entry with stray fields
+repairable_pool() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" dev p.img 1 32 0 1		# 2 buckets
+	"$IMGTOOL" dev p.img 2 16 0 3		# deleting
+	"$IMGTOOL" map p.img 100 2 0
+	"$IMGTOOL" map p.img 101 2 1
+	"$IMGTOOL" map p.img 200 3 0		# vmem2's
+	"$IMGTOOL" map p.img 400 9 0		# vmem8 does not exist
+	"$IMGTOOL" map p.img 500 2 5		# beyond vmem1's end
+	"$IMGTOOL" map p.img 700 0 4		# free, stray vbucket
+}
+
+vmemctl_repair_dry_run() {
+	local sum
+	repairable_pool || return
+	sum=$(meta_sum p.img)
+	want_rc 0 "$V" repair --dry-run p.img &&
+		has "bucket 400: would free it: vmem8 vbucket 0" "$out" &&
+		has "bucket 500: would free it: vmem1 vbucket 5" "$out" &&
+		has "bucket 700: would zero the stray fields of a free entry" \
+			"$out" &&
+		has "bucket 200: would free it: vmem2 vbucket 0 (interrupted deletion)" \
+			"$out" &&
+		has "vmem2: would clear its record (deletion finished)" "$out" &&
+		has "5 changes planned (dry run: nothing written)" "$out"
+	eq "$(meta_sum p.img)" "$sum"
+	want_rc 0 "$V" repair -n p.img
+	eq "$(meta_sum p.img)" "$sum"
+	want_rc 1 "$V" check p.img && has "4 faults found" "$out"
+}
+
+vmemctl_repair_fixes() {
+	repairable_pool || return
+	want_rc 0 "$V" repair p.img &&
+		has "device 2: device deletion was interrupted: finish the deletion of vmem2" \
+			"$out" &&
+		has "bucket 400: will free it" "$out" &&
+		has "wrote device-table sector 0 (sector 1 of p.img)" "$out" &&
+		has "p.img: repaired: 5 changes; the pool is clean" "$out"
+	# the freed entries come after the deleting device's, its record last
+	eq "$(printf '%s\n' "$out" | grep '^wrote' | tail -n 1)" \
+		"wrote device-table sector 0 (sector 1 of p.img)"
+	want_rc 0 "$V" check p.img &&
+		has "2 used, 10237 free, 1 device" "$out"
+	want_rc 0 "$V" dump --json p.img &&
+		eq "$(printf '%s' "$out" | jq -c '[.devices[].id]')" '[1]'
+	want_rc 0 "$V" repair p.img &&
+		has "p.img: clean; nothing to repair" "$out"
+}
+
+vmemctl_repair_clean() {
+	local sum
+	new_pool p.img 10G || return
+	"$IMGTOOL" dev p.img 0 160 4 1
+	"$IMGTOOL" map p.img 0 1 9
+	sum=$(meta_sum p.img)
+	want_rc 0 "$V" repair p.img && has "clean; nothing to repair" "$out"
+	eq "$(meta_sum p.img)" "$sum"
+}
+
+# Anything without one safe fix: refused, and nothing is written even
+# when other faults could be fixed
+vmemctl_repair_refuses() {
+	local sum
+	repairable_pool || return
+	"$IMGTOOL" map p.img 300 2 1		# vmem1 vbucket 1 twice
+	sum=$(meta_sum p.img)
+	want_rc 1 "$V" repair p.img &&
+		has "device 1: virtual bucket mapped twice: NOT safe to repair" \
+			"$out" &&
+		has "p.img: 1 of 5 faults not safe to repair; nothing written" \
+			"$out"
+	lacks "wrote" "$out"
+	eq "$(meta_sum p.img)" "$sum"
+
+	new_pool p.img 10G || return
+	"$IMGTOOL" flip p.img 300
+	sum=$(meta_sum p.img)
+	want_rc 1 "$V" repair p.img &&
+		has "superblock 0: checksum mismatch: NOT safe to repair" "$out"
+	eq "$(meta_sum p.img)" "$sum"
+
+	new_pool p.img 10G || return
+	"$IMGTOOL" flip p.img "$(sector_off 3 100)"
+	sum=$(meta_sum p.img)
+	want_rc 1 "$V" repair p.img &&
+		has "devtable 2: checksum mismatch: NOT safe to repair" "$out"
+	eq "$(meta_sum p.img)" "$sum"
+
+	new_pool p.img 10G || return
+	"$IMGTOOL" map p.img 100 2 0
+	"$IMGTOOL" dev p.img 1 32 0 1
+	"$IMGTOOL" flip p.img "$(sector_off 15 77)"
+	sum=$(meta_sum p.img)
+	want_rc 1 "$V" repair p.img &&
+		has "mapsector 5: checksum mismatch: NOT safe to repair" "$out"
+	eq "$(meta_sum p.img)" "$sum"
+}
+
+vmemctl_repair_not_vmem() {
+	local sum
+	truncate -s 1G z.img
+	want_rc 1 "$V" repair z.img && has "not a vmem pool" "$err"
+	truncate -s 64M fs.img
+	mkfs.ext4 -q -F fs.img
+	sum=$(md5sum <fs.img)
+	want_rc 1 "$V" repair fs.img &&
+		has "it holds an ext2/ext3/ext4 filesystem; refusing to touch it" \
+			"$err"
+	eq "$(md5sum <fs.img)" "$sum"
+	want_rc 2 "$V" repair nonexistent.img && has "No such file" "$err"
+	want_rc 2 "$V" repair
+	want_rc 2 "$V" repair z.img z.img
+	want_rc 2 "$V" repair -x z.img
 }
 
 # ---- dump ----

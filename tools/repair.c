@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmemctl repair: fix the kinds of metadata damage that have exactly one
+ * safe fix, and refuse everything else.
+ *
+ * Safe (each fix only makes unreachable buckets free, or finishes what
+ * the driver itself would finish at attach time):
+ *  - a device record marked deleting (an interrupted deletion): free the
+ *    buckets it still owns, then clear the record, in the driver's order;
+ *  - a map entry owned by a device that does not exist, or mapped beyond
+ *    its device's capacity: no read of any device can reach that bucket,
+ *    so it is freed;
+ *  - a free map entry with a stray virtual bucket number, or a non-zero
+ *    entry past the last bucket: zeroed (they map nothing either way).
+ *
+ * Refused (nothing is written at all if any of these is present):
+ *  - any superblock fault (magic, checksum, newer version or features,
+ *    geometry, size): the geometry is what every other check rests on;
+ *  - a device-table sector that fails its checksum or header, or an
+ *    invalid device record: capacities are recorded nowhere else, and
+ *    the buckets of a device whose record is unreadable would look
+ *    ownerless; freeing them would destroy that device's data;
+ *  - a map sector that fails its checksum or header, even when each of
+ *    its entries still looks plausible: a flipped bit can turn a valid
+ *    entry into another plausible one (another device, another virtual
+ *    bucket), and resealing it would hand one device's data to another;
+ *  - a virtual bucket mapped twice: which copy holds the data is
+ *    unknowable;
+ *  - an owned map entry with reserved bytes set (an unknown format).
+ *
+ * Crash safety: every change is one 512-byte sector rebuilt from the
+ * valid on-disk copy, written and synced before the next one, in an order
+ * that keeps each intermediate state one that attach accepts or a rerun
+ * of repair finishes (map entries are freed before a deleting device's
+ * record is cleared). The pool is checked again at the end.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include "vmemctl.h"
+
+struct vctl_fault {
+	enum vmem_fault f;
+	const char *what;
+	u64 index;
+};
+
+struct vctl_faults {
+	struct vctl_fault *v;
+	u64 n;
+	u64 cap;
+	bool oom;
+};
+
+/* vmem_report_fn: keep every fault for classification */
+static void vctl_repair_collect(void *ctx, enum vmem_fault f,
+				const char *what, u64 index)
+{
+	struct vctl_faults *fs = ctx;
+	struct vctl_fault *v;
+
+	if (fs->n == fs->cap) {
+		u64 cap = fs->cap ? fs->cap * 2 : 64;
+
+		v = realloc(fs->v, cap * sizeof(*v));
+		if (!v) {
+			fs->oom = true;
+			return;
+		}
+		fs->v = v;
+		fs->cap = cap;
+	}
+	fs->v[fs->n].f = f;
+	fs->v[fs->n].what = what;
+	fs->v[fs->n].index = index;
+	fs->n++;
+}
+
+static struct vmem_map_entry *vctl_entry(void *meta, u64 b)
+{
+	struct vmem_map_sector *s;
+
+	s = (void *)((u8 *)meta + vmem_map_sector_of(b) * VMEM_SECTOR_SIZE);
+	return &s->entry[vmem_map_slot_of(b)];
+}
+
+static struct vmem_dev_rec *vctl_rec(void *meta, u32 id)
+{
+	struct vmem_devt_sector *s;
+
+	s = (void *)((u8 *)meta + vmem_devt_sector_of(id) * VMEM_SECTOR_SIZE);
+	return &s->dev[vmem_devt_slot_of(id)];
+}
+
+struct vctl_repair {
+	struct vctl_target t;
+	struct vctl_pool p;
+	struct vctl_faults fs;
+	bool *dirty;		/* per metadata sector: needs writing */
+	bool *deleting;		/* per device: finish its deletion */
+	u64 changes;		/* entries and records changed */
+	bool dry_run;
+};
+
+/* Free the map entry of bucket @b in memory, saying why */
+static void vctl_free_entry(struct vctl_repair *r, u64 b, const char *why)
+{
+	struct vmem_map_entry *e = vctl_entry(r->p.meta, b);
+	static const struct vmem_map_entry zero;
+
+	if (!memcmp(e, &zero, sizeof(*e)))
+		return;
+	if (e->owner == VMEM_OWNER_FREE)
+		printf("bucket %llu: %s zero the stray fields of a free entry (%s)\n",
+		       (unsigned long long)b, r->dry_run ? "would" : "will",
+		       why);
+	else
+		printf("bucket %llu: %s free it: vmem%u vbucket %u (%s)\n",
+		       (unsigned long long)b, r->dry_run ? "would" : "will",
+		       e->owner - 1, le32toh(e->vbucket), why);
+	memset(e, 0, sizeof(*e));
+	r->dirty[vmem_map_sector_of(b)] = true;
+	r->changes++;
+}
+
+/*
+ * Decide what to do with one fault: plan its fix in memory and return
+ * true, or explain why it is not safe and return false.
+ */
+static bool vctl_plan_fault(struct vctl_repair *r, const struct vctl_fault *x)
+{
+	const char *fs = vmem_fault_str(x->f);
+	const char *no = NULL;
+
+	printf("%s %llu: %s: ", x->what, (unsigned long long)x->index, fs);
+	if (!strcmp(x->what, "device") && x->f == VMEM_F_DELETING) {
+		printf("finish the deletion of vmem%llu\n",
+		       (unsigned long long)x->index);
+		r->deleting[x->index] = true;
+		return true;
+	}
+	if (!strcmp(x->what, "bucket") && x->index >= r->p.g.nr_buckets) {
+		printf("zero it (past the last bucket)\n");
+		return true;
+	}
+	if (!strcmp(x->what, "bucket")) {
+		const struct vmem_map_entry *e = vctl_entry(r->p.meta, x->index);
+
+		switch (x->f) {
+		case VMEM_F_OWNER:
+			printf("free it (no device can reach it)\n");
+			return true;
+		case VMEM_F_VBUCKET:
+			printf("free it (beyond the device's end: unreachable)\n");
+			return true;
+		case VMEM_F_RESERVED:
+			if (e->owner == VMEM_OWNER_FREE) {
+				printf("zero it (the bucket is free either way)\n");
+				return true;
+			}
+			no = "an owned entry with fields this version does not know";
+			break;
+		default:
+			no = "unexpected fault";
+			break;
+		}
+	} else if (!strcmp(x->what, "superblock")) {
+		no = "the superblock describes everything else";
+	} else if (!strcmp(x->what, "devtable") || !strcmp(x->what, "device")) {
+		if (x->f == VMEM_F_DOUBLE)
+			no = "which of the two buckets holds the data is unknowable";
+		else
+			no = "device records are kept nowhere else";
+	} else if (!strcmp(x->what, "mapsector")) {
+		no = "its entries cannot be trusted and freeing them loses data";
+	} else {
+		no = "unknown kind of fault";
+	}
+	printf("NOT safe to repair: %s\n", no);
+	return false;
+}
+
+/* Write sector @s of the in-memory metadata, resealed, and sync it */
+static int vctl_write_meta_sector(struct vctl_repair *r, u64 s)
+{
+	u8 *sec = (u8 *)r->p.meta + s * VMEM_SECTOR_SIZE;
+	u32 pool_id = vmem_pool_id(&r->p.sb);
+	int ret;
+
+	if (s >= VMEM_MAP_START)
+		vmem_blk_seal(sec, VMEM_MAP_MAGIC, s - VMEM_MAP_START, pool_id);
+	else
+		vmem_blk_seal(sec, VMEM_DEVT_MAGIC, s - VMEM_DEVT_START,
+			      pool_id);
+	ret = vctl_pwrite(&r->t, sec, VMEM_SECTOR_SIZE, s * VMEM_SECTOR_SIZE);
+	if (!ret)
+		ret = vctl_sync(&r->t);
+	if (!ret)
+		printf("wrote %s sector %llu (sector %llu of %s)\n",
+		       s >= VMEM_MAP_START ? "map" : "device-table",
+		       (unsigned long long)(s >= VMEM_MAP_START ?
+					    s - VMEM_MAP_START :
+					    s - VMEM_DEVT_START),
+		       (unsigned long long)s, r->t.path);
+	return ret;
+}
+
+/* Write every dirty sector in [from, to), in order */
+static int vctl_write_dirty(struct vctl_repair *r, u64 from, u64 to)
+{
+	int ret;
+	u64 s;
+
+	for (s = from; s < to; s++) {
+		if (!r->dirty[s])
+			continue;
+		ret = vctl_write_meta_sector(r, s);
+		if (ret)
+			return ret;
+		r->dirty[s] = false;
+	}
+	return 0;
+}
+
+/* Plan every fix; false if any fault is not safe to repair */
+static bool vctl_plan(struct vctl_repair *r)
+{
+	u64 i, b, refused = 0;
+	u32 id;
+
+	for (i = 0; i < r->fs.n; i++)
+		if (!vctl_plan_fault(r, &r->fs.v[i]))
+			refused++;
+	if (refused) {
+		printf("%s: %llu of %llu fault%s not safe to repair; nothing written\n",
+		       r->t.path, (unsigned long long)refused,
+		       (unsigned long long)r->fs.n, r->fs.n == 1 ? "" : "s");
+		return false;
+	}
+
+	for (i = 0; i < r->fs.n; i++) {
+		const struct vctl_fault *x = &r->fs.v[i];
+
+		if (strcmp(x->what, "bucket"))
+			continue;
+		vctl_free_entry(r, x->index,
+				x->index >= r->p.g.nr_buckets ?
+				"past the last bucket" : vmem_fault_str(x->f));
+	}
+	for (id = 0; id < VMEM_MAX_DEVICES; id++) {
+		if (!r->deleting[id])
+			continue;
+		for (b = 0; b < r->p.g.nr_buckets; b++)
+			if (vctl_entry(r->p.meta, b)->owner == id + 1)
+				vctl_free_entry(r, b, "interrupted deletion");
+		printf("vmem%u: %s clear its record (deletion finished)\n", id,
+		       r->dry_run ? "would" : "will");
+		memset(vctl_rec(r->p.meta, id), 0, sizeof(struct vmem_dev_rec));
+		r->dirty[vmem_devt_sector_of(id)] = true;
+		r->changes++;
+	}
+	return true;
+}
+
+/* Read the pool back from the target and check it */
+static int vctl_recheck(struct vctl_repair *r)
+{
+	struct vctl_pool p;
+	enum vmem_page0_kind kind;
+	int ret;
+
+	ret = vctl_pool_read_sb(&r->t, &p, &kind);
+	if (ret)
+		return ret;
+	if (p.sb_fault) {
+		vctl_err("%s: superblock damaged after repair: %s", r->t.path,
+			 vmem_fault_str(p.sb_fault));
+		return VCTL_REFUSED;
+	}
+	ret = vctl_pool_check(&r->t, &p, NULL, NULL);
+	if (!ret && p.faults) {
+		vctl_err("%s: %llu fault%s left after repair (run vmemctl check)",
+			 r->t.path, (unsigned long long)p.faults,
+			 p.faults == 1 ? "" : "s");
+		ret = VCTL_REFUSED;
+	} else if (!ret) {
+		printf("%s: repaired: %llu change%s; the pool is clean\n",
+		       r->t.path, (unsigned long long)r->changes,
+		       r->changes == 1 ? "" : "s");
+	}
+	vctl_pool_free(&p);
+	return ret;
+}
+
+/* Open TARGET and read a superblock fit for writing, or say why not */
+static int vctl_repair_open(struct vctl_repair *r, const char *path)
+{
+	enum vmem_page0_kind kind;
+	const char *what;
+	enum vmem_fault f;
+	int ret;
+
+	ret = vctl_target_open(&r->t, path, !r->dry_run);
+	if (ret)
+		return ret;
+	ret = vctl_probe(&r->t, &kind, &what);
+	if (ret)
+		return ret;
+	if (kind == VMEM_PAGE0_EMPTY) {
+		vctl_err("%s: not a vmem pool (the first 64 KiB are all zero); nothing to repair",
+			 path);
+		return VCTL_REFUSED;
+	}
+	if (kind == VMEM_PAGE0_FOREIGN) {
+		vctl_err("%s: not a vmem pool: it holds %s; refusing to touch it",
+			 path, what);
+		return VCTL_REFUSED;
+	}
+	ret = vctl_pool_read_sb(&r->t, &r->p, &kind);
+	if (ret)
+		return ret;
+	f = r->p.sb_fault;
+	if (!f)
+		f = vmem_sb_validate(&r->p.sb, r->t.bytes, true);
+	if (f) {
+		printf("superblock 0: %s: NOT safe to repair: %s\n",
+		       vmem_fault_str(f),
+		       "the superblock describes everything else");
+		printf("%s: 1 fault not safe to repair; nothing written\n",
+		       path);
+		return VCTL_REFUSED;
+	}
+	return 0;
+}
+
+int cmd_repair(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct vctl_repair r;
+	int c, ret;
+
+	memset(&r, 0, sizeof(r));
+	r.t.fd = -1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":n", opts, NULL)) != -1) {
+		if (c != 'n')
+			return vctl_bad_option(argv, optind, c);
+		r.dry_run = true;
+	}
+	if (argc - optind != 1) {
+		vctl_err("%s", argc == optind ? "no TARGET given" :
+			 "too many arguments");
+		return vctl_usage();
+	}
+	ret = vctl_repair_open(&r, argv[optind]);
+	if (ret)
+		goto out;
+	ret = vctl_pool_check(&r.t, &r.p, vctl_repair_collect, &r.fs);
+	if (ret)
+		goto out;
+	if (r.fs.oom || !r.p.dup_checked) {
+		vctl_err("out of memory while checking; nothing written");
+		ret = VCTL_ERROR;
+		goto out;
+	}
+	if (!r.p.faults) {
+		printf("%s: clean; nothing to repair\n", r.t.path);
+		goto out;
+	}
+	r.dirty = calloc(r.p.g.meta_sectors, sizeof(*r.dirty));
+	r.deleting = calloc(VMEM_MAX_DEVICES, sizeof(*r.deleting));
+	if (!r.dirty || !r.deleting) {
+		vctl_err("out of memory; nothing written");
+		ret = VCTL_ERROR;
+		goto out;
+	}
+	if (!vctl_plan(&r)) {
+		ret = VCTL_REFUSED;
+		goto out;
+	}
+	if (r.dry_run) {
+		printf("%s: %llu change%s planned (dry run: nothing written)\n",
+		       r.t.path, (unsigned long long)r.changes,
+		       r.changes == 1 ? "" : "s");
+		goto out;
+	}
+	/* Map entries first, then device records (the driver's order) */
+	ret = vctl_write_dirty(&r, VMEM_MAP_START, r.p.g.meta_sectors);
+	if (!ret)
+		ret = vctl_write_dirty(&r, VMEM_DEVT_START, VMEM_MAP_START);
+	if (!ret)
+		ret = vctl_recheck(&r);
+out:
+	free(r.dirty);
+	free(r.deleting);
+	free(r.fs.v);
+	vctl_pool_free(&r.p);
+	vctl_target_close(&r.t);
+	return ret;
+}
