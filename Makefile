@@ -8,7 +8,7 @@
 #   make demo       the demo in a QEMU guest
 #   make kunit      KUnit suites in the debug kernel
 #   make check-debug  system tests on the debug (KASAN, lockdep) kernel
-#   make check-reliability  the full reliability scenarios
+#   make check-reliability  the full reliability scenarios (SEED=N)
 #   make bench      fio benchmarks, regenerates BENCHMARKS.md
 #   make checkpatch kernel style on every C file
 
@@ -38,8 +38,9 @@ kunit:
 check-debug:
 	bash scripts/check-debug
 
+# SEED=N repeats a run (RELIABILITY.md's numbers: SEED=2026)
 check-reliability:
-	bash tests/reliability/run
+	bash tests/reliability/run $(if $(SEED),--seed $(SEED))
 
 bench:
 	bash scripts/bench/run
