@@ -41,7 +41,9 @@
  *    superblock is rewritten only at format and attach time;
  *  - each such write is a whole sector (or a whole logical block of the
  *    backing device, built from the in-memory copy), issued with
- *    REQ_PREFLUSH | REQ_FUA, and the disk writes a sector atomically.
+ *    REQ_PREFLUSH | REQ_FUA (REQ_FUA alone when it hands out only
+ *    buckets format zeroed: there is no data to flush before it), and
+ *    the disk writes a sector atomically.
  *
  * Crash consistency: a crash at any point leaves every metadata sector
  * either old or new, each one valid on its own, so the pool attaches.
