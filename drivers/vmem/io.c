@@ -2,9 +2,10 @@
 /*
  * vmem I/O fast path.
  *
- * ->submit_bio lets the block layer split the bio to our limits, whose
- * chunk_sectors is the bucket size, so a read or write bio lies in one
- * bucket. A bucket that is provisioned is a lock-free xarray lookup away:
+ * ->submit_bio splits a read or write bio at bucket boundaries (and
+ * nowhere else: the backing device splits the clone to its own limits),
+ * so each bio lies in one bucket. A bucket that is provisioned is a
+ * lock-free xarray lookup away:
  * the bio is cloned (sharing its pages, no data copy), the clone pointed
  * at the backing device and submitted. A read of an unprovisioned bucket
  * completes at once with zeros and no backing I/O. Everything else (a
@@ -138,17 +139,22 @@ void vmem_submit_bio(struct bio *bio)
 	u64 left;
 	s64 pb;
 
-	bio = bio_split_to_limits(bio);
-	if (!bio)
-		return;
-
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
 	case REQ_OP_WRITE:
+		/*
+		 * No bio_split_to_limits(): the backing device splits its
+		 * clones to its own limits. Ours are stacked from it, so on a
+		 * bio-based disk (brd's 255-sector default) that would cut a
+		 * 128 KiB bio into 255 + 1 sectors for nothing. Only bucket
+		 * boundaries matter here, and they are split below.
+		 */
 		break;
 	case REQ_OP_DISCARD:
 	case REQ_OP_WRITE_ZEROES:
-		vmem_pool_defer(pool, bio);
+		bio = bio_split_to_limits(bio);
+		if (bio)
+			vmem_pool_defer(pool, bio);
 		return;
 	default:
 		bio->bi_status = BLK_STS_NOTSUPP;
@@ -164,7 +170,7 @@ void vmem_submit_bio(struct bio *bio)
 		return;
 	}
 
-	/* chunk_sectors keeps bios within a bucket; never trust it blindly */
+	/* Cut at the bucket's end; the rest comes back here as a new bio */
 	left = vmem_bucket_left(bio->bi_iter.bi_sector, dev->bucket_shift);
 	if (unlikely(bio_sectors(bio) > left)) {
 		struct bio *split = bio_split(bio, left, GFP_NOIO, &fs_bio_set);
