@@ -1,0 +1,706 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# scripts/bench/guest.sh - the guest side of scripts/bench/run (read that
+# first). Runs inside one QEMU guest boot: builds the same targets on a
+# memory-backed disk (brd) and on a virtio disk (sparse file), runs fio on
+# them interleaved and repeated, times pool attach, and leaves fio's JSON
+# and a few text files in $VMEM_OUT. Parsing happens on the host.
+#
+# Usage: guest.sh [--quick] [--reps N] [--extra N] [--runtime S] [--ramp S]
+#                 [--no-virtio] [--attach-mb MB]
+# --reps N full repetitions, then --extra N more of the headline subset
+# (the workloads and targets the performance targets are about).
+#        guest.sh hook free TARGET | wb 0|1      (called by fio, internal)
+#
+# Layout of each backing disk (partitions added with addpart, so every
+# target lives on the same disk; sizes in MiB, G = grid working set,
+# F = first-write area):
+#   1 raw           G+F   fio straight on the partition
+#   2 dm-linear     G+F   linear table over the whole partition
+#   3 thin 1M data  G+F+64  pool "1M", zeroing on: thin 0 (G, grid), 1 (F)
+#   4 thin 1M data  F+64    pool "1M-nz", skip_block_zeroing: thin 1 (F)
+#   5 thin 512K     F+64    pool "512K", zeroing on: thin 1 (F)
+#   6 thin 512K     F+64    pool "512K-nz", skip_block_zeroing: thin 1 (F)
+#   7..10 thin metadata, 16 each (same disk, one partition per pool)
+#   11 vmem pool: vmem0 (grid, and the "one device" of the 255 test),
+#      vmem1 (first-write area F), vmem2..254 (255 test, 2 MiB each)
+#   12 (virtio only) attach-time pool, --attach-mb, all buckets provisioned
+set -uo pipefail
+
+BIN=/tmp/bench
+CTL=/sys/class/misc/vmem-control
+
+# ------------------------------------------------------------- hooks
+# fio calls these through exec_prerun in marker jobs (one clone each), so
+# they run strictly between two measured jobs.
+if [[ ${1:-} == hook ]]; then
+	# shellcheck source=/dev/null
+	. "$BIN/targets.env"
+	case $2 in
+	free)
+		dev=${FILLDEV[$3]}
+		blkdiscard "$dev" || echo "hook: blkdiscard $dev failed" >&2
+		case $3 in
+		vmem*) u="$(cat /sys/block/vmem1/vmem/used_buckets) provision_stat $(cat $CTL/provision_stat 2>/dev/null)" ;;
+		*) u=$(dmsetup status "${POOL[$3]}" | cut -d ' ' -f 6) ;;
+		esac
+		echo "$(date +%T) free $3 $dev -> used $u" >>"$VMEM_OUT/hooks.log"
+		;;
+	new)
+		# a new vmem1 in the format-zeroed pool: its buckets come from
+		# the zeroed set (given out first), never from freed ones
+		"$BIN/vmemctl" delete 1 2>/dev/null
+		"$BIN/vmemctl" create --id 1 "${FILL_MB}M" >/dev/null ||
+			echo "hook: create vmem1 failed" >&2
+		echo "$(date +%T) new vmem1 ${FILL_MB}M: zeroed_buckets $(cat $CTL/zeroed_buckets 2>/dev/null) provision_stat $(cat $CTL/provision_stat 2>/dev/null)" >>"$VMEM_OUT/hooks.log"
+		;;
+	wb)
+		echo "$3" >"$CTL/write_buffer"
+		echo "$(date +%T) wb $3 stat $(cat "$CTL/write_buffer_stat")" >>"$VMEM_OUT/hooks.log"
+		;;
+	esac
+	exit 0
+fi
+
+QUICK=0 REPS=3 EXTRA=2 RUNTIME=2 RAMP=1 VIRTIO=1 ATTACH_MB=4096
+while (($#)); do
+	case $1 in
+	--quick) QUICK=1 ;;
+	--reps) REPS=$2; shift ;;
+	--extra) EXTRA=$2; shift ;;
+	--runtime) RUNTIME=$2; shift ;;
+	--ramp) RAMP=$2; shift ;;
+	--no-virtio) VIRTIO=0 ;;
+	--attach-mb) ATTACH_MB=$2; shift ;;
+	*) echo "guest.sh: unknown option $1" >&2; exit 2 ;;
+	esac
+	shift
+done
+
+OUT=$VMEM_OUT
+RAW=$OUT/raw
+mkdir -p "$BIN/run" "$RAW"
+cp "$OUT/bin/vmem.ko" "$OUT/bin/vmemctl" "$OUT/bin/guest.sh" "$BIN/" || exit 2
+VMEMCTL=$BIN/vmemctl
+ulimit -n 16384
+cd "$BIN/run" || exit 2
+
+T0=$(date +%s)
+log() { echo "bench: +$(($(date +%s) - T0))s $*" | tee -a "$OUT/guest.log"; }
+die() { log "FATAL: $*"; dmesg | tail -n 40 >"$OUT/dmesg.txt"; exit 1; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# ------------------------------------------------------------- meta
+{
+	echo "guest_kernel=$(uname -r)"
+	echo "guest_cpus=$(nproc)"
+	echo "guest_mem_mb=$(($(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024))"
+	echo "guest_cpu_model=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+	echo "fio=$(fio --version)"
+	echo "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
+	echo "quick=$QUICK reps=$REPS extra=$EXTRA runtime=$RUNTIME ramp=$RAMP"
+	echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
+} >"$OUT/meta-guest.txt"
+
+insmod "$BIN/vmem.ko" || die "insmod vmem.ko"
+WB=0
+if [[ -e $CTL/write_buffer ]]; then
+	WB=1
+	echo "write_buffer=present" >>"$OUT/meta-guest.txt"
+else
+	echo "write_buffer=absent" >>"$OUT/meta-guest.txt"
+	log "no $CTL/write_buffer: the 'vmem-wb' target is skipped"
+fi
+modprobe dm-thin-pool || die "modprobe dm-thin-pool"
+
+# ------------------------------------------------------------- workloads
+# name rw bs qd jobs
+GRID_WL=(
+	"randread-4k-qd1x1 randread 4k 1 1"
+	"randread-4k-qd32x1 randread 4k 32 1"
+	"randread-4k-qd1x4 randread 4k 1 4"
+	"randread-4k-qd32x4 randread 4k 32 4"
+	"randwrite-4k-qd1x1 randwrite 4k 1 1"
+	"randwrite-4k-qd32x1 randwrite 4k 32 1"
+	"randwrite-4k-qd1x4 randwrite 4k 1 4"
+	"randwrite-4k-qd32x4 randwrite 4k 32 4"
+	"read-128k-qd1x1 read 128k 1 1"
+	"read-128k-qd32x1 read 128k 32 1"
+	"read-128k-qd1x4 read 128k 1 4"
+	"read-128k-qd32x4 read 128k 32 4"
+	"write-128k-qd1x1 write 128k 1 1"
+	"write-128k-qd32x1 write 128k 32 1"
+	"write-128k-qd1x4 write 128k 1 4"
+	"write-128k-qd32x4 write 128k 32 4"
+)
+SHORT_WL=(
+	"randread-4k-qd32x4 randread 4k 32 4"
+	"randwrite-4k-qd32x4 randwrite 4k 32 4"
+	"read-128k-qd32x1 read 128k 32 1"
+	"write-128k-qd32x1 write 128k 32 1"
+)
+FILL_WL=(
+	"randwrite-4k-qd32x4 randwrite 4k 32 4"
+	"write-128k-qd32x1 write 128k 32 1"
+)
+# Issue 5's write-buffer grid: 4k and 16k, random and sequential per job
+# (each job its own slice), QD 1 and 32, 1/4/16 jobs; vmem vs vmem-wb
+WB_WL=()
+for bs in 4k 16k; do
+	for rw in randwrite write; do
+		for qd in 1 32; do
+			for nj in 1 4 16; do
+				WB_WL+=("wb${rw}-$bs-qd${qd}x$nj $rw $bs $qd $nj")
+			done
+		done
+	done
+done
+MANY_WL=(
+	"randwrite-4k-qd32x4 randwrite 4k 32 4"
+	"randread-4k-qd32x4 randread 4k 32 4"
+)
+
+# ------------------------------------------------------------- fio jobs
+JOB=
+sec() {
+	local name=$1
+	shift
+	{
+		printf '[%s]\n' "$name"
+		printf '%s\n' "$@" stonewall new_group
+		echo
+	} >>"$JOB"
+}
+
+job_begin() {
+	JOB=$BIN/run/$1.fio
+	cat >"$JOB" <<-EOF
+		[global]
+		ioengine=libaio
+		direct=1
+		thread
+		group_reporting
+		gtod_reduce=1
+		randrepeat=0
+		disk_util=0
+
+	EOF
+}
+
+# job_run NAME: run the job file, keep its JSON as raw/NAME.json
+job_run() {
+	local t=$SECONDS
+	fio --output-format=json --output="$RAW/$1.json" --eta=never "$JOB" \
+		>>"$OUT/fio-stderr.log" 2>&1 || log "fio $1 exited $?"
+	cp "$JOB" "$RAW/$1.fio"
+	log "$1 done in $((SECONDS - t))s"
+}
+
+# wl_opts WORKLOAD-SPEC SIZE_MB [slice]: fio options for a workload over
+# SIZE_MB from the section's offset. Sequential multi-job runs (and every
+# multi-job run with "slice") give each job its own slice.
+wl_opts() {
+	local _n rw bs qd nj sz=$2
+	read -r _n rw bs qd nj <<<"$1"
+	echo "rw=$rw" "bs=$bs" "iodepth=$qd" "numjobs=$nj"
+	if [[ $rw == rand* && ${3:-} != slice ]]; then
+		echo "norandommap=1" "size=${sz}M"
+	elif ((nj > 1)); then
+		echo "size=$((sz / nj))M" "offset_increment=$((sz / nj))M"
+	else
+		echo "size=${sz}M"
+	fi
+}
+
+# rotate N WORDS...: the words rotated left by N
+rotate() {
+	local n=$1
+	shift
+	local a=("$@") i
+	n=$((n % ${#a[@]}))
+	for ((i = 0; i < ${#a[@]}; i++)); do
+		printf '%s ' "${a[$(((i + n) % ${#a[@]}))]}"
+	done
+}
+
+# ------------------------------------------------------------- setup
+declare -A GRIDDEV GRIDOFF FILLDEV FILLOFF POOL
+
+# mkparts DEV PSEP SIZE_MB...: partitions 1.. at 1 MiB alignment
+mkparts() {
+	local dev=$1 psep=$2 start=2048 n=1 mb
+	shift 2
+	for mb in "$@"; do
+		addpart "$dev" $n $start $((mb * 2048)) || die "addpart $dev $n"
+		start=$((start + mb * 2048))
+		n=$((n + 1))
+	done
+	for ((n = 1; n <= $#; n++)); do
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			[[ -b $dev$psep$n ]] && break
+			sleep 0.2
+		done
+		[[ -b $dev$psep$n ]] || die "$dev$psep$n did not appear"
+	done
+}
+
+sectors() { blockdev --getsz "$1"; }
+
+# fill_dev DEV [SIZE_MB]: write it sequentially (provisions thin/vmem)
+fill_dev() {
+	local sz=${2:+--size=$2M}
+	fio --name=fill --filename="$1" --rw=write --bs=1M --iodepth=8 \
+		--direct=1 --ioengine=libaio --zero_buffers $sz --disk_util=0 \
+		--eta=never --output-format=terse >/dev/null 2>>"$OUT/fio-stderr.log" ||
+		die "fill $1"
+}
+
+# thin_pool TAG NAME DATA META BLOCK_KB ZERO(0|1)
+thin_pool() {
+	local tag=$1 name=$2 data=$3 meta=$4 bs=$(($5 * 2)) len feat
+	dd if=/dev/zero of="$meta" bs=64k count=16 oflag=direct status=none
+	len=$(($(sectors "$data") / bs * bs))
+	feat=""
+	(($6)) || feat="1 skip_block_zeroing"
+	dmsetup create "$tag-pool-$name" --table \
+		"0 $len thin-pool $meta $data $bs 64 $feat" || die "thin-pool $name"
+}
+
+# thin_vol TAG POOLNAME ID NAME SIZE_MB
+thin_vol() {
+	dmsetup message "$1-pool-$2" 0 "create_thin $3" || die "create_thin $2/$3"
+	dmsetup create "$1-$4" --table \
+		"0 $(($5 * 2048)) thin /dev/mapper/$1-pool-$2 $3" || die "thin $4"
+}
+
+# setup_disk TAG DEV PSEP GRID_MB FILL_MB WITH255 P12_MB: partitions,
+# targets and the main vmem pool. The main pool is formatted --no-zero, so
+# every bucket vmem gives out is zeroed when provisioned (as a bucket
+# reused after a discard or delete always is): the first-write numbers do
+# not depend on how many format-zeroed buckets are left. Partition 12
+# holds a format-zeroed pool for the "fresh" group (and, on virtio, the
+# attach-time test).
+setup_disk() {
+	local tag=$1 dev=$2 ps=$3 g=$4 f=$5 many=$6 p12=$7 vm t id
+	local -a sizes
+	vm=$((g + f + 32))
+	((many)) && vm=$((512 + f + 253 * 2 + 32))
+	sizes=($((g + f)) $((g + f)) $((g + f + 64)) $((f + 64)) $((f + 64)) \
+		$((f + 64)) 16 16 16 16 "$vm")
+	sizes+=("$p12")
+	mkparts "$dev" "$ps" "${sizes[@]}"
+	log "$tag: partitions on $dev: ${sizes[*]} MiB"
+	local end_mb=0 s
+	for s in "${sizes[@]:0:11}"; do end_mb=$((end_mb + s)); done
+	fill_dev "$dev" $((end_mb + 1))
+	log "$tag: prefilled $((end_mb + 1)) MiB of $dev"
+
+	dmsetup create "$tag-lin" --table "0 $(sectors "$dev${ps}2") linear $dev${ps}2 0" ||
+		die "dm-linear"
+	thin_pool "$tag" 1M "$dev${ps}3" "$dev${ps}7" 1024 1
+	thin_pool "$tag" 1M-nz "$dev${ps}4" "$dev${ps}8" 1024 0
+	thin_pool "$tag" 512K "$dev${ps}5" "$dev${ps}9" 512 1
+	thin_pool "$tag" 512K-nz "$dev${ps}6" "$dev${ps}10" 512 0
+	thin_vol "$tag" 1M 0 t1M-grid "$g"
+	for t in 1M 1M-nz 512K 512K-nz; do
+		thin_vol "$tag" "$t" 1 "t$t-fill" "$f"
+		POOL[thin-$t]=$tag-pool-$t
+		FILLDEV[thin-$t]=/dev/mapper/$tag-t$t-fill
+		FILLOFF[thin-$t]=0
+	done
+	fill_dev "/dev/mapper/$tag-t1M-grid"
+
+	"$VMEMCTL" format --force --no-zero "$dev${ps}11" >"$OUT/$tag-format.txt" ||
+		die "vmemctl format"
+	"$VMEMCTL" attach "$dev${ps}11" || die "vmemctl attach"
+	no_stale_nodes
+	if ((many)); then
+		"$VMEMCTL" create --id 0 512M >/dev/null || die "create vmem0"
+	else
+		"$VMEMCTL" create --id 0 "${g}M" >/dev/null || die "create vmem0"
+	fi
+	"$VMEMCTL" create --id 1 "${f}M" >/dev/null || die "create vmem1"
+	[[ -b /dev/vmem0 && -b /dev/vmem1 ]] || die "no device node for vmem0/1"
+	fill_dev /dev/vmem0
+	if ((many)); then
+		local t0 files=''
+		t0=$(now_ms)
+		for ((id = 2; id < 255; id++)); do
+			"$VMEMCTL" create --id $id 2M >/dev/null || die "create vmem$id"
+			files+=/dev/vmem$id:
+		done
+		log "$tag: created vmem2..254 in $(($(now_ms) - t0)) ms"
+		fio --name=fill --filename="${files%:}" --rw=write --bs=1M \
+			--iodepth=8 --direct=1 --ioengine=libaio --zero_buffers \
+			--filesize=2M --size=506M --disk_util=0 --eta=never \
+			--output-format=terse >/dev/null \
+			2>>"$OUT/fio-stderr.log" || die "fill vmem2..254"
+	fi
+	log "$tag: pool $(cat $CTL/used_buckets)/$(cat $CTL/total_buckets) buckets used"
+
+	GRIDDEV=([raw]=$dev${ps}1 [dm-linear]=/dev/mapper/$tag-lin
+		[thin-1M]=/dev/mapper/$tag-t1M-grid [vmem]=/dev/vmem0
+		[vmem-wb]=/dev/vmem0)
+	GRIDOFF=([raw]=0 [dm-linear]=0 [thin-1M]=0 [vmem]=0 [vmem-wb]=0)
+	FILLDEV[raw]=$dev${ps}1
+	FILLDEV[dm-linear]=/dev/mapper/$tag-lin
+	FILLOFF[raw]=$g
+	FILLOFF[dm-linear]=$g
+	FILLDEV[vmem]=/dev/vmem1
+	FILLDEV[vmem-wb]=/dev/vmem1
+	FILLOFF[vmem]=0
+	FILLOFF[vmem-wb]=0
+	FILLDEV[vmem-fresh]=/dev/vmem1
+	FILLOFF[vmem-fresh]=0
+	{
+		declare -p FILLDEV POOL
+		echo "FILL_MB=$f"
+	} >"$BIN/targets.env"
+}
+
+teardown_disk() {
+	local tag=$1 d
+	for d in $(dmsetup ls | awk '{print $1}' | grep "^$tag-t"); do
+		dmsetup remove "$d"
+	done
+	for d in $(dmsetup ls | awk '{print $1}' | grep "^$tag-"); do
+		dmsetup remove "$d"
+	done
+}
+
+# ------------------------------------------------------------- groups
+wb_on_sec() { ((WB)) && sec "x.wb1.$1" filename="$2" rw=read bs=4k size=4k \
+	numjobs=1 ioengine=psync "exec_prerun=bash $BIN/guest.sh hook wb 1"; }
+wb_off_sec() { ((WB)) && sec "x.wb0.$1" filename="$2" rw=read bs=4k size=4k \
+	numjobs=1 ioengine=psync "exec_prerun=bash $BIN/guest.sh hook wb 0"; }
+
+# grid TAG REP GRID_MB TARGETS WORKLOAD-SPECS...
+grid() {
+	local tag=$1 rep=$2 g=$3 targets=$4 spec t name rw
+	shift 4
+	job_begin "$tag-grid-r$rep"
+	for spec in "$@"; do
+		read -r name rw _ <<<"$spec"
+		for t in $(rotate "$rep" $targets); do
+			[[ $t == vmem-wb && ($WB == 0 || $rw == *read) ]] && continue
+			[[ $t == vmem-wb ]] && wb_on_sec "$name" "${GRIDDEV[$t]}"
+			# shellcheck disable=SC2046
+			sec "grid.$name.$t.over" filename="${GRIDDEV[$t]}" \
+				offset="${GRIDOFF[$t]}M" time_based=1 runtime="$RUNTIME" \
+				ramp_time="$RAMP" $(wl_opts "$spec" "$g")
+			[[ $t == vmem-wb ]] && wb_off_sec "$name" "${GRIDDEV[$t]}"
+		done
+	done
+	job_run "$tag-grid-r$rep"
+}
+
+# wbgrid TAG REP SIZE_MB: the write buffer on vs off (issue 5), on the
+# grid device (vmem0, fully provisioned); same section layout as grid
+wbgrid() {
+	local tag=$1 rep=$2 g=$3 spec t name
+	((WB)) || return 0
+	job_begin "$tag-wb-r$rep"
+	for spec in "${WB_WL[@]}"; do
+		read -r name _ <<<"$spec"
+		for t in $(rotate "$rep" vmem vmem-wb); do
+			[[ $t == vmem-wb ]] && wb_on_sec "$name" "${GRIDDEV[$t]}"
+			# shellcheck disable=SC2046
+			sec "wb.$name.$t.over" filename="${GRIDDEV[$t]}" \
+				offset="${GRIDOFF[$t]}M" time_based=1 runtime="$RUNTIME" \
+				ramp_time="$RAMP" $(wl_opts "$spec" "$g")
+			[[ $t == vmem-wb ]] && wb_off_sec "$name" "${GRIDDEV[$t]}"
+		done
+	done
+	job_run "$tag-wb-r$rep"
+}
+
+# fill TAG REP FILL_MB TARGETS [WORKLOAD-SPECS...]: first write into unprovisioned space, then
+# the same job again over the now-provisioned space. Size-based on
+# purpose: a time-based run would turn into an overwrite run once every
+# bucket is provisioned. raw and dm-linear have no first write: their
+# "over" run is the reference.
+fill() {
+	local tag=$1 rep=$2 f=$3 targets=$4 spec t name ph
+	local -a wls=("${FILL_WL[@]}")
+	shift 4
+	(($#)) && wls=("$@")
+	job_begin "$tag-fill-r$rep"
+	for spec in "${wls[@]}"; do
+		read -r name _ <<<"$spec"
+		for t in $(rotate "$rep" $targets); do
+			[[ $t == vmem-wb && $WB == 0 ]] && continue
+			[[ $t == vmem-wb ]] && wb_on_sec "$name" "${FILLDEV[$t]}"
+			case $t in
+			raw | dm-linear) ph=over ;;
+			*)
+				sec "x.free.$name.$t" filename="${FILLDEV[$t]}" rw=read \
+					bs=4k size=4k numjobs=1 ioengine=psync \
+					"exec_prerun=bash $BIN/guest.sh hook free $t"
+				ph="first over"
+				;;
+			esac
+			for p in $ph; do
+				# shellcheck disable=SC2046
+				sec "fill.$name.$t.$p" filename="${FILLDEV[$t]}" \
+					offset="${FILLOFF[$t]}M" $(wl_opts "$spec" "$f" slice)
+			done
+			[[ $t == vmem-wb ]] && wb_off_sec "$name" "${FILLDEV[$t]}"
+		done
+	done
+	job_run "$tag-fill-r$rep"
+}
+
+# fresh TAG REP FILL_MB: first write into buckets that format zeroed
+# (a new pool): vmem-fresh (a new vmem1 in the format-zeroed pool each
+# time), dm-thin with and without zeroing, raw's overwrite as reference
+fresh() {
+	local tag=$1 rep=$2 f=$3 spec t name p
+	# fio decides at parse time whether a path is a device: /dev/vmem1
+	# must exist then (the hook replaces it), or fio creates a regular
+	# file there, which O_DIRECT refuses and which hides the device node
+	no_stale_nodes
+	[[ -b /dev/vmem1 ]] || "$VMEMCTL" create --id 1 "${f}M" >/dev/null ||
+		die "create vmem1 in the fresh pool"
+	job_begin "$tag-fresh-r$rep"
+	for spec in "${FILL_WL[@]}"; do
+		read -r name _ <<<"$spec"
+		for t in $(rotate "$rep" raw thin-1M thin-1M-nz vmem-fresh); do
+			case $t in
+			raw) ph=over ;;
+			thin-1M | thin-1M-nz)
+				sec "x.free.$name.$t" filename="${FILLDEV[$t]}" rw=read \
+					bs=4k size=4k numjobs=1 ioengine=psync \
+					"exec_prerun=bash $BIN/guest.sh hook free $t"
+				ph="first over"
+				;;
+			vmem-fresh)
+				sec "x.new.$name.$t" filename="${FILLDEV[raw]}" rw=read \
+					bs=4k size=4k numjobs=1 ioengine=psync \
+					"exec_prerun=bash $BIN/guest.sh hook new"
+				ph="first over"
+				;;
+			esac
+			for p in $ph; do
+				# shellcheck disable=SC2046
+				sec "fresh.$name.$t.$p" filename="${FILLDEV[$t]}" \
+					offset="${FILLOFF[$t]}M" $(wl_opts "$spec" "$f" slice)
+			done
+		done
+	done
+	job_run "$tag-fresh-r$rep"
+}
+
+# no_stale_nodes: remove regular files fio left where a vmem node belongs
+no_stale_nodes() {
+	local n
+	for n in /dev/vmem[0-9]*; do
+		[[ -e $n && ! -b $n ]] && rm -f "$n" && log "removed stale file $n"
+	done
+	return 0
+}
+
+# fresh_pool TAG DEV: detach the main pool, format DEV zeroed, attach it
+fresh_pool() {
+	"$VMEMCTL" detach || die "detach before $2"
+	"$VMEMCTL" format --force --zero "$2" >"$OUT/$1-fresh-format.txt" ||
+		die "format --zero $2"
+	"$VMEMCTL" attach "$2" || die "attach $2"
+	log "$1: format-zeroed pool $2: $(cat $CTL/zeroed_buckets) zeroed buckets"
+}
+
+# many TAG REP: the same job on 255 devices at once (2 MiB of each, file
+# chosen at random per I/O) and on one device (510 MiB of vmem0). The
+# control does the same on raw brd disks (ram1..255 vs 510 MiB of ram1),
+# to show what fio's many-file job and 255 block devices cost without vmem.
+many() {
+	local tag=$1 rep=$2 spec name files='' rfiles='' id v
+	for ((id = 0; id < 255; id++)); do files+=/dev/vmem$id:; done
+	for ((id = 1; id <= 255; id++)); do rfiles+=/dev/ram$id:; done
+	job_begin "$tag-many-r$rep"
+	for spec in "${MANY_WL[@]}"; do
+		read -r name _ <<<"$spec"
+		for v in $(rotate "$rep" one all255 raw-one raw-all255); do
+			case $v in
+			one | raw-one)
+				f=/dev/vmem0
+				[[ $v == raw-one ]] && f=/dev/ram1
+				# shellcheck disable=SC2046
+				sec "many.$name.$v.over" filename=$f time_based=1 \
+					runtime="$RUNTIME" ramp_time="$RAMP" \
+					$(wl_opts "$spec" 510)
+				;;
+			*)
+				f=${files%:}
+				[[ $v == raw-all255 ]] && f=${rfiles%:}
+				# shellcheck disable=SC2046
+				sec "many.$name.$v.over" filename="$f" \
+					filesize=2M file_service_type=random time_based=1 \
+					runtime="$RUNTIME" ramp_time="$RAMP" \
+					$(wl_opts "$spec" 510 | sed 's/size=510M//')
+				;;
+			esac
+		done
+	done
+	job_run "$tag-many-r$rep"
+}
+
+# pair TAG REP GRID_MB TARGETS: raw and one target at the same time, two
+# jobs each, competing for the guest's CPUs. On brd the whole I/O runs in
+# the submitting thread, so the IOPS ratio of the two halves is the
+# inverse ratio of their CPU cost per I/O, and host load (which slows
+# both halves alike) cancels out. A supplement to the sequential ratios.
+PAIR_WL=(
+	"randwrite-4k-qd32x2 randwrite 4k 32 2"
+	"randread-4k-qd32x2 randread 4k 32 2"
+	"write-128k-qd32x2 write 128k 32 2"
+	"read-128k-qd32x2 read 128k 32 2"
+)
+pair() {
+	local tag=$1 rep=$2 g=$3 targets=$4 spec t name rw
+	job_begin "$tag-pair-r$rep"
+	for spec in "${PAIR_WL[@]}"; do
+		read -r name rw _ <<<"$spec"
+		for t in $(rotate "$rep" $targets); do
+			[[ $t == vmem-wb && ($WB == 0 || $rw == *read) ]] && continue
+			[[ $t == vmem-wb ]] && wb_on_sec "$name" "${GRIDDEV[$t]}"
+			# shellcheck disable=SC2046
+			sec "pair.$name.$t.raw" filename="${GRIDDEV[raw]}" time_based=1 \
+				runtime="$RUNTIME" ramp_time="$RAMP" $(wl_opts "$spec" "$g")
+			# the second half runs alongside the first: no stonewall
+			# shellcheck disable=SC2046
+			{
+				printf '[%s]\n' "pair.$name.$t.tgt"
+				printf '%s\n' filename="${GRIDDEV[$t]}" time_based=1 \
+					runtime="$RUNTIME" ramp_time="$RAMP" \
+					$(wl_opts "$spec" "$g") new_group
+				echo
+			} >>"$JOB"
+			[[ $t == vmem-wb ]] && wb_off_sec "$name" "${GRIDDEV[$t]}"
+		done
+	done
+	job_run "$tag-pair-r$rep"
+}
+
+# attach_times TAG DEV LABEL: detach, then time a plain vmemctl attach
+# and a module load with backing= (3 times each)
+attach_times() {
+	local tag=$1 dev=$2 label=$3 i t0 t1 used
+	used=$(cat $CTL/used_buckets)
+	for i in 1 2 3; do
+		"$VMEMCTL" detach || die "detach"
+		t0=$(now_ms)
+		"$VMEMCTL" attach "$dev" || die "attach $dev"
+		t1=$(now_ms)
+		echo "attach $tag $label vmemctl_attach $i $((t1 - t0)) used=$used devices=$(cat $CTL/devices)" >>"$OUT/attach.txt"
+	done
+	for i in 1 2 3; do
+		"$VMEMCTL" detach || die "detach"
+		rmmod vmem || die "rmmod"
+		t0=$(now_ms)
+		insmod "$BIN/vmem.ko" || die "insmod"
+		t1=$(now_ms)
+		rmmod vmem || die "rmmod"
+		echo "attach $tag $label insmod_no_pool $i $((t1 - t0))" >>"$OUT/attach.txt"
+		t0=$(now_ms)
+		insmod "$BIN/vmem.ko" backing="$dev" || die "insmod backing=$dev"
+		t1=$(now_ms)
+		echo "attach $tag $label insmod_backing $i $((t1 - t0)) used=$used" >>"$OUT/attach.txt"
+	done
+	log "$tag: attach times for $label recorded"
+}
+
+# ------------------------------------------------------------- brd
+G=256 F=64
+GRID_TARGETS="raw dm-linear thin-1M vmem vmem-wb"
+HEAD_FILL_TARGETS="raw thin-1M vmem"
+if ((QUICK)); then
+	FILL_TARGETS="raw thin-1M thin-1M-nz vmem vmem-wb"
+	WLS=("${SHORT_WL[@]}")
+else
+	FILL_TARGETS="raw dm-linear thin-1M thin-1M-nz thin-512K thin-512K-nz vmem vmem-wb"
+	WLS=("${GRID_WL[@]}")
+fi
+
+FRESH_MB=$((REPS * 2 * F + 96))
+brd_mb=$((2 * (G + F) + (G + F + 64) + 3 * (F + 64) + 64 + 512 + F + 506 + 32 + FRESH_MB + 8))
+# ram0 carries every target; ram1..255 (allocated lazily, 2 MiB used of
+# each, 510 MiB of ram1) are the control of the 255-device test
+modprobe brd rd_nr=256 rd_size=$((brd_mb * 1024)) max_part=31 || die "modprobe brd"
+echo "brd_mb=$brd_mb" >>"$OUT/meta-guest.txt"
+log "brd: /dev/ram0 $brd_mb MiB"
+setup_disk brd /dev/ram0 p "$G" "$F" 1 "$FRESH_MB"
+fill_dev /dev/ram1 510
+rfiles=
+for ((id = 2; id <= 255; id++)); do rfiles+=/dev/ram$id:; done
+fio --name=fill --filename="${rfiles%:}" --rw=write --bs=1M --iodepth=8 \
+	--direct=1 --ioengine=libaio --zero_buffers --filesize=2M --size=508M \
+	--disk_util=0 --eta=never --output-format=terse >/dev/null \
+	2>>"$OUT/fio-stderr.log" || die "fill ram2..255"
+log "brd: control disks ram1..255 filled"
+
+for ((rep = 1; rep <= REPS + EXTRA; rep++)); do
+	if ((rep <= REPS)); then
+		grid brd "$rep" "$G" "$GRID_TARGETS" "${WLS[@]}"
+		fill brd "$rep" "$F" "$FILL_TARGETS"
+		((QUICK)) || pair brd "$rep" "$G" "dm-linear thin-1M vmem vmem-wb"
+		((QUICK || rep > 2)) || wbgrid brd "$rep" "$G"
+	else
+		grid brd "$rep" "$G" "$GRID_TARGETS" "${SHORT_WL[@]}"
+		fill brd "$rep" "$F" "$HEAD_FILL_TARGETS" "${FILL_WL[0]}"
+	fi
+	many brd "$rep"
+done
+dmesg >"$OUT/dmesg-brd.txt"
+attach_times brd /dev/ram0p11 "pool-255-devices"
+fresh_pool brd /dev/ram0p12
+for ((rep = 1; rep <= REPS; rep++)); do
+	fresh brd "$rep" "$F"
+done
+"$VMEMCTL" detach || die "detach brd pool"
+teardown_disk brd
+
+# ------------------------------------------------------------- virtio
+if ((VIRTIO)) && [[ -b /dev/vda ]]; then
+	VG=256 VF=64
+	VWLS=("${SHORT_WL[@]}")
+	VFILL_TARGETS="raw thin-1M vmem"
+	echo "virtio_write_zeroes_max_bytes=$(cat /sys/block/vda/queue/write_zeroes_max_bytes)" >>"$OUT/meta-guest.txt"
+	echo "virtio_write_cache=$(cat /sys/block/vda/queue/write_cache)" >>"$OUT/meta-guest.txt"
+	setup_disk vda /dev/vda "" "$VG" "$VF" 0 "$ATTACH_MB"
+	for ((rep = 1; rep <= REPS; rep++)); do
+		grid vda "$rep" "$VG" "raw dm-linear thin-1M vmem vmem-wb" "${VWLS[@]}"
+		fill vda "$rep" "$VF" "$VFILL_TARGETS"
+	done
+	wbgrid vda 1 "$VG"
+	dmesg >"$OUT/dmesg-vda.txt"
+
+	# A format-zeroed pool: attach time empty, first writes into it, then
+	# the attach time once every bucket is provisioned (one device over
+	# the rest of the pool, one 4 KiB write into each bucket)
+	fresh_pool vda /dev/vda12
+	attach_times vda /dev/vda12 "empty-pool"
+	for ((rep = 1; rep <= REPS; rep++)); do
+		fresh vda "$rep" "$VF"
+	done
+	nb=$(cat $CTL/free_buckets)
+	"$VMEMCTL" create --id 0 "${nb}M" >/dev/null || die "create attach dev"
+	t0=$(now_ms)
+	fio --name=prov --filename=/dev/vmem0 --rw=write --bs=4k --zonemode=strided \
+		--zonesize=4k --zonerange=1M --iodepth=1 --direct=1 --ioengine=psync \
+		--size="${nb}M" --io_size="$((nb * 4))k" --disk_util=0 --eta=never \
+		--output-format=json --output="$RAW/vda-provision-all.json" \
+		2>>"$OUT/fio-stderr.log" || die "provision all"
+	t1=$(now_ms)
+	echo "provision vda all-buckets $nb $((t1 - t0)) used=$(cat $CTL/used_buckets)" >>"$OUT/attach.txt"
+	log "vda: provisioned $(cat $CTL/used_buckets) buckets in $((t1 - t0)) ms"
+	attach_times vda /dev/vda12 "full-pool"
+	"$VMEMCTL" detach
+	teardown_disk vda
+fi
+
+dmesg >"$OUT/dmesg.txt"
+if grep -Eq 'BUG|WARNING|Oops|hung task' "$OUT/dmesg.txt"; then
+	log "kernel log has warnings: see dmesg.txt"
+fi
+log "all done"
