@@ -375,44 +375,56 @@ wb_on_sec() { ((WB)) && sec "x.wb1.$1" filename="$2" rw=read bs=4k size=4k \
 wb_off_sec() { ((WB)) && sec "x.wb0.$1" filename="$2" rw=read bs=4k size=4k \
 	numjobs=1 ioengine=psync "exec_prerun=bash $BIN/guest.sh hook wb 0"; }
 
-# grid TAG REP GRID_MB TARGETS WORKLOAD-SPECS...
-grid() {
-	local tag=$1 rep=$2 g=$3 targets=$4 spec t name rw
-	shift 4
-	job_begin "$tag-grid-r$rep"
+# grid_group GROUP TAG REP SIZE_MB TARGETS WORKLOAD-SPECS...: time-based
+# overwrite runs of every workload on every target (vmem-wb only writes),
+# interleaved, into TAG-GROUP-rREP.json
+grid_group() {
+	local group=$1 tag=$2 rep=$3 g=$4 targets=$5 spec t name rw
+	shift 5
+	job_begin "$tag-$group-r$rep"
 	for spec in "$@"; do
 		read -r name rw _ <<<"$spec"
 		for t in $(rotate "$rep" $targets); do
 			[[ $t == vmem-wb && ($WB == 0 || $rw == *read) ]] && continue
 			[[ $t == vmem-wb ]] && wb_on_sec "$name" "${GRIDDEV[$t]}"
 			# shellcheck disable=SC2046
-			sec "grid.$name.$t.over" filename="${GRIDDEV[$t]}" \
+			sec "$group.$name.$t.over" filename="${GRIDDEV[$t]}" \
 				offset="${GRIDOFF[$t]}M" time_based=1 runtime="$RUNTIME" \
 				ramp_time="$RAMP" $(wl_opts "$spec" "$g")
 			[[ $t == vmem-wb ]] && wb_off_sec "$name" "${GRIDDEV[$t]}"
 		done
 	done
-	job_run "$tag-grid-r$rep"
+	job_run "$tag-$group-r$rep"
 }
 
+# grid TAG REP GRID_MB TARGETS WORKLOAD-SPECS...
+grid() { grid_group grid "$@"; }
+
 # wbgrid TAG REP SIZE_MB: the write buffer on vs off (issue 5), on the
-# grid device (vmem0, fully provisioned); same section layout as grid
+# grid device (vmem0, fully provisioned)
 wbgrid() {
-	local tag=$1 rep=$2 g=$3 spec t name
 	((WB)) || return 0
-	job_begin "$tag-wb-r$rep"
-	for spec in "${WB_WL[@]}"; do
-		read -r name _ <<<"$spec"
-		for t in $(rotate "$rep" vmem vmem-wb); do
-			[[ $t == vmem-wb ]] && wb_on_sec "$name" "${GRIDDEV[$t]}"
-			# shellcheck disable=SC2046
-			sec "wb.$name.$t.over" filename="${GRIDDEV[$t]}" \
-				offset="${GRIDOFF[$t]}M" time_based=1 runtime="$RUNTIME" \
-				ramp_time="$RAMP" $(wl_opts "$spec" "$g")
-			[[ $t == vmem-wb ]] && wb_off_sec "$name" "${GRIDDEV[$t]}"
-		done
+	grid_group wb "$1" "$2" "$3" "vmem vmem-wb" "${WB_WL[@]}"
+}
+
+# fill_secs GROUP SPEC TARGET SIZE_MB [HOOK MARKER_FILE]: the first write
+# and then the overwrite of TARGET's area, after a marker job on
+# MARKER_FILE whose prerun runs "guest.sh hook HOOK TARGET" (frees or
+# replaces the area); without HOOK, the overwrite alone (raw, dm-linear)
+fill_secs() {
+	local group=$1 spec=$2 t=$3 f=$4 hook=${5:-} name p ph=over
+	read -r name _ <<<"$spec"
+	if [[ $hook ]]; then
+		sec "x.$hook.$name.$t" filename="$6" rw=read bs=4k size=4k \
+			numjobs=1 ioengine=psync \
+			"exec_prerun=bash $BIN/guest.sh hook $hook $t"
+		ph="first over"
+	fi
+	for p in $ph; do
+		# shellcheck disable=SC2046
+		sec "$group.$name.$t.$p" filename="${FILLDEV[$t]}" \
+			offset="${FILLOFF[$t]}M" $(wl_opts "$spec" "$f" slice)
 	done
-	job_run "$tag-wb-r$rep"
 }
 
 # fill TAG REP FILL_MB TARGETS [WORKLOAD-SPECS...]: first write into unprovisioned space, then
@@ -421,7 +433,7 @@ wbgrid() {
 # bucket is provisioned. raw and dm-linear have no first write: their
 # "over" run is the reference.
 fill() {
-	local tag=$1 rep=$2 f=$3 targets=$4 spec t name ph
+	local tag=$1 rep=$2 f=$3 targets=$4 spec t name
 	local -a wls=("${FILL_WL[@]}")
 	shift 4
 	(($#)) && wls=("$@")
@@ -432,19 +444,9 @@ fill() {
 			[[ $t == vmem-wb && $WB == 0 ]] && continue
 			[[ $t == vmem-wb ]] && wb_on_sec "$name" "${FILLDEV[$t]}"
 			case $t in
-			raw | dm-linear) ph=over ;;
-			*)
-				sec "x.free.$name.$t" filename="${FILLDEV[$t]}" rw=read \
-					bs=4k size=4k numjobs=1 ioengine=psync \
-					"exec_prerun=bash $BIN/guest.sh hook free $t"
-				ph="first over"
-				;;
+			raw | dm-linear) fill_secs fill "$spec" "$t" "$f" ;;
+			*) fill_secs fill "$spec" "$t" "$f" free "${FILLDEV[$t]}" ;;
 			esac
-			for p in $ph; do
-				# shellcheck disable=SC2046
-				sec "fill.$name.$t.$p" filename="${FILLDEV[$t]}" \
-					offset="${FILLOFF[$t]}M" $(wl_opts "$spec" "$f" slice)
-			done
 			[[ $t == vmem-wb ]] && wb_off_sec "$name" "${FILLDEV[$t]}"
 		done
 	done
@@ -455,7 +457,7 @@ fill() {
 # (a new pool): vmem-fresh (a new vmem1 in the format-zeroed pool each
 # time), dm-thin with and without zeroing, raw's overwrite as reference
 fresh() {
-	local tag=$1 rep=$2 f=$3 spec t name p
+	local tag=$1 rep=$2 f=$3 spec t
 	# fio decides at parse time whether a path is a device: /dev/vmem1
 	# must exist then (the hook replaces it), or fio creates a regular
 	# file there, which O_DIRECT refuses and which hides the device node
@@ -464,28 +466,13 @@ fresh() {
 		die "create vmem1 in the fresh pool"
 	job_begin "$tag-fresh-r$rep"
 	for spec in "${FILL_WL[@]}"; do
-		read -r name _ <<<"$spec"
 		for t in $(rotate "$rep" raw thin-1M thin-1M-nz vmem-fresh); do
 			case $t in
-			raw) ph=over ;;
-			thin-1M | thin-1M-nz)
-				sec "x.free.$name.$t" filename="${FILLDEV[$t]}" rw=read \
-					bs=4k size=4k numjobs=1 ioengine=psync \
-					"exec_prerun=bash $BIN/guest.sh hook free $t"
-				ph="first over"
-				;;
-			vmem-fresh)
-				sec "x.new.$name.$t" filename="${FILLDEV[raw]}" rw=read \
-					bs=4k size=4k numjobs=1 ioengine=psync \
-					"exec_prerun=bash $BIN/guest.sh hook new"
-				ph="first over"
-				;;
+			raw) fill_secs fresh "$spec" "$t" "$f" ;;
+			thin-*) fill_secs fresh "$spec" "$t" "$f" free "${FILLDEV[$t]}" ;;
+			# the marker must not open vmem1: the hook replaces it
+			vmem-fresh) fill_secs fresh "$spec" "$t" "$f" new "${FILLDEV[raw]}" ;;
 			esac
-			for p in $ph; do
-				# shellcheck disable=SC2046
-				sec "fresh.$name.$t.$p" filename="${FILLDEV[$t]}" \
-					offset="${FILLOFF[$t]}M" $(wl_opts "$spec" "$f" slice)
-			done
 		done
 	done
 	job_run "$tag-fresh-r$rep"

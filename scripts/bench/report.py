@@ -303,6 +303,13 @@ def wb_table(d, tag):
     return out, allr
 
 
+def section(md, title, text, table):
+    """Append a titled table (and its explanation) to @md, if it has rows."""
+    if not table:
+        return
+    md += [title, ""] + ([text, ""] if text else []) + table + [""]
+
+
 def attach_table(indir):
     path = os.path.join(indir, "attach.txt")
     if not os.path.exists(path):
@@ -635,93 +642,58 @@ def main():
         md.append("")
     for tag in ("brd", "vda"):
         t = grid_table(d, tag)
-        if t:
-            md.append(f"### Overwrite grid, {DISK_NAME[tag]}")
-            md.append("")
-            md.append("IOPS of each target divided by raw's in the same "
-                      "repetition (4k: IOPS; 128k: the same ratio is the "
-                      "bandwidth ratio). Every device fully provisioned "
-                      "before the runs.")
-            md.append("")
-            md += t
-            md.append("")
+        section(md, f"### Overwrite grid, {DISK_NAME[tag]}",
+                "IOPS of each target divided by raw's in the same "
+                "repetition (4k: IOPS; 128k: the same ratio is the "
+                "bandwidth ratio). Every device fully provisioned "
+                "before the runs.", t)
         t = fill_table(d, tag, "fresh")
-        if t:
-            md.append(f"### First write into a format-zeroed pool, "
-                      f"{DISK_NAME[tag]}")
-            md.append("")
-            md.append("A second pool, formatted with `--zero`: each "
-                      "repetition creates a new vmem1 there, whose buckets "
-                      "come from the format-zeroed set and need no zeroing, "
-                      "only the map commit (PREFLUSH|FUA). dm-thin with "
-                      "and without zeroing and raw in the same fio run.")
-            md.append("")
-            md += t
-            md.append("")
+        section(md, "### First write into a format-zeroed pool, "
+                f"{DISK_NAME[tag]}",
+                "A second pool, formatted with `--zero`: each "
+                "repetition creates a new vmem1 there, whose buckets "
+                "come from the format-zeroed set and need no zeroing, "
+                "only the map commit (FUA, no flush first). dm-thin with "
+                "and without zeroing and raw in the same fio run.", t)
         t = fill_table(d, tag)
-        if t:
-            md.append(f"### First write vs overwrite, {DISK_NAME[tag]}")
-            md.append("")
-            md.append("Each thin/vmem target: discard the area (frees its "
-                      "blocks/buckets), write all of it once (first), then "
-                      "the same job again (overwrite). Size-based runs: "
-                      "random 4k with a random map (every block once), 4 "
-                      "jobs on 4 slices. The vmem pool here is formatted "
-                      "`--no-zero`, so every bucket is zeroed when it is "
-                      "provisioned, as a bucket reused after a discard or "
-                      "a delete always is.")
-            md.append("")
-            md += t
-            md.append("")
+        section(md, f"### First write vs overwrite, {DISK_NAME[tag]}",
+                "Each thin/vmem target: discard the area (frees its "
+                "blocks/buckets), write all of it once (first), then "
+                "the same job again (overwrite). Size-based runs: "
+                "random 4k with a random map (every block once), 4 "
+                "jobs on 4 slices. The vmem pool here is formatted "
+                "`--no-zero`, so every bucket is zeroed when it is "
+                "provisioned, as a bucket reused after a discard or "
+                "a delete always is.", t)
         t = pair_table(d, tag)
-        if t:
-            md.append(f"### Concurrent A/B (CPU cost per I/O), {DISK_NAME[tag]}")
-            md.append("")
-            md.append("Raw and the target run at the same time, 2 jobs "
-                      "each, sharing the guest's 2 vCPUs; on brd each I/O "
-                      "runs to completion in the submitting thread, so the "
-                      "IOPS ratio of the two halves is the inverse ratio of "
-                      "their CPU cost per I/O, and host load slows both "
-                      "halves alike. Much steadier than the sequential "
-                      "ratios above; not a target, a diagnostic. (vmem-wb "
-                      "completes I/O from a timer/worker, so its cost is "
-                      "partly charged outside its threads: read its column "
-                      "with care.)")
-            md.append("")
-            md += t
-            md.append("")
+        section(md, f"### Concurrent A/B (CPU cost per I/O), {DISK_NAME[tag]}",
+                "Raw and the target run at the same time, 2 jobs "
+                "each, sharing the guest's 2 vCPUs; on brd each I/O "
+                "runs to completion in the submitting thread, so the "
+                "IOPS ratio of the two halves is the inverse ratio of "
+                "their CPU cost per I/O, and host load slows both "
+                "halves alike. Much steadier than the sequential "
+                "ratios above; not a target, a diagnostic. (vmem-wb "
+                "completes I/O from a timer/worker, so its cost is "
+                "partly charged outside its threads: read its column "
+                "with care.)", t)
         t, allr = wb_table(d, tag)
-        if t:
-            wins = sum(1 for x in allr if x > 1)
-            md.append(f"### Write buffer on vs off (issue 5), {DISK_NAME[tag]}")
-            md.append("")
-            md.append("vmem0 fully provisioned; the same job with "
-                      "`write_buffer` 0 and 1, interleaved. Sequential runs "
-                      "give each job its own slice. Ratios above 1 mean "
-                      f"the buffer wins. All {len(allr)} per-repetition "
-                      f"ratios: median {fmt_ratio(allr)}, "
-                      f"buffer faster in {wins}.")
-            md.append("")
-            md += t
-            md.append("")
+        section(md, f"### Write buffer on vs off (issue 5), {DISK_NAME[tag]}",
+                "vmem0 fully provisioned; the same job with "
+                "`write_buffer` 0 and 1, interleaved. Sequential runs "
+                "give each job its own slice. Ratios above 1 mean "
+                f"the buffer wins. All {len(allr)} per-repetition "
+                f"ratios: median {fmt_ratio(allr)}, buffer faster in "
+                f"{sum(1 for x in allr if x > 1)}.", t)
         t = many_table(d, tag)
-        if t:
-            md.append(f"### 255 busy devices vs one, {DISK_NAME[tag]}")
-            md.append("")
-            md.append("Same job and working set (510 MiB): 2 MiB of each of "
-                      "vmem0..254, file picked at random per I/O, vs "
-                      "510 MiB of vmem0. Control: the same two jobs on raw "
-                      "brd disks (2 MiB of each of ram1..255 vs 510 MiB of "
-                      "ram1): what a 255-file fio job and 255 block devices "
-                      "cost without vmem.")
-            md.append("")
-            md += t
-            md.append("")
-    if att:
-        md.append("### Attach time")
-        md.append("")
-        md += att
-        md.append("")
+        section(md, f"### 255 busy devices vs one, {DISK_NAME[tag]}",
+                "Same job and working set (510 MiB): 2 MiB of each of "
+                "vmem0..254, file picked at random per I/O, vs "
+                "510 MiB of vmem0. Control: the same two jobs on raw "
+                "brd disks (2 MiB of each of ram1..255 vs 510 MiB of "
+                "ram1): what a 255-file fio job and 255 block devices "
+                "cost without vmem.", t)
+    section(md, "### Attach time", None, att)
     md.append(END)
 
     text = "\n".join(md) + "\n"
