@@ -106,8 +106,8 @@ static int vmem_free_batch(struct vmem_pool *pool, struct vmem_dev *dev,
 	return ret;
 }
 
-/* Free every bucket device @id holds; @dev is NULL when it has no disk */
-static int vmem_free_all(struct vmem_pool *pool, struct vmem_dev *dev, u32 id)
+/* Free every bucket device @id holds; it has no disk any more */
+static int vmem_free_all(struct vmem_pool *pool, u32 id)
 {
 	struct xarray *xa = &pool->map.dev[id].xa;
 	u64 vbs[VMEM_FREE_BATCH];
@@ -124,7 +124,7 @@ static int vmem_free_all(struct vmem_pool *pool, struct vmem_dev *dev, u32 id)
 			if (n == VMEM_FREE_BATCH)
 				break;
 		}
-		ret = vmem_free_batch(pool, dev, id, vbs, n);
+		ret = vmem_free_batch(pool, NULL, id, vbs, n);
 	} while (n && !ret);
 	return ret;
 }
@@ -403,19 +403,18 @@ static int vmem_pool_set_dev(struct vmem_pool *pool, u32 id, u64 capacity,
 	return ret;
 }
 
-/* Finish deleting device @id on disk: mark, free its buckets, clear */
-static int vmem_pool_erase_dev(struct vmem_pool *pool, struct vmem_dev *dev,
-			       u32 id)
+/*
+ * Finish deleting device @id, whose record is already marked
+ * VMEM_DEV_DELETING on disk: free its buckets, then clear the record
+ */
+static int vmem_pool_erase_dev(struct vmem_pool *pool, u32 id)
 {
-	struct vmem_map_dev *d = &pool->map.dev[id];
 	int ret;
 
-	ret = vmem_pool_set_dev(pool, id, d->capacity_pages, d->budget,
-				d->flags | VMEM_DEV_DELETING);
-	if (ret)
-		return ret;
+	if (WARN_ON_ONCE(!(pool->map.dev[id].flags & VMEM_DEV_DELETING)))
+		return -EINVAL;
 	mutex_lock(&pool->meta_lock);
-	ret = vmem_free_all(pool, dev, id);
+	ret = vmem_free_all(pool, id);
 	mutex_unlock(&pool->meta_lock);
 	if (ret)
 		return ret;
@@ -458,7 +457,7 @@ int vmem_pool_delete_dev(struct vmem_pool *pool, u32 id)
 		/* A deletion an I/O error interrupted: finish it now */
 		if (!(d->flags & VMEM_DEV_DELETING))
 			return -ENOENT;
-		return vmem_pool_erase_dev(pool, NULL, id);
+		return vmem_pool_erase_dev(pool, id);
 	}
 	ret = vmem_dev_claim(dev);
 	if (ret)
@@ -473,9 +472,9 @@ int vmem_pool_delete_dev(struct vmem_pool *pool, u32 id)
 	pool->devs[id] = NULL;
 	pool->nr_devices--;
 	vmem_dev_remove(dev);
-	ret = vmem_pool_erase_dev(pool, NULL, id);
+	ret = vmem_pool_erase_dev(pool, id);
 	if (ret)
-		pr_err("vmem%u: deletion interrupted by an I/O error (%d); the next attach finishes it\n",
+		pr_err("vmem%u: deletion interrupted by an I/O error (%d); deleting it again or the next attach finishes it\n",
 		       id, ret);
 	return ret;
 }
@@ -699,7 +698,7 @@ int vmem_pool_attach(const char *path, struct vmem_pool **out)
 			continue;
 		pr_info("%s: finishing the interrupted deletion of vmem%u\n",
 			path, id);
-		ret = vmem_pool_erase_dev(pool, NULL, id);
+		ret = vmem_pool_erase_dev(pool, id);
 		if (ret)
 			goto out_free;
 	}
