@@ -76,22 +76,6 @@ static void vctl_repair_collect(void *ctx, enum vmem_fault f,
 	fs->n++;
 }
 
-static struct vmem_map_entry *vctl_entry(void *meta, u64 b)
-{
-	struct vmem_map_sector *s;
-
-	s = (void *)((u8 *)meta + vmem_map_sector_of(b) * VMEM_SECTOR_SIZE);
-	return &s->entry[vmem_map_slot_of(b)];
-}
-
-static struct vmem_dev_rec *vctl_rec(void *meta, u32 id)
-{
-	struct vmem_devt_sector *s;
-
-	s = (void *)((u8 *)meta + vmem_devt_sector_of(id) * VMEM_SECTOR_SIZE);
-	return &s->dev[vmem_devt_slot_of(id)];
-}
-
 struct vctl_repair {
 	struct vctl_target t;
 	struct vctl_pool p;
@@ -105,7 +89,7 @@ struct vctl_repair {
 /* Free the map entry of bucket @b in memory, saying why */
 static void vctl_free_entry(struct vctl_repair *r, u64 b, const char *why)
 {
-	struct vmem_map_entry *e = vctl_entry(r->p.meta, b);
+	struct vmem_map_entry *e = vmem_meta_entry(r->p.meta, b);
 	static const struct vmem_map_entry zero;
 
 	if (!memcmp(e, &zero, sizeof(*e)))
@@ -144,7 +128,7 @@ static bool vctl_plan_fault(struct vctl_repair *r, const struct vctl_fault *x)
 		return true;
 	}
 	if (!strcmp(x->what, "bucket")) {
-		const struct vmem_map_entry *e = vctl_entry(r->p.meta, x->index);
+		const struct vmem_map_entry *e = vmem_meta_entry(r->p.meta, x->index);
 
 		switch (x->f) {
 		case VMEM_F_OWNER:
@@ -184,14 +168,9 @@ static bool vctl_plan_fault(struct vctl_repair *r, const struct vctl_fault *x)
 static int vctl_write_meta_sector(struct vctl_repair *r, u64 s)
 {
 	u8 *sec = (u8 *)r->p.meta + s * VMEM_SECTOR_SIZE;
-	u32 pool_id = vmem_pool_id(&r->p.sb);
 	int ret;
 
-	if (s >= VMEM_MAP_START)
-		vmem_blk_seal(sec, VMEM_MAP_MAGIC, s - VMEM_MAP_START, pool_id);
-	else
-		vmem_blk_seal(sec, VMEM_DEVT_MAGIC, s - VMEM_DEVT_START,
-			      pool_id);
+	vmem_meta_seal(r->p.meta, s, vmem_pool_id(&r->p.sb));
 	ret = vctl_pwrite(&r->t, sec, VMEM_SECTOR_SIZE, s * VMEM_SECTOR_SIZE);
 	if (!ret)
 		ret = vctl_sync(&r->t);
@@ -251,11 +230,11 @@ static bool vctl_plan(struct vctl_repair *r)
 		if (!r->deleting[id])
 			continue;
 		for (b = 0; b < r->p.g.nr_buckets; b++)
-			if (vctl_entry(r->p.meta, b)->owner == id + 1)
+			if (vmem_meta_entry(r->p.meta, b)->owner == id + 1)
 				vctl_free_entry(r, b, "interrupted deletion");
 		printf("vmem%u: %s clear its record (deletion finished)\n", id,
 		       r->dry_run ? "would" : "will");
-		memset(vctl_rec(r->p.meta, id), 0, sizeof(struct vmem_dev_rec));
+		memset(vmem_meta_rec(r->p.meta, id), 0, sizeof(struct vmem_dev_rec));
 		r->dirty[vmem_devt_sector_of(id)] = true;
 		r->changes++;
 	}

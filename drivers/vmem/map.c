@@ -13,30 +13,17 @@
 
 static struct vmem_map_entry *vmem_map_entry_of(struct vmem_map *m, u64 pb)
 {
-	struct vmem_map_sector *s;
-
-	s = (void *)(m->meta + vmem_map_sector_of(pb) * VMEM_SECTOR_SIZE);
-	return &s->entry[vmem_map_slot_of(pb)];
+	return vmem_meta_entry(m->meta, pb);
 }
 
 static void vmem_map_seal(struct vmem_map *m, u64 sector)
 {
-	u8 *p = m->meta + sector * VMEM_SECTOR_SIZE;
-
-	if (sector < VMEM_MAP_START)
-		vmem_blk_seal(p, VMEM_DEVT_MAGIC, sector - VMEM_DEVT_START,
-			      m->pool_id);
-	else
-		vmem_blk_seal(p, VMEM_MAP_MAGIC, sector - VMEM_MAP_START,
-			      m->pool_id);
+	vmem_meta_seal(m->meta, sector, m->pool_id);
 }
 
 static struct vmem_dev_rec *vmem_map_rec_of(struct vmem_map *m, u32 id)
 {
-	struct vmem_devt_sector *s;
-
-	s = (void *)(m->meta + vmem_devt_sector_of(id) * VMEM_SECTOR_SIZE);
-	return &s->dev[vmem_devt_slot_of(id)];
+	return vmem_meta_rec(m->meta, id);
 }
 
 static void vmem_map_noreport(void *ctx, enum vmem_fault f, const char *what,

@@ -267,6 +267,37 @@ static inline u32 vmem_devt_slot_of(u32 id)
 	return id % VMEM_DEVS_PER_SECTOR;
 }
 
+/* Map entry of physical bucket @bucket in metadata image @meta */
+static inline struct vmem_map_entry *vmem_meta_entry(void *meta, u64 bucket)
+{
+	struct vmem_map_sector *s = (struct vmem_map_sector *)
+		((u8 *)meta + vmem_map_sector_of(bucket) * VMEM_SECTOR_SIZE);
+
+	return &s->entry[vmem_map_slot_of(bucket)];
+}
+
+/* Device record of device @id in metadata image @meta */
+static inline struct vmem_dev_rec *vmem_meta_rec(void *meta, u32 id)
+{
+	struct vmem_devt_sector *s = (struct vmem_devt_sector *)
+		((u8 *)meta + vmem_devt_sector_of(id) * VMEM_SECTOR_SIZE);
+
+	return &s->dev[vmem_devt_slot_of(id)];
+}
+
+/* Reseal table sector @sector (device table or map) of image @meta */
+static inline void vmem_meta_seal(void *meta, u64 sector, u32 pool_id)
+{
+	u8 *p = (u8 *)meta + sector * VMEM_SECTOR_SIZE;
+
+	if (sector < VMEM_MAP_START)
+		vmem_blk_seal(p, VMEM_DEVT_MAGIC, sector - VMEM_DEVT_START,
+			      pool_id);
+	else
+		vmem_blk_seal(p, VMEM_MAP_MAGIC, sector - VMEM_MAP_START,
+			      pool_id);
+}
+
 /* First 512-byte sector of physical bucket @bucket */
 static inline u64 vmem_bucket_sector(const struct vmem_geom *g, u64 bucket)
 {
