@@ -25,12 +25,14 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include "bucket.h"
+#include "debug.h"
 #include "vmem.h"
 
 unsigned int vmem_io_enter(struct vmem_dev *dev)
 {
 	unsigned int epoch = READ_ONCE(dev->epoch) & 1;
 
+	vmem_hook(VMEM_HOOK_IO_ENTER);
 	atomic_inc(&dev->inflight[epoch]);
 	/* Order the charge before the lookup; pairs with vmem_drain() */
 	smp_mb__after_atomic();
@@ -39,8 +41,10 @@ unsigned int vmem_io_enter(struct vmem_dev *dev)
 
 void vmem_io_exit(struct vmem_dev *dev, unsigned int epoch)
 {
-	if (atomic_dec_and_test(&dev->inflight[epoch]) &&
-	    wq_has_sleeper(&dev->drain_wq))
+	if (!atomic_dec_and_test(&dev->inflight[epoch]))
+		return;
+	vmem_hook(VMEM_HOOK_IO_EXIT);
+	if (wq_has_sleeper(&dev->drain_wq))
 		wake_up(&dev->drain_wq);
 }
 

@@ -13,6 +13,7 @@
  *   dev.c     one gendisk per virtual device, per-disk sysfs attributes
  *   io.c      the submit_bio fast path and clone completion
  *   wbuf.c    the write buffer (batches writes to provisioned buckets)
+ *   debug.c   test hooks that widen race windows (debug kernel only)
  *
  * Lifetimes: one pool at most is attached (vmem_pool, under
  * vmem_ctl_mutex). A device lives from create (or attach) to delete (or

@@ -1,0 +1,35 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmem test hooks (see debug.h). Built only for kernels with KUnit.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/delay.h>
+#include <linux/moduleparam.h>
+#include <linux/preempt.h>
+#include "debug.h"
+
+/* Longest delay a hook takes, so a typo cannot hang a test guest */
+#define VMEM_HOOK_MAX_US	100000U
+
+static unsigned int vmem_hook_us[VMEM_HOOK_NR];
+
+module_param_named(hook_io_enter_us, vmem_hook_us[VMEM_HOOK_IO_ENTER],
+		   uint, 0644);
+MODULE_PARM_DESC(hook_io_enter_us, "Test only: delay a bio entering in-flight accounting, before its lookup");
+module_param_named(hook_io_exit_us, vmem_hook_us[VMEM_HOOK_IO_EXIT], uint,
+		   0644);
+MODULE_PARM_DESC(hook_io_exit_us, "Test only: delay a bio releasing its in-flight charge");
+
+void vmem_hook(enum vmem_hook h)
+{
+	unsigned int us = min(READ_ONCE(vmem_hook_us[h]), VMEM_HOOK_MAX_US);
+
+	if (!us)
+		return;
+	/* The debug kernel has PREEMPT_COUNT: preemptible() is exact */
+	if (preemptible())
+		fsleep(us);
+	else
+		mdelay(DIV_ROUND_UP(us, 1000));
+}

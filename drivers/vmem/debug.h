@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * vmem test hooks: delays that widen the windows of known races, so the
+ * race tests (tests/races/) can show a fix holds. They exist only in a
+ * module built for a kernel with KUnit (our debug kernel, see Kbuild);
+ * for every other kernel vmem_hook() is an empty inline and the module
+ * has no hook parameters.
+ *
+ * Each hook point has a module parameter, hook_<point>_us (0644, 0 by
+ * default): when non-zero, every pass through that point waits that
+ * many microseconds (sleeping where it may, spinning otherwise).
+ */
+#ifndef _VMEM_DEBUG_H
+#define _VMEM_DEBUG_H
+
+enum vmem_hook {
+	/* fast path: a bio is entering in-flight accounting, before its lookup */
+	VMEM_HOOK_IO_ENTER,
+	/* completion: a bio is releasing its in-flight charge */
+	VMEM_HOOK_IO_EXIT,
+	VMEM_HOOK_NR
+};
+
+#ifdef VMEM_DEBUG_HOOKS
+void vmem_hook(enum vmem_hook h);
+#else
+static inline void vmem_hook(enum vmem_hook h)
+{
+}
+#endif
+
+#endif /* _VMEM_DEBUG_H */
