@@ -7,9 +7,13 @@
 
 #include <linux/bitmap.h>
 #include <linux/bitops.h>
+#include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
 #include "map.h"
+
+/* Buckets loaded between two chances to reschedule */
+#define VMEM_MAP_RESCHED	4096
 
 static struct vmem_map_entry *vmem_map_entry_of(struct vmem_map *m, u64 pb)
 {
@@ -31,6 +35,16 @@ static void vmem_map_noreport(void *ctx, enum vmem_fault f, const char *what,
 {
 }
 
+/*
+ * Bitmaps of one bit per bucket: 5 MiB for 2^32 buckets, so kvmalloc (a
+ * 2^25-bucket pool needs 4 MiB, beyond what kmalloc can give)
+ */
+static unsigned long *vmem_map_bitmap(u64 nbits)
+{
+	return kvcalloc(BITS_TO_LONGS(nbits), sizeof(unsigned long),
+			GFP_KERNEL);
+}
+
 size_t vmem_map_meta_bytes(const struct vmem_sb *sb)
 {
 	struct vmem_geom g;
@@ -43,13 +57,14 @@ int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 		  u64 dev_bytes, vmem_report_fn report, void *ctx)
 {
 	struct vmem_meta_view *view;
-	u64 *scratch = NULL;
 	u64 faults, pb;
 	u32 id;
 	int ret;
 
 	m->meta = meta;
 	m->meta_bytes = meta_bytes;
+	if (!report)
+		report = vmem_map_noreport;
 	for (id = 0; id < VMEM_MAX_DEVICES; id++)
 		xa_init(&m->dev[id].xa);
 
@@ -62,27 +77,22 @@ int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 		ret = -EINVAL;
 		goto out_free_view;
 	}
-	scratch = kvmalloc_array(m->geom.nr_buckets, sizeof(u64), GFP_KERNEL);
-	if (!scratch) {
+	m->free = vmem_map_bitmap(m->geom.nr_buckets);
+	m->zeroed = vmem_map_bitmap(m->geom.nr_buckets);
+	if (!m->free || !m->zeroed) {
 		ret = -ENOMEM;
 		goto out_free_view;
 	}
-	m->free = bitmap_zalloc(m->geom.nr_buckets, GFP_KERNEL);
-	m->zeroed = bitmap_zalloc(m->geom.nr_buckets, GFP_KERNEL);
-	if (!m->free || !m->zeroed) {
-		ret = -ENOMEM;
-		goto out_free_scratch;
-	}
 
-	faults = vmem_meta_check(meta, dev_bytes, true, view, scratch,
-				 report ? report : vmem_map_noreport, ctx);
+	/* No scratch: the xarrays below catch a bucket mapped twice */
+	faults = vmem_meta_check(meta, dev_bytes, true, view, NULL, report, ctx);
 	/* An interrupted deletion is finished by the caller, not damage */
 	for (id = 0; id < VMEM_MAX_DEVICES; id++)
 		if (le32_to_cpu(view->devs[id].flags) & VMEM_DEV_DELETING)
 			faults--;
 	if (faults) {
 		ret = -EUCLEAN;
-		goto out_free_scratch;
+		goto out_free_view;
 	}
 
 	for (id = 0; id < VMEM_MAX_DEVICES; id++) {
@@ -96,6 +106,8 @@ int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 		struct vmem_map_entry *e = vmem_map_entry_of(m, pb);
 		struct vmem_map_dev *d;
 
+		if (!(pb % VMEM_MAP_RESCHED))
+			cond_resched();
 		if (e->owner == VMEM_OWNER_FREE) {
 			__set_bit(pb, m->free);
 			m->nr_free++;
@@ -106,16 +118,18 @@ int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 			continue;
 		}
 		d = &m->dev[e->owner - 1];
-		ret = xa_err(xa_store(&d->xa, le32_to_cpu(e->vbucket),
-				      xa_mk_value(pb), GFP_KERNEL));
+		ret = xa_insert(&d->xa, le32_to_cpu(e->vbucket),
+				xa_mk_value(pb), GFP_KERNEL);
+		if (ret == -EBUSY) {
+			report(ctx, VMEM_F_DOUBLE, "device", e->owner - 1);
+			ret = -EUCLEAN;
+		}
 		if (ret)
-			goto out_free_scratch;
+			goto out_free_view;
 		atomic64_inc(&d->used);
 	}
 	ret = 0;
 
-out_free_scratch:
-	kvfree(scratch);
 out_free_view:
 	kfree(view);
 	return ret;
@@ -130,9 +144,9 @@ void vmem_map_destroy(struct vmem_map *m)
 		return;
 	for (id = 0; id < VMEM_MAX_DEVICES; id++)
 		xa_destroy(&m->dev[id].xa);
-	bitmap_free(m->free);
+	kvfree(m->free);
 	m->free = NULL;
-	bitmap_free(m->zeroed);
+	kvfree(m->zeroed);
 	m->zeroed = NULL;
 	vfree(m->meta);
 	m->meta = NULL;
