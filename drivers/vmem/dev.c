@@ -154,7 +154,6 @@ struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id)
 	dev->pool = pool;
 	dev->id = id;
 	dev->bucket_shift = ilog2(pool->bucket_sectors);
-	init_waitqueue_head(&dev->drain_wq);
 
 	disk = blk_alloc_disk(NUMA_NO_NODE);
 	if (!disk) {
@@ -225,8 +224,7 @@ void vmem_dev_remove(struct vmem_dev *dev)
 	del_gendisk(dev->disk);
 	/* No new bio can come; finish deferred ones, then remapped ones */
 	flush_workqueue(dev->pool->wq);
-	vmem_drain(dev);
-	vmem_drain(dev);
+	vmem_drain(dev->pool);
 	put_disk(dev->disk);
 	kfree(dev);
 }

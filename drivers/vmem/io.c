@@ -13,73 +13,80 @@
  * worker, which may sleep.
  *
  * In-flight accounting: a bucket that is being freed must see no more
- * I/O before it is handed out again. Each remapped bio charges one of
- * two per-device counters, chosen by the device's epoch, from before its
- * lookup until its completion. vmem_drain() erases nothing itself: the
- * caller removes the bucket from the lookup, then vmem_drain() flips the
- * epoch and waits for the old counter to reach zero. A bio that looked
- * the bucket up before the erase either charged the old counter (and is
- * waited for) or sees the erase (full barriers on both sides: the store
- * buffering pattern). The same wait ends a device's life.
+ * I/O before it is handed out again, and a device must see none before
+ * it is freed. Every bio remapped to the backing device holds a read
+ * side of the pool's SRCU (vmem_io_enter()) from before its lookup until
+ * its completion (vmem_io_exit(), which may run in interrupt context and
+ * touches only the pool, never the device). Whoever frees removes the
+ * bucket from the lookup first (or, for a device, deletes its disk so no
+ * bio can reach it), then calls vmem_drain(), i.e. synchronize_srcu(),
+ * and only then reuses the bucket or frees the device. Why that is
+ * enough: a bio that can still reach the old bucket did its lookup
+ * before the removal, inside a read side that therefore began before
+ * the grace period and is waited for; a read side that began after the
+ * grace period started sees every store made before synchronize_srcu()
+ * was called, the removal included (SRCU's memory-ordering guarantee).
+ * There is no counter to reuse, so no number of drains can overtake a
+ * slow bio, and the pool outlives every device, so a late completion
+ * never touches freed memory.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include "bucket.h"
+#include "compat.h"
 #include "debug.h"
 #include "vmem.h"
 
-unsigned int vmem_io_enter(struct vmem_dev *dev)
+/**
+ * vmem_io_enter() - start a bio's in-flight read side, before its lookup
+ * @pool: the pool
+ *
+ * Return: the cookie vmem_io_exit() needs.
+ */
+int vmem_io_enter(struct vmem_pool *pool)
 {
-	unsigned int epoch = READ_ONCE(dev->epoch) & 1;
+	int idx = srcu_down_read(&pool->srcu);
 
 	vmem_hook(VMEM_HOOK_IO_ENTER);
-	atomic_inc(&dev->inflight[epoch]);
-	/* Order the charge before the lookup; pairs with vmem_drain() */
-	smp_mb__after_atomic();
-	return epoch;
+	return idx;
 }
 
-void vmem_io_exit(struct vmem_dev *dev, unsigned int epoch)
+/**
+ * vmem_io_exit() - end a bio's in-flight read side; any context
+ * @pool: the pool
+ * @idx: what vmem_io_enter() returned
+ */
+void vmem_io_exit(struct vmem_pool *pool, int idx)
 {
-	if (!atomic_dec_and_test(&dev->inflight[epoch]))
-		return;
+	srcu_up_read(&pool->srcu, idx);
 	vmem_hook(VMEM_HOOK_IO_EXIT);
-	if (wq_has_sleeper(&dev->drain_wq))
-		wake_up(&dev->drain_wq);
 }
 
 /**
  * vmem_drain() - wait for every bio that may have seen an old mapping
- * @dev: the device
+ * @pool: the pool
  *
- * Callers are serialized (pool->meta_lock or vmem_ctl_mutex with the
- * device already gone from the block layer) and may sleep.
+ * Called after a bucket left the lookup or a device lost its disk; may
+ * sleep. See the top of this file.
  */
-void vmem_drain(struct vmem_dev *dev)
+void vmem_drain(struct vmem_pool *pool)
 {
-	unsigned int old = READ_ONCE(dev->epoch) & 1;
-
-	/* Order the caller's xa_erase() before the flip and the wait */
-	smp_mb();
-	WRITE_ONCE(dev->epoch, old + 1);
-	/* Pairs with vmem_io_enter(): see the top of this file */
-	smp_mb();
-	wait_event(dev->drain_wq, !atomic_read(&dev->inflight[old]));
+	synchronize_srcu(&pool->srcu);
 }
 
 static void vmem_clone_endio(struct bio *clone)
 {
 	struct vmem_io *io = container_of(clone, struct vmem_io, clone);
-	struct vmem_dev *dev = io->dev;
-	unsigned int epoch = io->epoch;
+	struct vmem_pool *pool = io->pool;
 	struct bio *orig = io->orig;
+	int idx = io->idx;
 
 	orig->bi_status = clone->bi_status;
 	bio_end_io_acct(orig, io->start);
 	bio_put(clone);
 	bio_endio(orig);
-	/* Last: once this drops, the device may be freed */
-	vmem_io_exit(dev, epoch);
+	/* Last: from here on the device may be freed, not the pool */
+	vmem_io_exit(pool, idx);
 }
 
 /**
@@ -87,11 +94,11 @@ static void vmem_clone_endio(struct bio *clone)
  * @dev: the device
  * @bio: the original bio
  * @phys: backing sector (ignored for an empty flush)
- * @epoch: what vmem_io_enter() returned; released when the bio completes
+ * @idx: what vmem_io_enter() returned; released when the bio completes
  * @start: what bio_start_io_acct() returned
  */
 void vmem_clone_submit(struct vmem_dev *dev, struct bio *bio, u64 phys,
-		       unsigned int epoch, unsigned long start)
+		       int idx, unsigned long start)
 {
 	struct vmem_pool *pool = dev->pool;
 	struct vmem_io *io;
@@ -100,14 +107,14 @@ void vmem_clone_submit(struct vmem_dev *dev, struct bio *bio, u64 phys,
 	clone = bio_alloc_clone(pool->bdev, bio, GFP_NOIO, &pool->bs);
 	if (unlikely(!clone)) {
 		bio_end_io_acct(bio, start);
-		vmem_io_exit(dev, epoch);
 		bio_io_error(bio);
+		vmem_io_exit(pool, idx);
 		return;
 	}
 	io = container_of(clone, struct vmem_io, clone);
-	io->dev = dev;
+	io->pool = pool;
 	io->orig = bio;
-	io->epoch = epoch;
+	io->idx = idx;
 	io->start = start;
 	if (bio_sectors(bio))
 		clone->bi_iter.bi_sector = phys;
@@ -126,12 +133,12 @@ static u64 vmem_bio_phys(struct vmem_dev *dev, struct bio *bio, u64 pb)
  * @dev: the device
  * @bio: a bio within one bucket, or an empty flush
  * @pb: the physical bucket (ignored for an empty flush)
- * @epoch: what vmem_io_enter() returned; released when the bio completes
+ * @idx: what vmem_io_enter() returned; released when the bio completes
  */
 void vmem_remap_submit(struct vmem_dev *dev, struct bio *bio, u64 pb,
-		       unsigned int epoch)
+		       int idx)
 {
-	vmem_clone_submit(dev, bio, vmem_bio_phys(dev, bio, pb), epoch,
+	vmem_clone_submit(dev, bio, vmem_bio_phys(dev, bio, pb), idx,
 			  bio_start_io_acct(bio));
 }
 
@@ -139,8 +146,8 @@ void vmem_submit_bio(struct bio *bio)
 {
 	struct vmem_dev *dev = bio->bi_bdev->bd_disk->private_data;
 	struct vmem_pool *pool = dev->pool;
-	unsigned int epoch;
 	u64 left;
+	int idx;
 	s64 pb;
 
 	switch (bio_op(bio)) {
@@ -170,7 +177,7 @@ void vmem_submit_bio(struct bio *bio)
 		/* An empty flush: metadata is always durable already */
 		if (READ_ONCE(pool->wb.enabled))
 			vmem_wb_kick(pool);
-		vmem_remap_submit(dev, bio, 0, vmem_io_enter(dev));
+		vmem_remap_submit(dev, bio, 0, vmem_io_enter(pool));
 		return;
 	}
 
@@ -184,7 +191,7 @@ void vmem_submit_bio(struct bio *bio)
 		bio = split;
 	}
 
-	epoch = vmem_io_enter(dev);
+	idx = vmem_io_enter(pool);
 	pb = vmem_map_lookup(&pool->map, dev->id,
 			     bio->bi_iter.bi_sector >> dev->bucket_shift);
 	if (likely(pb >= 0)) {
@@ -192,13 +199,13 @@ void vmem_submit_bio(struct bio *bio)
 			if (bio->bi_opf & (REQ_PREFLUSH | REQ_FUA))
 				vmem_wb_kick(pool);
 			else if (vmem_wb_add(dev, bio, vmem_bio_phys(dev, bio, pb),
-					     epoch))
+					     idx))
 				return;
 		}
-		vmem_remap_submit(dev, bio, pb, epoch);
+		vmem_remap_submit(dev, bio, pb, idx);
 		return;
 	}
-	vmem_io_exit(dev, epoch);
+	vmem_io_exit(pool, idx);
 
 	if (bio_data_dir(bio) == READ) {
 		zero_fill_bio(bio);

@@ -85,7 +85,7 @@ static int vmem_free_batch(struct vmem_pool *pool, struct vmem_dev *dev,
 	if (!k)
 		return 0;
 	if (dev)
-		vmem_drain(dev);
+		vmem_drain(pool);
 	for (i = 0; i < k; i++) {
 		if (err[i] != 1)
 			continue;
@@ -276,17 +276,17 @@ static void vmem_prov_flush(struct vmem_pool *pool, struct bio_list *go)
 	mutex_unlock(&pool->meta_lock);
 	while ((bio = bio_list_pop(go))) {
 		struct vmem_dev *dev = bio->bi_bdev->bd_disk->private_data;
-		unsigned int epoch = vmem_io_enter(dev);
+		int idx = vmem_io_enter(pool);
 		s64 pb = vmem_map_lookup(&pool->map, dev->id,
 					 bio->bi_iter.bi_sector >>
 					 dev->bucket_shift);
 
 		if (WARN_ON_ONCE(pb < 0)) {
-			vmem_io_exit(dev, epoch);
+			vmem_io_exit(pool, idx);
 			bio_io_error(bio);
 			continue;
 		}
-		vmem_remap_submit(dev, bio, pb, epoch);
+		vmem_remap_submit(dev, bio, pb, idx);
 	}
 }
 
@@ -608,6 +608,8 @@ static void vmem_pool_free(struct vmem_pool *pool)
 	vmem_map_destroy(&pool->map);
 	if (pool->bdev)
 		blkdev_put(pool->bdev, FMODE_READ | FMODE_WRITE | FMODE_EXCL);
+	/* Every device was removed, so every read side has ended */
+	cleanup_srcu_struct(&pool->srcu);
 	kvfree(pool);
 }
 
@@ -648,6 +650,11 @@ int vmem_pool_attach(const char *path, struct vmem_pool **out)
 	spin_lock_init(&pool->defer_lock);
 	bio_list_init(&pool->deferred);
 	INIT_WORK(&pool->work, vmem_pool_work);
+	ret = init_srcu_struct(&pool->srcu);
+	if (ret) {
+		kvfree(pool);
+		return ret;
+	}
 
 	pool->bdev = blkdev_get_by_path(path, FMODE_READ | FMODE_WRITE |
 					FMODE_EXCL, pool);

@@ -18,7 +18,8 @@
  * Lifetimes: one pool at most is attached (vmem_pool, under
  * vmem_ctl_mutex). A device lives from create (or attach) to delete (or
  * detach); it is freed only after del_gendisk() and once every bio it
- * remapped has completed (vmem_drain()).
+ * remapped has completed (vmem_drain(), see io.c). The pool outlives
+ * its devices.
  *
  * Lock order: vmem_ctl_mutex -> disk->open_mutex -> pool->meta_lock.
  * The I/O fast path takes none of them.
@@ -30,6 +31,7 @@
 #include <linux/blkdev.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
+#include <linux/srcu.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include "map.h"
@@ -46,9 +48,6 @@ struct vmem_pool;
  * @id: N
  * @disk: its gendisk
  * @bucket_shift: log2 of sectors per bucket (copied for the fast path)
- * @inflight: remapped bios not yet completed, one counter per epoch
- * @epoch: which @inflight counter new bios charge; flipped by vmem_drain()
- * @drain_wq: vmem_drain() waits here for the old counter to reach zero
  * @dead: set under disk->open_mutex when deletion starts; open refused
  */
 struct vmem_dev {
@@ -56,9 +55,6 @@ struct vmem_dev {
 	u32 id;
 	struct gendisk *disk;
 	unsigned int bucket_shift;
-	atomic_t inflight[2];
-	unsigned int epoch;
-	wait_queue_head_t drain_wq;
 	bool dead;
 };
 
@@ -109,6 +105,8 @@ struct vmem_prov_batch {
  * @work: the worker's job
  * @defer_lock: protects @deferred
  * @deferred: bios waiting for the worker
+ * @srcu: in-flight I/O: each bio remapped to @bdev holds a read side
+ *	from before its lookup until its completion (io.c)
  * @bs: bioset for clones; front pad is struct vmem_io
  * @usage_level: last pool-usage threshold reported (0, 80, 90, 100)
  * @wb: write buffers (wbuf.c)
@@ -128,6 +126,7 @@ struct vmem_pool {
 	struct work_struct work;
 	spinlock_t defer_lock;		/* protects deferred */
 	struct bio_list deferred;
+	struct srcu_struct srcu;
 	struct bio_set bs;
 	unsigned int usage_level;
 	struct vmem_wb wb;
@@ -138,17 +137,17 @@ struct vmem_pool {
 
 /**
  * struct vmem_io - per-clone state, the front pad of every clone
- * @dev: the device the original bio was sent to
+ * @pool: the pool whose in-flight read side the bio holds
  * @orig: the original bio
  * @start: I/O accounting start time
- * @epoch: which @dev->inflight counter this bio charged
+ * @idx: the read side's cookie (vmem_io_enter())
  * @clone: the clone sent to the backing device; must be last
  */
 struct vmem_io {
-	struct vmem_dev *dev;
+	struct vmem_pool *pool;
 	struct bio *orig;
 	unsigned long start;
-	unsigned int epoch;
+	int idx;
 	struct bio clone;
 };
 
@@ -187,12 +186,12 @@ void vmem_dev_set_capacity(struct vmem_dev *dev);
 /* io.c */
 void vmem_submit_bio(struct bio *bio);
 void vmem_remap_submit(struct vmem_dev *dev, struct bio *bio, u64 pb,
-		       unsigned int epoch);
+		       int idx);
 void vmem_clone_submit(struct vmem_dev *dev, struct bio *bio, u64 phys,
-		       unsigned int epoch, unsigned long start);
-unsigned int vmem_io_enter(struct vmem_dev *dev);
-void vmem_io_exit(struct vmem_dev *dev, unsigned int epoch);
-void vmem_drain(struct vmem_dev *dev);
+		       int idx, unsigned long start);
+int vmem_io_enter(struct vmem_pool *pool);
+void vmem_io_exit(struct vmem_pool *pool, int idx);
+void vmem_drain(struct vmem_pool *pool);
 
 static inline u64 vmem_dev_bucket_bytes(const struct vmem_pool *pool)
 {

@@ -23,9 +23,9 @@
  * submitter does not wait: its bio goes to the disk directly.
  *
  * An error on a merged bio is retried bio by bio from a worker, so it
- * reaches exactly the bios it hit. Every buffered bio keeps its device's
- * in-flight charge until it completes, so deleting a device or freeing a
- * bucket waits for it (vmem_drain()).
+ * reaches exactly the bios it hit. Every buffered bio keeps its in-flight
+ * read side until it completes, so deleting a device or freeing a bucket
+ * waits for it (vmem_drain()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -59,13 +59,13 @@ static void vmem_wb_end(struct vmem_wb_slot *s, blk_status_t status)
 	s->bio->bi_status = status;
 	bio_end_io_acct(s->bio, s->start);
 	bio_endio(s->bio);
-	vmem_io_exit(s->dev, s->epoch);
+	vmem_io_exit(s->dev->pool, s->idx);
 }
 
 /* Send one bio on its own (keeps its in-flight charge and accounting) */
 static void vmem_wb_single(struct vmem_pool *pool, struct vmem_wb_slot *s)
 {
-	vmem_clone_submit(s->dev, s->bio, s->phys, s->epoch, s->start);
+	vmem_clone_submit(s->dev, s->bio, s->phys, s->idx, s->start);
 }
 
 static void vmem_wb_retry(struct work_struct *work)
@@ -228,13 +228,12 @@ static enum hrtimer_restart vmem_wb_timer(struct hrtimer *t)
  * @dev: its device
  * @bio: a write with data, no PREFLUSH or FUA, within one bucket
  * @phys: its backing sector
- * @epoch: its in-flight charge, kept until the bio completes
+ * @srcu_idx: its in-flight read side, held until the bio completes
  *
  * Return: true if the buffer took the bio; false if the caller must send
  * it directly (buffer off, or both buffers sealed).
  */
-bool vmem_wb_add(struct vmem_dev *dev, struct bio *bio, u64 phys,
-		 unsigned int epoch)
+bool vmem_wb_add(struct vmem_dev *dev, struct bio *bio, u64 phys, int srcu_idx)
 {
 	struct vmem_pool *pool = dev->pool;
 	struct vmem_wb *wb = &pool->wb;
@@ -254,7 +253,7 @@ bool vmem_wb_add(struct vmem_dev *dev, struct bio *bio, u64 phys,
 				.bio = bio,
 				.dev = dev,
 				.phys = phys,
-				.epoch = epoch,
+				.idx = srcu_idx,
 				.start = bio_start_io_acct(bio),
 			};
 			if (!slot)

@@ -20,16 +20,16 @@ struct vmem_pool;
 /**
  * struct vmem_wb_slot - one buffered bio
  * @bio: the original write
- * @dev: its device (holds its in-flight charge @epoch)
+ * @dev: its device
  * @phys: backing sector its data goes to
- * @epoch: the charge taken by vmem_io_enter()
+ * @idx: its in-flight read side, from vmem_io_enter()
  * @start: I/O accounting start time
  */
 struct vmem_wb_slot {
 	struct bio *bio;
 	struct vmem_dev *dev;
 	u64 phys;
-	unsigned int epoch;
+	int idx;
 	unsigned long start;
 };
 
@@ -81,7 +81,7 @@ struct vmem_wb {
 int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us);
 void vmem_wb_exit(struct vmem_pool *pool);
 bool vmem_wb_add(struct vmem_dev *dev, struct bio *bio, u64 phys,
-		 unsigned int epoch);
+		 int srcu_idx);
 void vmem_wb_kick(struct vmem_pool *pool);
 void vmem_wb_set(struct vmem_pool *pool, bool on);
 
