@@ -5,6 +5,7 @@
  * with its own fault.
  */
 #include <kunit/test.h>
+#include <linux/random.h>
 #include <linux/sizes.h>
 #include "test_util.h"
 
@@ -14,6 +15,37 @@ static void vmem_format_crc32c(struct kunit *test)
 {
 	KUNIT_EXPECT_EQ(test, ~vmem_crc32c(~0U, "123456789", 9), 0xe3069283U);
 	KUNIT_EXPECT_EQ(test, vmem_crc32c(0, "", 0), 0U);
+}
+
+/* CRC-32C one bit at a time: the definition the fast code must match */
+static u32 vmem_crc32c_bitwise(u32 crc, const u8 *p, size_t len)
+{
+	int k;
+
+	while (len--) {
+		crc ^= *p++;
+		for (k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78U & (0U - (crc & 1)));
+	}
+	return crc;
+}
+
+/* The kernel's __crc32c_le() against the bitwise reference */
+static void vmem_format_crc32c_random(struct kunit *test)
+{
+	u8 *buf = kunit_kmalloc(test, 4096, GFP_KERNEL);
+	unsigned int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (i = 0; i < 200; i++) {
+		size_t off = get_random_u32_below(16);
+		size_t len = get_random_u32_below(4096 - off + 1);
+		u32 seed = i & 1 ? get_random_u32() : ~0U;
+
+		get_random_bytes(buf, 4096);
+		KUNIT_EXPECT_EQ(test, vmem_crc32c(seed, buf + off, len),
+				vmem_crc32c_bitwise(seed, buf + off, len));
+	}
 }
 
 struct vmem_geom_case {
@@ -336,6 +368,7 @@ static void vmem_format_meta_check(struct kunit *test)
 
 static struct kunit_case vmem_format_cases[] = {
 	KUNIT_CASE(vmem_format_crc32c),
+	KUNIT_CASE(vmem_format_crc32c_random),
 	KUNIT_CASE_PARAM(vmem_format_geometry, vmem_geom_gen_params),
 	KUNIT_CASE(vmem_format_round_trip),
 	KUNIT_CASE(vmem_format_classify),

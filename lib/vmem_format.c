@@ -7,6 +7,7 @@
  * include/vmem/meta.h. Nothing here allocates, sleeps or locks.
  */
 #ifdef __KERNEL__
+#include <linux/crc32.h>
 #include <linux/kernel.h>
 #include <linux/string.h>
 #include <asm/byteorder.h>
@@ -50,21 +51,72 @@ const char *vmem_fault_str(enum vmem_fault f)
 	return vmem_fault_names[f];
 }
 
+#ifdef __KERNEL__
+/*
+ * lib/crc32.c's __crc32c_le() is built into every kernel vmem supports
+ * (CONFIG_CRC32=y) and is the same function: no pre or post inversion.
+ * crc32c() would need libcrc32c, a module that insmod does not load.
+ */
+u32 vmem_crc32c(u32 crc, const void *buf, size_t len)
+{
+	return __crc32c_le(crc, buf, len);
+}
+#else
 /* Reflected Castagnoli polynomial */
 #define VMEM_CRC32C_POLY 0x82f63b78U
 
+/*
+ * Slice-by-8: vmem_crc32c_tab[k][b] is the CRC of byte b followed by k
+ * zero bytes, so one step folds in 8 bytes. Filled once before main(),
+ * read-only afterwards.
+ */
+static u32 vmem_crc32c_tab[8][256];
+
+static void __attribute__((constructor)) vmem_crc32c_init(void)
+{
+	u32 i, k, c;
+
+	for (i = 0; i < 256; i++) {
+		c = i;
+		for (k = 0; k < 8; k++)
+			c = (c >> 1) ^ (VMEM_CRC32C_POLY & (0U - (c & 1)));
+		vmem_crc32c_tab[0][i] = c;
+	}
+	for (k = 1; k < 8; k++)
+		for (i = 0; i < 256; i++) {
+			c = vmem_crc32c_tab[k - 1][i];
+			vmem_crc32c_tab[k][i] = (c >> 8) ^
+				vmem_crc32c_tab[0][c & 0xff];
+		}
+}
+
+static u32 vmem_get_le32(const u8 *p)
+{
+	u32 v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32_to_cpu(v);
+}
+
 u32 vmem_crc32c(u32 crc, const void *buf, size_t len)
 {
+	const u32 (*t)[256] = vmem_crc32c_tab;
 	const u8 *p = buf;
-	int k;
+	u32 lo, hi;
 
-	while (len--) {
-		crc ^= *p++;
-		for (k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (VMEM_CRC32C_POLY & (0U - (crc & 1)));
+	for (; len >= 8; len -= 8, p += 8) {
+		lo = vmem_get_le32(p) ^ crc;
+		hi = vmem_get_le32(p + 4);
+		crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^
+		      t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
+		      t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^
+		      t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
 	}
+	while (len--)
+		crc = (crc >> 8) ^ t[0][(crc ^ *p++) & 0xff];
 	return crc;
 }
+#endif
 
 u32 vmem_sector_csum(const void *sector)
 {
