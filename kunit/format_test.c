@@ -302,6 +302,7 @@ struct vmem_fault_log {
 	unsigned int n;
 	enum vmem_fault f[8];
 	u64 index[8];
+	u64 yields;
 };
 
 static void vmem_test_report(void *ctx, enum vmem_fault f, const char *what,
@@ -314,6 +315,23 @@ static void vmem_test_report(void *ctx, enum vmem_fault f, const char *what,
 		log->index[log->n] = index;
 	}
 	log->n++;
+}
+
+static void vmem_test_yield(void *ctx)
+{
+	struct vmem_fault_log *log = ctx;
+
+	log->yields++;
+}
+
+/* vmem_meta_check() of a 1 GiB pool, faults and yields in @log */
+static u64 vmem_test_check(u8 *meta, struct vmem_meta_view *view,
+			   u64 *scratch, struct vmem_fault_log *log)
+{
+	log->n = 0;
+	log->yields = 0;
+	return vmem_meta_check(meta, GIB, true, view, scratch,
+			       vmem_test_report, vmem_test_yield, log);
 }
 
 static void vmem_format_meta_check(struct kunit *test)
@@ -333,36 +351,56 @@ static void vmem_format_meta_check(struct kunit *test)
 	vmem_test_add_dev(meta, 3, 64, 0);	/* 4 MiB: vbuckets 0..3 */
 	vmem_test_map(meta, 10, 3, 0);
 	vmem_test_map(meta, 500, 3, 3);
-	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, GIB, true, view, scratch,
-					      vmem_test_report, &log), 0);
+	KUNIT_EXPECT_EQ(test, vmem_test_check(meta, view, scratch, &log), 0);
 	KUNIT_EXPECT_EQ(test, view->used[3], 2);
 
 	/* The same virtual bucket in two physical buckets */
 	vmem_test_map(meta, 900, 3, 3);
-	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, GIB, true, view, scratch,
-					      vmem_test_report, &log), 1);
+	KUNIT_EXPECT_EQ(test, vmem_test_check(meta, view, scratch, &log), 1);
 	KUNIT_EXPECT_EQ(test, log.f[0], VMEM_F_DOUBLE);
 	/* A virtual bucket beyond the device */
 	vmem_test_map(meta, 900, 3, 4);
-	log.n = 0;
-	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, GIB, true, view, scratch,
-					      vmem_test_report, &log), 1);
+	KUNIT_EXPECT_EQ(test, vmem_test_check(meta, view, scratch, &log), 1);
 	KUNIT_EXPECT_EQ(test, log.f[0], VMEM_F_VBUCKET);
 	KUNIT_EXPECT_EQ(test, log.index[0], 900);
 	/* An owner that does not exist */
 	vmem_test_map(meta, 900, 7, 0);
-	log.n = 0;
-	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, GIB, true, view, scratch,
-					      vmem_test_report, &log), 1);
+	KUNIT_EXPECT_EQ(test, vmem_test_check(meta, view, scratch, &log), 1);
 	KUNIT_EXPECT_EQ(test, log.f[0], VMEM_F_OWNER);
 	/* A torn map sector: every entry in it is unreadable */
 	vmem_test_map(meta, 900, 3, 1);
 	((u8 *)vmem_test_sector(meta, vmem_map_sector_of(900)))[100] ^= 1;
-	log.n = 0;
-	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, GIB, true, view, scratch,
-					      vmem_test_report, &log), 1);
+	KUNIT_EXPECT_EQ(test, vmem_test_check(meta, view, scratch, &log), 1);
 	KUNIT_EXPECT_EQ(test, log.f[0], VMEM_F_CSUM);
 	KUNIT_EXPECT_EQ(test, log.index[0], 900 / VMEM_ENTRIES_PER_SECTOR);
+	/* 17 map sectors, one yield; the duplicate check sorts and yields */
+	KUNIT_EXPECT_GE(test, log.yields, 1);
+	KUNIT_EXPECT_EQ(test, vmem_test_check(meta, view, NULL, &log), 1);
+	KUNIT_EXPECT_EQ(test, log.yields, 1);
+	vfree(meta);
+}
+
+/* A yield before every VMEM_CHECK_YIELD_SECTORS map sectors, no more */
+static void vmem_format_meta_yield(struct kunit *test)
+{
+	struct vmem_fault_log log = { };
+	struct vmem_meta_view *view;
+	struct vmem_geom g;
+	size_t bytes;
+	/* 64 KiB buckets: 65520 buckets, 1057 map sectors */
+	u8 *meta = vmem_test_meta(test, 4 * GIB, 1, &g, &bytes);
+
+	view = kunit_kzalloc(test, sizeof(*view), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, view);
+	KUNIT_ASSERT_EQ(test, g.map_sectors, 1057);
+	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, 4 * GIB, true, view, NULL,
+					      vmem_test_report, vmem_test_yield,
+					      &log), 0);
+	KUNIT_EXPECT_EQ(test, log.yields,
+			DIV_ROUND_UP(g.map_sectors, VMEM_CHECK_YIELD_SECTORS));
+	/* NULL: no yield, same result */
+	KUNIT_EXPECT_EQ(test, vmem_meta_check(meta, 4 * GIB, true, view, NULL,
+					      vmem_test_report, NULL, &log), 0);
 	vfree(meta);
 }
 
@@ -376,6 +414,7 @@ static struct kunit_case vmem_format_cases[] = {
 	KUNIT_CASE(vmem_format_too_small),
 	KUNIT_CASE(vmem_format_blk),
 	KUNIT_CASE(vmem_format_meta_check),
+	KUNIT_CASE(vmem_format_meta_yield),
 	{}
 };
 

@@ -4,7 +4,8 @@
  *
  * The layout and its crash-consistency rules are described in
  * include/vmem/format.h; the promises of each function are in
- * include/vmem/meta.h. Nothing here allocates, sleeps or locks.
+ * include/vmem/meta.h. Nothing here allocates, sleeps or locks; the only
+ * calls out are to the callbacks vmem_meta_check() is given.
  */
 #ifdef __KERNEL__
 #include <linux/crc32.h>
@@ -360,13 +361,22 @@ static void vmem_sift_down(u64 *a, u64 root, u64 n)
 	}
 }
 
-static void vmem_heapsort(u64 *a, u64 n)
+/* Keys sorted between two calls to the yield callback */
+#define VMEM_CHECK_YIELD_KEYS \
+	(VMEM_CHECK_YIELD_SECTORS * VMEM_ENTRIES_PER_SECTOR)
+
+static void vmem_heapsort(u64 *a, u64 n, vmem_yield_fn yield, void *ctx)
 {
 	u64 i, tmp;
 
-	for (i = n / 2; i-- > 0;)
+	for (i = n / 2; i-- > 0;) {
+		if (yield && !(i % VMEM_CHECK_YIELD_KEYS))
+			yield(ctx);
 		vmem_sift_down(a, i, n);
+	}
 	for (i = n; i-- > 1;) {
+		if (yield && !(i % VMEM_CHECK_YIELD_KEYS))
+			yield(ctx);
 		tmp = a[0];
 		a[0] = a[i];
 		a[i] = tmp;
@@ -381,7 +391,7 @@ static const u8 *vmem_meta_sector(const void *meta, u64 sector)
 
 u64 vmem_meta_check(const void *meta, u64 dev_bytes, bool rw,
 		    struct vmem_meta_view *view, u64 *scratch,
-		    vmem_report_fn report, void *ctx)
+		    vmem_report_fn report, vmem_yield_fn yield, void *ctx)
 {
 	const struct vmem_sb *sb = meta;
 	struct vmem_dev_rec *devs = view->devs;
@@ -442,6 +452,9 @@ u64 vmem_meta_check(const void *meta, u64 dev_bytes, bool rw,
 
 		s = (const void *)vmem_meta_sector(meta, vmem_map_sector_of(b));
 		if (vmem_map_slot_of(b) == 0) {
+			if (yield && !((b / VMEM_ENTRIES_PER_SECTOR) %
+				       VMEM_CHECK_YIELD_SECTORS))
+				yield(ctx);
 			f = vmem_blk_validate(s, VMEM_MAP_MAGIC,
 					      b / VMEM_ENTRIES_PER_SECTOR,
 					      pool_id);
@@ -490,8 +503,10 @@ u64 vmem_meta_check(const void *meta, u64 dev_bytes, bool rw,
 	}
 
 	if (scratch && nkeys) {
-		vmem_heapsort(scratch, nkeys);
+		vmem_heapsort(scratch, nkeys, yield, ctx);
 		for (i = 1; i < nkeys; i++) {
+			if (yield && !(i % VMEM_CHECK_YIELD_KEYS))
+				yield(ctx);
 			if (scratch[i] == scratch[i - 1]) {
 				report(ctx, VMEM_F_DOUBLE, "device",
 				       scratch[i] >> 32);

@@ -68,7 +68,7 @@ int vctl_pool_check(struct vctl_target *t, struct vctl_pool *p,
 		vctl_err("warning: no memory for the duplicate-mapping check, skipped");
 	p->faults = vmem_meta_check(p->meta, t->bytes, false, &p->view,
 				    scratch, report ? report :
-				    vctl_pool_noreport, ctx);
+				    vctl_pool_noreport, NULL, ctx);
 	p->dup_checked = scratch;
 	free(scratch);
 	for (id = 0; id < VMEM_MAX_DEVICES; id++) {

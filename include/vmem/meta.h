@@ -5,7 +5,10 @@
  *
  * Every function here is pure: it reads and writes only the buffers it is
  * given, never sleeps, takes no lock and allocates nothing, so it can run
- * in any context and in plain userspace tests.
+ * in any context and in plain userspace tests. The one exception is
+ * vmem_meta_check()'s callbacks: they are the caller's code, run in the
+ * caller's context and may do what it allows (the module's @yield calls
+ * cond_resched(), so the module's check may sleep there).
  */
 #ifndef _VMEM_META_H
 #define _VMEM_META_H
@@ -203,6 +206,23 @@ typedef void (*vmem_report_fn)(void *ctx, enum vmem_fault f,
 			       const char *what, u64 index);
 
 /**
+ * typedef vmem_yield_fn - called by vmem_meta_check() between pieces of work
+ * @ctx: the caller's cookie, as given to @report
+ *
+ * A chance to reschedule (the module calls cond_resched()) or to show
+ * progress during a check of millions of buckets; nothing is held across
+ * the call.
+ */
+typedef void (*vmem_yield_fn)(void *ctx);
+
+/*
+ * vmem_meta_check() calls @yield before every VMEM_CHECK_YIELD_SECTORS
+ * map sectors it checks (32 KiB of map: 3968 buckets), and as often while
+ * it sorts and compares the duplicate check's keys
+ */
+#define VMEM_CHECK_YIELD_SECTORS	64
+
+/**
  * struct vmem_meta_view - what vmem_meta_check() decodes
  * @devs: the device records that validated (others read as free)
  * @used: buckets each device holds, counted from the map
@@ -223,7 +243,8 @@ struct vmem_meta_view {
  * @scratch: nr_buckets u64 of scratch space (for the duplicate check), or
  *	NULL to skip that check
  * @report: called for every fault
- * @ctx: passed to @report
+ * @yield: called every VMEM_CHECK_YIELD_SECTORS map sectors, or NULL
+ * @ctx: passed to @report and @yield
  *
  * The superblock must have been validated and @meta must hold all of the
  * metadata it describes. Reports every fault, not just the first.
@@ -232,7 +253,7 @@ struct vmem_meta_view {
  */
 u64 vmem_meta_check(const void *meta, u64 dev_bytes, bool rw,
 		    struct vmem_meta_view *view, u64 *scratch,
-		    vmem_report_fn report, void *ctx);
+		    vmem_report_fn report, vmem_yield_fn yield, void *ctx);
 
 /* Little helpers shared by both sides */
 static inline bool vmem_is_pow2(u64 x)

@@ -32,6 +32,7 @@ static struct vmem_meta_view view;
 struct fuzz_ctx {
 	const struct vmem_geom *g;
 	u64 reports;
+	u64 yields;
 };
 
 static void must(bool ok)
@@ -63,6 +64,13 @@ static void fuzz_report(void *ctx, enum vmem_fault f, const char *what,
 		must(false);
 }
 
+static void fuzz_yield(void *ctx)
+{
+	struct fuzz_ctx *c = ctx;
+
+	c->yields++;
+}
+
 /* Check a metadata area whose superblock validated */
 static u64 fuzz_check(const u8 *src, u64 dev_bytes, bool rw, bool dups)
 {
@@ -92,8 +100,14 @@ static u64 fuzz_check(const u8 *src, u64 dev_bytes, bool rw, bool dups)
 	}
 	c.g = &g;
 	faults = vmem_meta_check(meta, dev_bytes, rw, &view, scratch,
-				 fuzz_report, &c);
+				 fuzz_report, fuzz_yield, &c);
 	must(faults == c.reports);
+	/* One yield before each run of VMEM_CHECK_YIELD_SECTORS map sectors */
+	must(c.yields >= (g.map_sectors + VMEM_CHECK_YIELD_SECTORS - 1) /
+	     VMEM_CHECK_YIELD_SECTORS);
+	if (!scratch)
+		must(c.yields == (g.map_sectors + VMEM_CHECK_YIELD_SECTORS - 1) /
+		     VMEM_CHECK_YIELD_SECTORS);
 
 	for (id = 0; id < VMEM_MAX_DEVICES; id++) {
 		const struct vmem_dev_rec *r = &view.devs[id];
@@ -147,7 +161,7 @@ static void fuzz_geometry(u64 dev_bytes, u32 bucket_pages, bool build)
 	c.g = &g;
 	must(vmem_sb_validate((void *)meta, dev_bytes, true) == VMEM_OK);
 	must(vmem_meta_check(meta, dev_bytes, true, &view, NULL, fuzz_report,
-			     &c) == 0);
+			     NULL, &c) == 0);
 	free(meta);
 }
 

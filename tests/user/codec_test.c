@@ -136,7 +136,7 @@ static u64 img_check_rw(struct img *im, bool scratch, bool rw)
 	}
 	nr_reports = 0;
 	n = vmem_meta_check(im->meta, im->dev_bytes, rw, &view, keys,
-			    collect, NULL);
+			    collect, NULL, NULL);
 	free(keys);
 	if (n != nr_reports) {
 		fprintf(stderr, "meta_check returned %llu, reported %u\n",
@@ -892,8 +892,8 @@ static void codec_all_zero_image(void)
 	EXPECT(vmem_sb_validate((void *)buf, 0, false) == VMEM_F_MAGIC);
 	EXPECT(vmem_sb_validate((void *)buf, GIB, true) == VMEM_F_MAGIC);
 	nr_reports = 0;
-	EXPECT(vmem_meta_check(buf, GIB, true, &view, NULL, collect, NULL)
-	       == 1);
+	EXPECT(vmem_meta_check(buf, GIB, true, &view, NULL, collect, NULL,
+			       NULL) == 1);
 	EXPECT(only(VMEM_F_MAGIC, "superblock", 0));
 	/* A zero sector never passes as a table sector */
 	EXPECT(vmem_blk_validate(buf, VMEM_DEVT_MAGIC, 0, 0) == VMEM_F_CSUM);
@@ -936,6 +936,65 @@ static void codec_crc32c_random(void)
 	free(buf);
 }
 
+/* Reports seen at each call of the yield callback */
+static u64 yield_at[64];
+static unsigned int nr_yields;
+
+static void count_yield(void *ctx)
+{
+	(void)ctx;
+	if (nr_yields < ARRAY_SIZE(yield_at))
+		yield_at[nr_yields] = nr_reports;
+	nr_yields++;
+}
+
+/* A yield before every VMEM_CHECK_YIELD_SECTORS map sectors */
+static void codec_meta_yield(void)
+{
+	unsigned int i, want;
+	struct img im;
+	u64 *keys;
+	u64 s;
+
+	/* 64 KiB buckets: 163808 buckets, 2643 map sectors */
+	img_new(&im, 10 * GIB, 1);
+	want = (im.g.map_sectors + VMEM_CHECK_YIELD_SECTORS - 1) /
+	       VMEM_CHECK_YIELD_SECTORS;
+	EXPECT(want <= ARRAY_SIZE(yield_at));
+	nr_yields = 0;
+	EXPECT(vmem_meta_check(im.meta, im.dev_bytes, true, &view, NULL,
+			       collect, count_yield, NULL) == 0);
+	EXPECT(nr_yields == want);
+
+	/* Every map sector torn: one report each, so yields count sectors */
+	for (s = 0; s < im.g.map_sectors; s++)
+		img_sector(&im, VMEM_MAP_START + s)[100] ^= 1;
+	nr_reports = 0;
+	nr_yields = 0;
+	EXPECT(vmem_meta_check(im.meta, im.dev_bytes, true, &view, NULL,
+			       collect, count_yield, NULL) == im.g.map_sectors);
+	EXPECT(nr_yields == want);
+	for (i = 0; i < nr_yields && i < ARRAY_SIZE(yield_at); i++)
+		EXPECT(yield_at[i] == (u64)i * VMEM_CHECK_YIELD_SECTORS);
+	for (s = 0; s < im.g.map_sectors; s++)
+		img_sector(&im, VMEM_MAP_START + s)[100] ^= 1;
+
+	/* The duplicate check's sort yields too; the result is the same */
+	img_set_dev(&im, 0, 1 << 20, 0, VMEM_DEV_EXISTS);
+	for (s = 0; s < im.g.nr_buckets; s += 2)
+		img_set_map(&im, s, 1, s / 2);
+	keys = calloc(im.g.nr_buckets, sizeof(*keys));
+	EXPECT(keys);
+	nr_reports = 0;
+	nr_yields = 0;
+	EXPECT(vmem_meta_check(im.meta, im.dev_bytes, true, &view, keys,
+			       collect, count_yield, NULL) == 0);
+	EXPECT(nr_yields > want);
+	EXPECT(view.used[0] == (im.g.nr_buckets + 1) / 2);
+	free(keys);
+	img_free(&im);
+}
+
 /* Every fault the codec can name was produced by some test above */
 static void codec_all_faults_covered(void)
 {
@@ -971,6 +1030,7 @@ int main(void)
 	RUN(codec_random_images);
 	RUN(codec_all_zero_image);
 	RUN(codec_crc32c_random);
+	RUN(codec_meta_yield);
 	RUN(codec_all_faults_covered);
 	return tests_failed ? 1 : 0;
 }
