@@ -7,6 +7,8 @@
  *   imgtool dev IMG ID CAP_PAGES BUDGET FLAGS   set a device record
  *   imgtool map IMG BUCKET OWNER VBUCKET        set a map entry (owner is
  *                                               the device id + 1, 0 free)
+ *   imgtool zeroed IMG BUCKET                   mark a free bucket known
+ *                                               zero (VMEM_ENTRY_ZEROED)
  *   imgtool flip IMG OFFSET                     invert one byte, no reseal
  */
 #include <endian.h>
@@ -78,6 +80,30 @@ static int set_map(char **argv, u32 pool_id)
 	return 0;
 }
 
+/*
+ * After "format --no-zero" of a sparse image every bucket reads as zeros
+ * but none is marked: marking a few steers the module's allocator, which
+ * hands out marked buckets first, lowest first
+ */
+static int set_zeroed(char **argv, u32 pool_id)
+{
+	struct vmem_map_sector s;
+	u64 b = num(argv[0]);
+	struct vmem_map_entry *e = &s.entry[vmem_map_slot_of(b)];
+
+	rw_sector(&s, vmem_map_sector_of(b), false);
+	if (e->owner != VMEM_OWNER_FREE) {
+		fprintf(stderr, "imgtool: bucket %llu is not free\n",
+			(unsigned long long)b);
+		return 2;
+	}
+	e->flags |= VMEM_ENTRY_ZEROED;
+	vmem_blk_seal(&s, VMEM_MAP_MAGIC, b / VMEM_ENTRIES_PER_SECTOR,
+		      pool_id);
+	rw_sector(&s, vmem_map_sector_of(b), true);
+	return 0;
+}
+
 static int flip(char **argv)
 {
 	u64 off = num(argv[0]);
@@ -101,7 +127,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (argc < 4) {
-		fprintf(stderr, "usage: imgtool dev|map|flip IMG ARGS...\n");
+		fprintf(stderr, "usage: imgtool dev|map|zeroed|flip IMG ARGS...\n");
 		return 2;
 	}
 	fd = open(argv[2], O_RDWR);
@@ -114,6 +140,8 @@ int main(int argc, char **argv)
 		ret = set_dev(argv + 3, vmem_pool_id(&sb));
 	} else if (!strcmp(argv[1], "map") && argc == 6) {
 		ret = set_map(argv + 3, vmem_pool_id(&sb));
+	} else if (!strcmp(argv[1], "zeroed") && argc == 4) {
+		ret = set_zeroed(argv + 3, vmem_pool_id(&sb));
 	} else if (!strcmp(argv[1], "flip") && argc == 4) {
 		ret = flip(argv + 3);
 	} else {

@@ -193,6 +193,12 @@ vmemctl_format_zeroes() {
 	want_rc 0 "$V" dump z.img
 	has "(0 known zero)" "$out"
 	want_rc 0 "$V" check z.img
+	# What the large-pool system test does: mark the first and last
+	want_rc 0 "$IMGTOOL" zeroed z.img 0
+	want_rc 0 "$IMGTOOL" zeroed z.img 254
+	want_rc 0 "$V" dump z.img
+	has "255 free (2 known zero)" "$out"
+	want_rc 0 "$V" check z.img
 }
 
 vmemctl_format_too_small() {
