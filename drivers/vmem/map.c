@@ -35,6 +35,12 @@ static void vmem_map_noreport(void *ctx, enum vmem_fault f, const char *what,
 {
 }
 
+/* The codec's check runs over millions of buckets: let others run */
+static void vmem_map_yield(void *ctx)
+{
+	cond_resched();
+}
+
 /*
  * Bitmaps of one bit per bucket: 5 MiB for 2^32 buckets, so kvmalloc (a
  * 2^25-bucket pool needs 4 MiB, beyond what kmalloc can give)
@@ -85,7 +91,8 @@ int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 	}
 
 	/* No scratch: the xarrays below catch a bucket mapped twice */
-	faults = vmem_meta_check(meta, dev_bytes, true, view, NULL, report, ctx);
+	faults = vmem_meta_check(meta, dev_bytes, true, view, NULL, report,
+				 vmem_map_yield, ctx);
 	/* An interrupted deletion is finished by the caller, not damage */
 	for (id = 0; id < VMEM_MAX_DEVICES; id++)
 		if (le32_to_cpu(view->devs[id].flags) & VMEM_DEV_DELETING)
