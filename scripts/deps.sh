@@ -13,7 +13,7 @@ packages=(
 	fio xfsprogs btrfs-progs thin-provisioning-tools e2fsprogs dmsetup
 	kmod cpio bc flex bison libelf-dev libssl-dev ccache xz-utils
 	gnuplot-nox jq clang llvm build-essential python3
-	shellcheck libclang-rt-14-dev lz4 strace linux-perf
+	shellcheck libclang-rt-14-dev lz4 strace linux-perf dosfstools
 )
 
 # One dpkg-query for all: unknown packages print nothing (and make it
