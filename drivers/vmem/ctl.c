@@ -5,7 +5,8 @@
  * /sys/class/misc/vmem-control/.
  *
  * Every ioctl runs under vmem_ctl_mutex, validates all of its input
- * before touching anything, and logs why it refused.
+ * before touching anything, and logs why it refused (rate-limited: a
+ * looping caller must not flood the log).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -39,24 +40,24 @@ static int vmem_ctl_attach(void __user *arg)
 	if (copy_from_user(&a, arg, sizeof(a)))
 		return -EFAULT;
 	if (a.flags || !vmem_zero(a.reserved, sizeof(a.reserved))) {
-		pr_err("attach: unknown flags or reserved fields set\n");
+		pr_err_ratelimited("attach: unknown flags or reserved fields set\n");
 		return -EINVAL;
 	}
 	if (a.path_len < 2 || a.path_len > VMEM_CTL_PATH_MAX) {
-		pr_err("attach: path length %u out of range\n", a.path_len);
+		pr_err_ratelimited("attach: path length %u out of range\n", a.path_len);
 		return -EINVAL;
 	}
 	path = memdup_user(u64_to_user_ptr(a.path), a.path_len);
 	if (IS_ERR(path))
 		return PTR_ERR(path);
 	if (path[a.path_len - 1] || strlen(path) != a.path_len - 1) {
-		pr_err("attach: path is not one NUL-terminated string\n");
+		pr_err_ratelimited("attach: path is not one NUL-terminated string\n");
 		ret = -EINVAL;
 		goto out_free;
 	}
 	if (vmem_pool) {
-		pr_err("attach %s: a pool is already attached (%pg)\n", path,
-		       vmem_pool->bdev);
+		pr_err_ratelimited("attach %s: a pool is already attached (%pg)\n", path,
+				   vmem_pool->bdev);
 		ret = -EBUSY;
 		goto out_free;
 	}
@@ -71,7 +72,7 @@ static int vmem_ctl_detach(void)
 	int ret;
 
 	if (!vmem_pool) {
-		pr_err("detach: no pool attached\n");
+		pr_err_ratelimited("detach: no pool attached\n");
 		return -ENODEV;
 	}
 	ret = vmem_pool_detach(vmem_pool);
@@ -101,16 +102,16 @@ static int vmem_ctl_pages(const char *cmd, u64 bytes, u64 *pages)
 	u64 buckets;
 
 	if (!bytes || bytes % VMEM_PAGE_SIZE) {
-		pr_err("%s: size %llu is not a positive multiple of 64 KiB\n",
-		       cmd, bytes);
+		pr_err_ratelimited("%s: size %llu is not a positive multiple of 64 KiB\n",
+				   cmd, bytes);
 		return -EINVAL;
 	}
 	*pages = bytes >> VMEM_PAGE_SHIFT;
 	buckets = vmem_dev_buckets(*pages, vmem_pool->map.geom.bucket_pages);
 	if (buckets > VMEM_MAX_VBUCKETS ||
 	    *pages > (U64_MAX >> SECTOR_SHIFT) / VMEM_SECTORS_PER_PAGE) {
-		pr_err("%s: size %llu is beyond the format's limit\n", cmd,
-		       bytes);
+		pr_err_ratelimited("%s: size %llu is beyond the format's limit\n", cmd,
+				   bytes);
 		return -EINVAL;
 	}
 	return 0;
@@ -123,7 +124,7 @@ static int vmem_ctl_budget(const char *cmd, u64 bytes, u32 *budget)
 
 	if (bytes > U64_MAX - vmem_dev_bucket_bytes(vmem_pool) ||
 	    b > U32_MAX) {
-		pr_err("%s: budget %llu too large\n", cmd, bytes);
+		pr_err_ratelimited("%s: budget %llu too large\n", cmd, bytes);
 		return -EINVAL;
 	}
 	*budget = b;
@@ -148,18 +149,18 @@ static int vmem_ctl_dev_cmd(unsigned int cmd, void __user *arg)
 	if (copy_from_user(&c, arg, sizeof(c)))
 		return -EFAULT;
 	if (c.flags || !vmem_zero(c.reserved, sizeof(c.reserved))) {
-		pr_err("%s: unknown flags or reserved fields set\n", name);
+		pr_err_ratelimited("%s: unknown flags or reserved fields set\n", name);
 		return -EINVAL;
 	}
 	if (!vmem_pool) {
 		if (cmd != VMEM_CTL_GET_DEV)
-			pr_err("%s: no pool attached\n", name);
+			pr_err_ratelimited("%s: no pool attached\n", name);
 		return -ENODEV;
 	}
 	if (c.id >= VMEM_MAX_DEVICES &&
 	    !(cmd == VMEM_CTL_CREATE && c.id == VMEM_CTL_ID_ANY)) {
-		pr_err("%s: device id %u out of range 0..%u\n", name, c.id,
-		       VMEM_MAX_DEVICES - 1);
+		pr_err_ratelimited("%s: device id %u out of range 0..%u\n", name, c.id,
+				   VMEM_MAX_DEVICES - 1);
 		return -EINVAL;
 	}
 
@@ -176,14 +177,21 @@ static int vmem_ctl_dev_cmd(unsigned int cmd, void __user *arg)
 				    !vmem_pool->map.dev[c.id].flags)
 					break;
 			if (c.id == VMEM_MAX_DEVICES) {
-				pr_err("create: all %u device ids are in use\n",
-				       VMEM_MAX_DEVICES);
+				pr_err_ratelimited("create: all %u device ids are in use\n",
+						   VMEM_MAX_DEVICES);
 				return -ENOSPC;
 			}
 		}
+		/*
+		 * The answer names the device (with VMEM_CTL_ID_ANY the only
+		 * way to learn which): make sure it can be written back
+		 * before making one
+		 */
+		if (copy_to_user(arg, &c, sizeof(c)))
+			return -EFAULT;
 		ret = vmem_pool_create_dev(vmem_pool, c.id, pages, budget);
 		if (ret == -EEXIST)
-			pr_err("create: vmem%u already exists\n", c.id);
+			pr_err_ratelimited("create: vmem%u already exists\n", c.id);
 		else if (!ret)
 			pr_info("vmem%u: created, %llu bytes\n", c.id,
 				c.size_bytes);
@@ -194,7 +202,7 @@ static int vmem_ctl_dev_cmd(unsigned int cmd, void __user *arg)
 			return ret;
 		ret = vmem_pool_resize_dev(vmem_pool, c.id, pages);
 		if (ret == -EINVAL)
-			pr_err("resize: vmem%u cannot shrink\n", c.id);
+			pr_err_ratelimited("resize: vmem%u cannot shrink\n", c.id);
 		else if (!ret)
 			pr_info("vmem%u: resized to %llu bytes\n", c.id,
 				c.size_bytes);
@@ -207,7 +215,7 @@ static int vmem_ctl_dev_cmd(unsigned int cmd, void __user *arg)
 	case VMEM_CTL_DELETE:
 		ret = vmem_pool_delete_dev(vmem_pool, c.id);
 		if (ret == -EBUSY)
-			pr_err("delete: vmem%u is open\n", c.id);
+			pr_err_ratelimited("delete: vmem%u is open\n", c.id);
 		else if (!ret)
 			pr_info("vmem%u: deleted\n", c.id);
 		break;
@@ -216,11 +224,16 @@ static int vmem_ctl_dev_cmd(unsigned int cmd, void __user *arg)
 		break;
 	}
 	if (ret == -ENOENT && cmd != VMEM_CTL_GET_DEV)
-		pr_err("%s: vmem%u does not exist\n", name, c.id);
+		pr_err_ratelimited("%s: vmem%u does not exist\n", name, c.id);
 	if (ret || cmd == VMEM_CTL_DELETE)
 		return ret;
 	vmem_ctl_fill_dev(&c, c.id);
-	return copy_to_user(arg, &c, sizeof(c)) ? -EFAULT : 0;
+	if (!copy_to_user(arg, &c, sizeof(c)))
+		return 0;
+	if (cmd == VMEM_CTL_CREATE)
+		pr_err_ratelimited("create: vmem%u was created, but its description could not be copied back\n",
+				   c.id);
+	return -EFAULT;
 }
 
 static int vmem_ctl_pool_info(void __user *arg)
@@ -367,7 +380,7 @@ static ssize_t write_buffer_store(struct device *d,
 
 	ret = kstrtobool(buf, &on);
 	if (ret) {
-		pr_err("write_buffer: expected 0 or 1\n");
+		pr_err_ratelimited("write_buffer: expected 0 or 1\n");
 		return ret;
 	}
 	mutex_lock(&vmem_ctl_mutex);
@@ -376,7 +389,7 @@ static ssize_t write_buffer_store(struct device *d,
 		pr_info("%pg: write buffer %s\n", vmem_pool->bdev,
 			on ? "on" : "off");
 	} else {
-		pr_err("write_buffer: no pool attached\n");
+		pr_err_ratelimited("write_buffer: no pool attached\n");
 		ret = -ENODEV;
 	}
 	mutex_unlock(&vmem_ctl_mutex);
@@ -407,7 +420,7 @@ static ssize_t write_buffer_delay_us_store(struct device *d,
 
 	ret = kstrtouint(buf, 0, &us);
 	if (ret || !us || us > 100000) {
-		pr_err("write_buffer_delay_us: expected 1..100000\n");
+		pr_err_ratelimited("write_buffer_delay_us: expected 1..100000\n");
 		return -EINVAL;
 	}
 	mutex_lock(&vmem_ctl_mutex);

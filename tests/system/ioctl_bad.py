@@ -10,8 +10,10 @@ Prints PASS:/FAIL: lines; exit status 1 if any failed.
 import ctypes
 import errno
 import fcntl
+import mmap
 import os
 import struct
+import subprocess
 import sys
 
 MAGIC = 0xF3
@@ -58,6 +60,62 @@ def expect(name, want, fd, cmd, arg):
               f" got {errno.errorcode.get(got, got)}")
 
 
+libc = ctypes.CDLL(None, use_errno=True)
+
+
+def raw_ioctl(fd, cmd, addr):
+    """ioctl with a raw user address; returns 0 or the errno"""
+    if libc.ioctl(fd, ctypes.c_ulong(cmd), ctypes.c_void_p(addr)) == 0:
+        return 0
+    return ctypes.get_errno()
+
+
+def create_readonly_arg(fd):
+    """CREATE whose argument can be read but not written back: EFAULT,
+    and no device made (the caller could never learn its id)"""
+    global failed
+    page = mmap.mmap(-1, mmap.PAGESIZE)
+    page[:DEV] = dev(0xFFFFFFFF, size=1 << 20)     # VMEM_CTL_ID_ANY
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(page))
+    if libc.mprotect(ctypes.c_void_p(addr), mmap.PAGESIZE, mmap.PROT_READ):
+        print("FAIL: ioctl create into a read-only buffer: mprotect")
+        failed = 1
+        return
+    before = sorted(os.listdir("/sys/block"))
+    got = raw_ioctl(fd, CREATE, addr)
+    after = sorted(os.listdir("/sys/block"))
+    if got == errno.EFAULT and before == after:
+        print("PASS: ioctl create into a read-only buffer -> EFAULT, "
+              "no device created")
+    else:
+        failed = 1
+        new = sorted(set(after) - set(before))
+        print(f"FAIL: ioctl create into a read-only buffer: got "
+              f"{errno.errorcode.get(got, got)}, new devices {new}")
+
+
+def log_rate_limited(fd, n=1000):
+    """n refused ioctls in a row must not write n kernel log lines"""
+    global failed
+    mark = len(subprocess.run(["dmesg"], capture_output=True,
+                              text=True).stdout.splitlines())
+    for _ in range(n):
+        try:
+            fcntl.ioctl(fd, CREATE, dev(255))
+        except OSError:
+            pass
+    lines = subprocess.run(["dmesg"], capture_output=True,
+                           text=True).stdout.splitlines()[mark:]
+    said = [ln for ln in lines if "create: device id 255" in ln]
+    if 0 < len(said) <= n // 10:
+        print(f"PASS: {n} refused ioctls logged {len(said)} line(s) "
+              f"(rate limited)")
+    else:
+        failed = 1
+        print(f"FAIL: {n} refused ioctls logged {len(said)} line(s); "
+              f"want 1..{n // 10}")
+
+
 def main():
     existing = int(sys.argv[1])
     fd = os.open("/dev/vmem-control", os.O_RDWR)
@@ -102,6 +160,8 @@ def main():
                                  0, 0, 0)))
     expect("attach bad pointer", errno.EFAULT, fd, ATTACH,
            bytearray(struct.pack(ATTACH_FMT, 8, 9, 0, 0, 0, 0, 0, 0, 0)))
+    create_readonly_arg(fd)
+    log_rate_limited(fd)
     os.close(fd)
     return failed
 
