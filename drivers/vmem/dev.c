@@ -122,6 +122,8 @@ static void vmem_dev_limits(struct vmem_dev *dev)
 	q->limits.discard_alignment = 0;
 	blk_queue_max_write_zeroes_sectors(q, UINT_MAX >> SECTOR_SHIFT);
 	blk_queue_write_cache(q, bdev_write_cache(backing), bdev_fua(backing));
+	if (bdev_stable_writes(backing))
+		blk_queue_flag_set(QUEUE_FLAG_STABLE_WRITES, q);
 	if (bdev_nonrot(backing))
 		blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
 	else

@@ -664,6 +664,12 @@ int vmem_pool_attach(const char *path, struct vmem_pool **out)
 		pool->bdev = NULL;
 		goto out_free;
 	}
+	if (bdev_is_zoned(pool->bdev)) {
+		pr_err("%s: zoned block devices are not supported (buckets are written in place)\n",
+		       path);
+		ret = -EOPNOTSUPP;
+		goto out_free;
+	}
 	if (bdev_logical_block_size(pool->bdev) > VMEM_LBS) {
 		pr_err("%s: logical block size %u above %u is not supported\n",
 		       path, bdev_logical_block_size(pool->bdev), VMEM_LBS);
