@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KUnit suite vmem_map: the in-memory map (drivers/vmem/map.c). Provision,
- * lookup, free, reload from the encoded metadata, damage detection, and
- * the pool-full and budget refusals.
+ * lookup, free, the committed image and its seal, arming and remarking
+ * format-zeroed buckets, reload from the encoded metadata, damage
+ * detection, a full pool and budgets.
  */
 #include <kunit/test.h>
 #include <linux/sizes.h>
@@ -10,13 +11,6 @@
 #include "test_util.h"
 
 #define MIB ((u64)SZ_1M)
-
-static s64 vmem_test_reserve(struct vmem_map *m, u32 id, u64 vb, u64 *pb)
-{
-	bool zeroed;
-
-	return vmem_map_reserve(m, id, vb, pb, &zeroed);
-}
 
 /* Load a map over a fresh pool of @dev_bytes with device 0 of @pages */
 static struct vmem_map *vmem_test_map_load(struct kunit *test, u64 dev_bytes,
@@ -35,83 +29,150 @@ static struct vmem_map *vmem_test_map_load(struct kunit *test, u64 dev_bytes,
 	return m;
 }
 
+/* Take a dirty bucket (as if zeroed) and give it to (@id, @vb) */
+static s64 vmem_test_provision(struct kunit *test, struct vmem_map *m,
+			       u32 id, u64 vb)
+{
+	s64 pb = vmem_map_take(m, VMEM_DIRTY);
+
+	if (pb < 0)
+		return pb;
+	KUNIT_EXPECT_TRUE(test, vmem_budget_try_charge(&m->dev[id].used,
+						       m->dev[id].budget));
+	KUNIT_EXPECT_EQ(test, vmem_map_assign(m, id, vb, pb), 0);
+	return pb;
+}
+
+static const struct vmem_map_entry *vmem_test_image_entry(struct vmem_map *m,
+							  u64 pb)
+{
+	return vmem_meta_entry(m->meta, pb);
+}
+
 static void vmem_map_provision_lookup_free(struct kunit *test)
 {
 	struct vmem_map *m = vmem_test_map_load(test, 64 * MIB, 1024, 0);
-	u64 pb, pb2;
-	s64 sector;
+	u64 dirty = vmem_map_nr(m, VMEM_DIRTY);
+	s64 pb, pb2;
 
 	KUNIT_EXPECT_EQ(test, vmem_map_lookup(m, 0, 5), -1);
-	sector = vmem_test_reserve(m, 0, 5, &pb);
-	KUNIT_ASSERT_GE(test, sector, 0);
-	KUNIT_EXPECT_EQ(test, sector, vmem_map_sector_of(pb));
-	/* Reserved is not yet visible */
-	KUNIT_EXPECT_EQ(test, vmem_map_lookup(m, 0, 5), -1);
-	vmem_map_publish(m, 0, 5, pb);
-	KUNIT_EXPECT_EQ(test, vmem_map_lookup(m, 0, 5), (s64)pb);
+	pb = vmem_test_provision(test, m, 0, 5);
+	KUNIT_ASSERT_GE(test, pb, 0);
+	/* Visible at once, counted, out of the free sets */
+	KUNIT_EXPECT_EQ(test, vmem_map_lookup(m, 0, 5), pb);
 	KUNIT_EXPECT_EQ(test, vmem_map_used(m), 1);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&m->dev[0].used), 1);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m, VMEM_DIRTY), dirty - 1);
+	KUNIT_EXPECT_EQ(test, vmem_map_busy(m), 0);
 
 	/* A second bucket is a different physical bucket */
-	KUNIT_ASSERT_GE(test, vmem_test_reserve(m, 0, 6, &pb2), 0);
-	vmem_map_publish(m, 0, 6, pb2);
+	pb2 = vmem_test_provision(test, m, 0, 6);
 	KUNIT_EXPECT_NE(test, pb, pb2);
 
-	/* Unmap hides it at once but keeps it out of the free set */
-	KUNIT_EXPECT_GE(test, vmem_map_unmap(m, 0, 5, &pb2), 0);
-	KUNIT_EXPECT_EQ(test, pb2, pb);
+	/* Unmap hides it at once, keeps it busy, blocks the virtual bucket */
+	KUNIT_EXPECT_EQ(test, vmem_map_unmap(m, 0, 5), pb);
 	KUNIT_EXPECT_EQ(test, vmem_map_lookup(m, 0, 5), -1);
-	KUNIT_EXPECT_EQ(test, vmem_map_used(m), 2);
-	vmem_map_release(m, 0, pb);
+	KUNIT_EXPECT_TRUE(test, vmem_map_freeing(m, 0, 5));
 	KUNIT_EXPECT_EQ(test, vmem_map_used(m), 1);
 	KUNIT_EXPECT_EQ(test, atomic64_read(&m->dev[0].used), 1);
-	KUNIT_EXPECT_EQ(test, vmem_map_unmap(m, 0, 5, &pb2), -ENOENT);
+	KUNIT_EXPECT_EQ(test, vmem_map_busy(m), 1);
+	KUNIT_EXPECT_EQ(test, vmem_map_unmap(m, 0, 5), -ENOENT);
+
+	/* Released: dirty and to be zeroed, the virtual bucket free */
+	vmem_map_release(m, 0, 5, pb);
+	KUNIT_EXPECT_FALSE(test, vmem_map_freeing(m, 0, 5));
+	KUNIT_EXPECT_EQ(test, vmem_map_busy(m), 0);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m, VMEM_DIRTY), dirty - 1);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m, VMEM_TOZERO), 1);
+	KUNIT_EXPECT_EQ(test, vmem_map_take(m, VMEM_TOZERO), pb);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m, VMEM_DIRTY), dirty - 2);
+	vmem_map_put(m, pb, VMEM_ARMED);
+	KUNIT_EXPECT_EQ(test, vmem_map_take(m, VMEM_ARMED), pb);
 	vmem_map_destroy(m);
 }
 
-static void vmem_map_unreserve_remap(struct kunit *test)
+/*
+ * The image holds committed state only: no change reaches it before the
+ * seal, so no other metadata write can carry one to the disk (issue 11:
+ * vmem_map_reserve() used to write an uncommitted owner into the image,
+ * which a device-table write or a 4 KiB round-up then wrote out)
+ */
+static void vmem_map_image_committed_only(struct kunit *test)
 {
 	struct vmem_map *m = vmem_test_map_load(test, 64 * MIB, 1024, 0);
-	u64 pb, pb2;
+	u64 sec, devt = vmem_devt_sector_of(200);
+	u8 *before;
+	s64 pb;
 
-	KUNIT_ASSERT_GE(test, vmem_test_reserve(m, 0, 1, &pb), 0);
-	vmem_map_unreserve(m, 0, 1, pb, false);
-	KUNIT_EXPECT_EQ(test, vmem_map_used(m), 0);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&m->dev[0].used), 0);
-	KUNIT_EXPECT_EQ(test, vmem_map_lookup(m, 0, 1), -1);
+	before = kunit_kzalloc(test, m->meta_bytes, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, before);
+	memcpy(before, m->meta, m->meta_bytes);
+	pb = vmem_test_provision(test, m, 0, 3);
+	KUNIT_ASSERT_GE(test, pb, 0);
+	sec = vmem_map_sector_of(pb);
+	KUNIT_EXPECT_EQ(test, memcmp(before, m->meta, m->meta_bytes), 0);
+	KUNIT_EXPECT_EQ(test, vmem_test_image_entry(m, pb)->owner,
+			VMEM_OWNER_FREE);
 
-	KUNIT_ASSERT_GE(test, vmem_test_reserve(m, 0, 1, &pb), 0);
-	vmem_map_publish(m, 0, 1, pb);
-	KUNIT_ASSERT_GE(test, vmem_map_unmap(m, 0, 1, &pb2), 0);
-	vmem_map_remap(m, 0, 1, pb2);
-	KUNIT_EXPECT_EQ(test, vmem_map_lookup(m, 0, 1), (s64)pb);
-	KUNIT_EXPECT_EQ(test, vmem_map_used(m), 1);
+	/* A device-table change goes into the image at once, alone */
+	KUNIT_EXPECT_EQ(test, vmem_map_set_dev(m, 200, 16, 0,
+					       VMEM_DEV_EXISTS), devt);
+	KUNIT_EXPECT_NE(test, memcmp(before + devt * VMEM_SECTOR_SIZE,
+				     m->meta + devt * VMEM_SECTOR_SIZE,
+				     VMEM_SECTOR_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(before + sec * VMEM_SECTOR_SIZE,
+				     m->meta + sec * VMEM_SECTOR_SIZE,
+				     VMEM_SECTOR_SIZE), 0);
+
+	/* The seal moves it in and names the sector */
+	KUNIT_EXPECT_EQ(test, vmem_map_seal(m), 1);
+	KUNIT_EXPECT_TRUE(test, test_bit(sec - VMEM_MAP_START, m->committing));
+	KUNIT_EXPECT_EQ(test, vmem_test_image_entry(m, pb)->owner, 1);
+	vmem_map_reseal(m, sec);
+	KUNIT_EXPECT_EQ(test, vmem_blk_validate(m->meta + sec * VMEM_SECTOR_SIZE,
+						VMEM_MAP_MAGIC,
+						sec - VMEM_MAP_START,
+						m->pool_id), VMEM_OK);
+	vmem_map_sealed(m);
+	KUNIT_EXPECT_FALSE(test, test_bit(sec - VMEM_MAP_START, m->committing));
+
+	/* An unmap waits for the next seal too */
+	KUNIT_EXPECT_EQ(test, vmem_map_unmap(m, 0, 3), pb);
+	KUNIT_EXPECT_EQ(test, vmem_test_image_entry(m, pb)->owner, 1);
+	KUNIT_EXPECT_EQ(test, vmem_map_seal(m), 1);
+	KUNIT_EXPECT_EQ(test, vmem_test_image_entry(m, pb)->owner,
+			VMEM_OWNER_FREE);
+	KUNIT_EXPECT_EQ(test, vmem_map_seal(m), 0);
 	vmem_map_destroy(m);
 }
 
-/* What the map writes is what a reload reads */
+/* What a seal puts in the image is what a reload reads */
 static void vmem_map_reload(struct kunit *test)
 {
 	struct vmem_map *m = vmem_test_map_load(test, 64 * MIB, 1024, 0);
 	struct vmem_map *m2 = kunit_kzalloc(test, sizeof(*m2), GFP_KERNEL);
-	u64 pb[8], vb;
+	unsigned long s;
+	s64 pb[8];
+	u64 vb;
 	u8 *copy;
 
 	KUNIT_ASSERT_NOT_NULL(test, m2);
 	for (vb = 0; vb < 8; vb++) {
-		KUNIT_ASSERT_GE(test, vmem_test_reserve(m, 0, vb * 7, &pb[vb]),
-				0);
-		vmem_map_publish(m, 0, vb * 7, pb[vb]);
+		pb[vb] = vmem_test_provision(test, m, 0, vb * 7);
+		KUNIT_ASSERT_GE(test, pb[vb], 0);
 	}
-	vmem_map_set_dev(m, 0, 2048, 3, VMEM_DEV_EXISTS, NULL);
+	vmem_map_set_dev(m, 0, 2048, 3, VMEM_DEV_EXISTS);
+	vmem_map_seal(m);
+	for_each_set_bit(s, m->committing, m->geom.map_sectors)
+		vmem_map_reseal(m, VMEM_MAP_START + s);
+	vmem_map_sealed(m);
 	copy = vmalloc(m->meta_bytes);
 	KUNIT_ASSERT_NOT_NULL(test, copy);
 	memcpy(copy, m->meta, m->meta_bytes);
 	KUNIT_ASSERT_EQ(test, vmem_map_load(m2, copy, m->meta_bytes, 64 * MIB,
 					    NULL, NULL), 0);
 	for (vb = 0; vb < 8; vb++)
-		KUNIT_EXPECT_EQ(test, vmem_map_lookup(m2, 0, vb * 7),
-				(s64)pb[vb]);
+		KUNIT_EXPECT_EQ(test, vmem_map_lookup(m2, 0, vb * 7), pb[vb]);
 	KUNIT_EXPECT_EQ(test, vmem_map_lookup(m2, 0, 1), -1);
 	KUNIT_EXPECT_EQ(test, vmem_map_used(m2), 8);
 	KUNIT_EXPECT_EQ(test, m2->dev[0].capacity_pages, 2048);
@@ -141,36 +202,39 @@ static void vmem_map_pool_full(struct kunit *test)
 {
 	/* 8 MiB device: 7 buckets of 1 MiB after the metadata */
 	struct vmem_map *m = vmem_test_map_load(test, 8 * MIB, 1024, 0);
-	u64 vb, pb;
+	u64 vb;
+	s64 pb;
 
 	KUNIT_ASSERT_EQ(test, m->geom.nr_buckets, 7);
-	for (vb = 0; vb < 7; vb++) {
-		KUNIT_ASSERT_GE(test, vmem_test_reserve(m, 0, vb, &pb), 0);
-		vmem_map_publish(m, 0, vb, pb);
-	}
-	KUNIT_EXPECT_EQ(test, vmem_test_reserve(m, 0, 7, &pb), -ENOSPC);
-	/* A refusal charges nothing */
-	KUNIT_EXPECT_EQ(test, atomic64_read(&m->dev[0].used), 7);
-	KUNIT_ASSERT_GE(test, vmem_map_unmap(m, 0, 2, &pb), 0);
-	KUNIT_EXPECT_EQ(test, vmem_test_reserve(m, 0, 7, &pb), -ENOSPC);
-	vmem_map_release(m, 0, pb);
-	KUNIT_EXPECT_GE(test, vmem_test_reserve(m, 0, 7, &pb), 0);
+	for (vb = 0; vb < 7; vb++)
+		KUNIT_ASSERT_GE(test, vmem_test_provision(test, m, 0, vb), 0);
+	KUNIT_EXPECT_EQ(test, vmem_map_reservable(m), 0);
+	KUNIT_EXPECT_EQ(test, vmem_map_take(m, VMEM_DIRTY), -1);
+	KUNIT_EXPECT_EQ(test, vmem_map_take(m, VMEM_ARMED), -1);
+	/* Being freed: neither owned nor reservable, busy */
+	pb = vmem_map_unmap(m, 0, 2);
+	KUNIT_ASSERT_GE(test, pb, 0);
+	KUNIT_EXPECT_EQ(test, vmem_map_reservable(m), 0);
+	KUNIT_EXPECT_EQ(test, vmem_map_busy(m), 1);
+	vmem_map_release(m, 0, 2, pb);
+	KUNIT_EXPECT_EQ(test, vmem_map_take(m, VMEM_DIRTY), pb);
 	vmem_map_destroy(m);
 }
 
 static void vmem_map_budget(struct kunit *test)
 {
 	struct vmem_map *m = vmem_test_map_load(test, 64 * MIB, 1024, 2);
-	u64 pb;
+	atomic64_t *used = &m->dev[0].used;
 
-	KUNIT_ASSERT_GE(test, vmem_test_reserve(m, 0, 0, &pb), 0);
-	vmem_map_publish(m, 0, 0, pb);
-	KUNIT_ASSERT_GE(test, vmem_test_reserve(m, 0, 1, &pb), 0);
-	vmem_map_publish(m, 0, 1, pb);
-	KUNIT_EXPECT_EQ(test, vmem_test_reserve(m, 0, 2, &pb), -EDQUOT);
-	KUNIT_EXPECT_EQ(test, atomic64_read(&m->dev[0].used), 2);
-	vmem_map_set_dev(m, 0, 1024, 0, VMEM_DEV_EXISTS, NULL);
-	KUNIT_EXPECT_GE(test, vmem_test_reserve(m, 0, 2, &pb), 0);
+	KUNIT_ASSERT_GE(test, vmem_test_provision(test, m, 0, 0), 0);
+	KUNIT_ASSERT_GE(test, vmem_test_provision(test, m, 0, 1), 0);
+	KUNIT_EXPECT_FALSE(test, vmem_budget_try_charge(used, m->dev[0].budget));
+	KUNIT_EXPECT_EQ(test, atomic64_read(used), 2);
+	vmem_map_set_dev(m, 0, 1024, 0, VMEM_DEV_EXISTS);
+	KUNIT_EXPECT_TRUE(test, vmem_budget_try_charge(used, m->dev[0].budget));
+	/* An unmap gives the bucket back to the budget at once */
+	KUNIT_ASSERT_GE(test, vmem_map_unmap(m, 0, 0), 0);
+	KUNIT_EXPECT_EQ(test, atomic64_read(used), 2);
 	vmem_map_destroy(m);
 }
 
@@ -196,18 +260,22 @@ static void vmem_map_deleting_loads(struct kunit *test)
 	vmem_map_destroy(m);
 }
 
-/* Buckets zeroed by format are used first, need no zeroing, and lose
- * the mark once given out; a freed bucket is dirty.
+/*
+ * Buckets zeroed by format load marked; they are armed a map sector at a
+ * time, the marks cleared in a shadow (so on disk only at the commit);
+ * after a crash an armed bucket is dirty; remark gives the marks back.
  */
 static void vmem_map_zeroed(struct kunit *test)
 {
 	struct vmem_map *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
 	struct vmem_map *m2 = kunit_kzalloc(test, sizeof(*m2), GFP_KERNEL);
+	u64 pbs[VMEM_ENTRIES_PER_SECTOR + 1];
 	struct vmem_geom g;
-	bool zeroed;
+	unsigned long s;
 	size_t bytes;
-	u64 pb, pb2;
 	u8 *meta, *copy;
+	s64 pb;
+	int n, i;
 
 	KUNIT_ASSERT_NOT_NULL(test, m);
 	KUNIT_ASSERT_NOT_NULL(test, m2);
@@ -220,36 +288,64 @@ static void vmem_map_zeroed(struct kunit *test)
 	vmem_test_add_dev(meta, 0, 1024, 0);
 	KUNIT_ASSERT_EQ(test, vmem_map_load(m, meta, bytes, 64 * MIB, NULL,
 					    NULL), 0);
-	KUNIT_EXPECT_EQ(test, m->nr_zeroed, g.nr_buckets);
+	KUNIT_ASSERT_GT(test, g.nr_buckets, VMEM_ENTRIES_PER_SECTOR);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m, VMEM_MARKED), g.nr_buckets);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m, VMEM_DIRTY), 0);
+	/* Marked buckets are never handed out as they are */
+	KUNIT_EXPECT_EQ(test, vmem_map_take(m, VMEM_ARMED), -1);
+	KUNIT_EXPECT_EQ(test, vmem_map_take(m, VMEM_DIRTY), -1);
 
-	KUNIT_ASSERT_GE(test, vmem_map_reserve(m, 0, 0, &pb, &zeroed), 0);
-	KUNIT_EXPECT_TRUE(test, zeroed);
-	KUNIT_EXPECT_EQ(test, m->nr_zeroed, g.nr_buckets - 1);
-	/* A failed provisioning gives the mark back */
-	vmem_map_unreserve(m, 0, 0, pb, zeroed);
-	KUNIT_EXPECT_EQ(test, m->nr_zeroed, g.nr_buckets);
-	KUNIT_ASSERT_GE(test, vmem_map_reserve(m, 0, 0, &pb, &zeroed), 0);
-	KUNIT_EXPECT_TRUE(test, zeroed);
-	vmem_map_publish(m, 0, 0, pb);
+	n = vmem_map_arm(m, pbs, ARRAY_SIZE(pbs));
+	KUNIT_ASSERT_EQ(test, n, VMEM_ENTRIES_PER_SECTOR);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m, VMEM_MARKED),
+			g.nr_buckets - VMEM_ENTRIES_PER_SECTOR);
+	for (i = 0; i < n; i++) {
+		KUNIT_EXPECT_EQ(test, vmem_map_sector_of(pbs[i]),
+				vmem_map_sector_of(pbs[0]));
+		KUNIT_EXPECT_TRUE(test, vmem_test_image_entry(m, pbs[i])->flags &
+				  VMEM_ENTRY_ZEROED);
+	}
+	KUNIT_EXPECT_EQ(test, vmem_map_seal(m), 1);
+	for (i = 0; i < n; i++) {
+		KUNIT_EXPECT_FALSE(test, vmem_test_image_entry(m, pbs[i])->flags &
+				   VMEM_ENTRY_ZEROED);
+		vmem_map_put(m, pbs[i], VMEM_ARMED);
+	}
+	for_each_set_bit(s, m->committing, m->geom.map_sectors)
+		vmem_map_reseal(m, VMEM_MAP_START + s);
+	vmem_map_sealed(m);
 
-	/* Freed: dirty, used only once no zeroed bucket is left */
-	KUNIT_ASSERT_GE(test, vmem_map_unmap(m, 0, 0, &pb2), 0);
-	vmem_map_release(m, 0, pb2);
-	KUNIT_EXPECT_FALSE(test, test_bit(pb2, m->zeroed));
-	KUNIT_ASSERT_GE(test, vmem_map_reserve(m, 0, 1, &pb, &zeroed), 0);
-	KUNIT_EXPECT_TRUE(test, zeroed);
-	KUNIT_EXPECT_NE(test, pb, pb2);
-	vmem_map_publish(m, 0, 1, pb);
+	pb = vmem_map_take(m, VMEM_ARMED);
+	KUNIT_ASSERT_GE(test, pb, 0);
+	KUNIT_EXPECT_EQ(test, vmem_map_assign(m, 0, 0, pb), 0);
 
-	/* The marks survive a reload exactly */
+	/* A crash now: the armed buckets come back dirty, not marked */
 	copy = vmalloc(m->meta_bytes);
 	KUNIT_ASSERT_NOT_NULL(test, copy);
 	memcpy(copy, m->meta, m->meta_bytes);
 	KUNIT_ASSERT_EQ(test, vmem_map_load(m2, copy, m->meta_bytes, 64 * MIB,
 					    NULL, NULL), 0);
-	KUNIT_EXPECT_EQ(test, m2->nr_zeroed, m->nr_zeroed);
-	KUNIT_EXPECT_FALSE(test, test_bit(pb2, m2->zeroed));
-	KUNIT_EXPECT_TRUE(test, test_bit(pb2, m2->free));
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m2, VMEM_DIRTY),
+			VMEM_ENTRIES_PER_SECTOR);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m2, VMEM_MARKED),
+			g.nr_buckets - VMEM_ENTRIES_PER_SECTOR);
+	vmem_map_destroy(m2);
+
+	/* Detach: armed buckets are marked again, and load marked */
+	KUNIT_EXPECT_EQ(test, vmem_map_remark(m), VMEM_ENTRIES_PER_SECTOR - 1);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m, VMEM_ARMED), 0);
+	vmem_map_seal(m);
+	for_each_set_bit(s, m->committing, m->geom.map_sectors)
+		vmem_map_reseal(m, VMEM_MAP_START + s);
+	vmem_map_sealed(m);
+	memset(m2, 0, sizeof(*m2));
+	copy = vmalloc(m->meta_bytes);
+	KUNIT_ASSERT_NOT_NULL(test, copy);
+	memcpy(copy, m->meta, m->meta_bytes);
+	KUNIT_ASSERT_EQ(test, vmem_map_load(m2, copy, m->meta_bytes, 64 * MIB,
+					    NULL, NULL), 0);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m2, VMEM_MARKED), g.nr_buckets - 1);
+	KUNIT_EXPECT_EQ(test, vmem_map_lookup(m2, 0, 0), pb);
 	vmem_map_destroy(m2);
 	vmem_map_destroy(m);
 }
@@ -257,7 +353,7 @@ static void vmem_map_zeroed(struct kunit *test)
 static struct kunit_case vmem_map_cases[] = {
 	KUNIT_CASE(vmem_map_zeroed),
 	KUNIT_CASE(vmem_map_provision_lookup_free),
-	KUNIT_CASE(vmem_map_unreserve_remap),
+	KUNIT_CASE(vmem_map_image_committed_only),
 	KUNIT_CASE(vmem_map_reload),
 	KUNIT_CASE(vmem_map_double_owned),
 	KUNIT_CASE(vmem_map_pool_full),

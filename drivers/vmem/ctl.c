@@ -5,8 +5,7 @@
  * /sys/class/misc/vmem-control/.
  *
  * Every ioctl runs under vmem_ctl_mutex, validates all of its input
- * before touching anything, and logs why it refused (rate-limited: a
- * looping caller must not flood the log).
+ * before touching anything, and logs why it refused.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -18,11 +17,6 @@
 #include "vmem.h"
 
 #define VMEM_CTL_PATH_MAX	4096
-
-/* Serializes every control operation and guards vmem_pool */
-DEFINE_MUTEX(vmem_ctl_mutex);
-/* The attached pool, or NULL; under vmem_ctl_mutex */
-struct vmem_pool *vmem_pool;
 
 static struct miscdevice vmem_misc;
 
@@ -61,7 +55,7 @@ static int vmem_ctl_attach(void __user *arg)
 		ret = -EBUSY;
 		goto out_free;
 	}
-	ret = vmem_pool_attach(path, &vmem_pool);
+	ret = vmem_pool_attach(path, vmem_ctl_device(), &vmem_pool);
 out_free:
 	kfree(path);
 	return ret;
@@ -325,10 +319,13 @@ VMEM_POOL_ATTR(attached, 1);
 VMEM_POOL_ATTR(bucket_bytes, vmem_dev_bucket_bytes(vmem_pool));
 VMEM_POOL_ATTR(total_buckets, vmem_pool->map.geom.nr_buckets);
 VMEM_POOL_ATTR(used_buckets, vmem_map_used(&vmem_pool->map));
-VMEM_POOL_ATTR(free_buckets, vmem_pool->map.nr_free);
-VMEM_POOL_ATTR(zeroed_buckets, vmem_pool->map.nr_zeroed);
+VMEM_POOL_ATTR(free_buckets, vmem_pool->map.geom.nr_buckets -
+	       vmem_map_used(&vmem_pool->map));
+VMEM_POOL_ATTR(zeroed_buckets, vmem_map_nr(&vmem_pool->map, VMEM_ARMED) +
+	       vmem_map_nr(&vmem_pool->map, VMEM_MARKED));
+VMEM_POOL_ATTR(read_only, vmem_commit_ro(&vmem_pool->cm));
 
-/* buckets provisioned and commits (batches) since attach */
+/* buckets provisioned and commits that wrote the map, since attach */
 static ssize_t provision_stat_show(struct device *d,
 				   struct device_attribute *a, char *buf)
 {
@@ -337,12 +334,70 @@ static ssize_t provision_stat_show(struct device *d,
 	mutex_lock(&vmem_ctl_mutex);
 	ret = sysfs_emit(buf, "%lld %lld\n",
 			 vmem_pool ? atomic64_read(&vmem_pool->provisioned) : 0,
-			 vmem_pool ? atomic64_read(&vmem_pool->commits) : 0);
+			 vmem_pool ? atomic64_read(&vmem_pool->cm.commits) : 0);
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret;
 }
 static DEVICE_ATTR_RO(provision_stat);
 VMEM_POOL_ATTR(devices, vmem_pool->nr_devices);
+
+/* commits that wrote the map, sectors they wrote, flush/FUA bios served */
+static ssize_t commit_stat_show(struct device *d, struct device_attribute *a,
+				char *buf)
+{
+	struct vmem_commit *c;
+	ssize_t ret;
+
+	mutex_lock(&vmem_ctl_mutex);
+	if (!vmem_pool) {
+		ret = sysfs_emit(buf, "0 0 0\n");
+	} else {
+		c = &vmem_pool->cm;
+		ret = sysfs_emit(buf, "%lld %lld %lld\n",
+				 atomic64_read(&c->commits),
+				 atomic64_read(&c->sectors),
+				 atomic64_read(&c->served));
+	}
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret;
+}
+static DEVICE_ATTR_RO(commit_stat);
+
+static ssize_t commit_interval_ms_show(struct device *d,
+				       struct device_attribute *a, char *buf)
+{
+	ssize_t ret;
+
+	mutex_lock(&vmem_ctl_mutex);
+	ret = sysfs_emit(buf, "%u\n", vmem_pool ?
+			 READ_ONCE(vmem_pool->cm.interval_ms) :
+			 vmem_commit_interval_default);
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret;
+}
+
+static ssize_t commit_interval_ms_store(struct device *d,
+					struct device_attribute *a,
+					const char *buf, size_t len)
+{
+	unsigned int ms;
+	int ret;
+
+	ret = kstrtouint(buf, 0, &ms);
+	if (ret || !ms || ms > VMEM_COMMIT_INTERVAL_MAX_MS) {
+		pr_err_ratelimited("commit_interval_ms: expected 1..%u\n",
+				   VMEM_COMMIT_INTERVAL_MAX_MS);
+		return -EINVAL;
+	}
+	mutex_lock(&vmem_ctl_mutex);
+	if (vmem_pool)
+		WRITE_ONCE(vmem_pool->cm.interval_ms, ms);
+	else
+		ret = -ENODEV;
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret ? ret : len;
+}
+static DEVICE_ATTR_RW(commit_interval_ms);
 
 static ssize_t backing_show(struct device *d, struct device_attribute *a,
 			    char *buf)
@@ -469,6 +524,9 @@ static struct attribute *vmem_ctl_attrs[] = {
 	&dev_attr_free_buckets.attr,
 	&dev_attr_zeroed_buckets.attr,
 	&dev_attr_provision_stat.attr,
+	&dev_attr_commit_stat.attr,
+	&dev_attr_commit_interval_ms.attr,
+	&dev_attr_read_only.attr,
 	&dev_attr_devices.attr,
 	NULL,
 };
@@ -482,18 +540,11 @@ static struct miscdevice vmem_misc = {
 };
 
 /**
- * vmem_pool_uevent() - tell udev the pool crossed a usage threshold
- * @level: 0, 80, 90 or 100 (percent)
+ * vmem_ctl_device() - the control device: the pool's uevents come from it
  */
-void vmem_pool_uevent(unsigned int level)
+struct device *vmem_ctl_device(void)
 {
-	char env[32];
-	char *envp[2];
-
-	snprintf(env, sizeof(env), "VMEM_POOL_USAGE=%u", level);
-	envp[0] = env;
-	envp[1] = NULL;
-	kobject_uevent_env(&vmem_misc.this_device->kobj, KOBJ_CHANGE, envp);
+	return vmem_misc.this_device;
 }
 
 int vmem_ctl_init(void)

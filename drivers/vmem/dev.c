@@ -7,8 +7,12 @@
  * Life of a device: vmem_dev_add() makes and announces the disk;
  * vmem_dev_claim() refuses if it is open and otherwise marks it dead so
  * no new open succeeds (vmem_dev_unclaim() undoes that when a delete
- * cannot start); vmem_dev_remove() deletes the disk, waits for the
- * pool's worker and for every remapped bio, and frees it.
+ * cannot start); vmem_dev_unplug() deletes the disk; once the pool has
+ * ended every bio of the device, vmem_dev_free() frees it.
+ *
+ * Every device advertises a volatile write cache with FUA, whatever the
+ * backing device has: map changes are committed on REQ_PREFLUSH and
+ * REQ_FUA (commit.c), so that is the contract users must follow.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -121,7 +125,7 @@ static void vmem_dev_limits(struct vmem_dev *dev)
 	q->limits.discard_granularity = VMEM_LBS;
 	q->limits.discard_alignment = 0;
 	blk_queue_max_write_zeroes_sectors(q, UINT_MAX >> SECTOR_SHIFT);
-	blk_queue_write_cache(q, bdev_write_cache(backing), bdev_fua(backing));
+	blk_queue_write_cache(q, true, true);
 	if (bdev_stable_writes(backing))
 		blk_queue_flag_set(QUEUE_FLAG_STABLE_WRITES, q);
 	if (bdev_nonrot(backing))
@@ -218,15 +222,23 @@ void vmem_dev_unclaim(struct vmem_dev *dev)
 }
 
 /**
- * vmem_dev_remove() - delete a claimed device's disk and free it
+ * vmem_dev_unplug() - delete a claimed device's disk: no new bio comes
  * @dev: a device vmem_dev_claim() succeeded on
+ *
+ * Bios already inside the pool are the pool's to finish
+ * (vmem_pool_quiesce()) before vmem_dev_free().
  */
-void vmem_dev_remove(struct vmem_dev *dev)
+void vmem_dev_unplug(struct vmem_dev *dev)
 {
 	del_gendisk(dev->disk);
-	/* No new bio can come; finish deferred ones, then remapped ones */
-	flush_workqueue(dev->pool->wq);
-	vmem_drain(dev->pool);
+}
+
+/**
+ * vmem_dev_free() - free an unplugged device whose bios have all ended
+ * @dev: the device
+ */
+void vmem_dev_free(struct vmem_dev *dev)
+{
 	put_disk(dev->disk);
 	kfree(dev);
 }

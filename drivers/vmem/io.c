@@ -8,9 +8,11 @@
  * lock-free xarray lookup away:
  * the bio is cloned (sharing its pages, no data copy), the clone pointed
  * at the backing device and submitted. A read of an unprovisioned bucket
- * completes at once with zeros and no backing I/O. Everything else (a
- * write that needs a bucket, discard, write-zeroes) goes to the pool's
- * worker, which may sleep.
+ * completes at once with zeros and no backing I/O. A write that needs a
+ * bucket goes to the provisioning worker, discard and write-zeroes to
+ * the range worker (prov.c). A flush, or a FUA write once its data is
+ * written, waits for a commit when map changes are not yet committed
+ * (commit.c); on a read-only pool every write fails with EIO.
  *
  * In-flight accounting: a bucket that is being freed must see no more
  * I/O before it is handed out again, and a device must see none before
@@ -84,7 +86,12 @@ static void vmem_clone_endio(struct bio *clone)
 	orig->bi_status = clone->bi_status;
 	bio_end_io_acct(orig, io->start);
 	bio_put(clone);
-	bio_endio(orig);
+	/* A FUA write is durable once its map entry is too (commit.c) */
+	if (unlikely(orig->bi_opf & REQ_FUA) && !orig->bi_status &&
+	    vmem_commit_needed(&pool->cm))
+		vmem_commit_add_flush(pool, orig);
+	else
+		bio_endio(orig);
 	/* Last: from here on the device may be freed, not the pool */
 	vmem_io_exit(pool, idx);
 }
@@ -142,6 +149,30 @@ void vmem_remap_submit(struct vmem_dev *dev, struct bio *bio, u64 pb,
 			  bio_start_io_acct(bio));
 }
 
+/*
+ * A write with REQ_PREFLUSH: when map changes wait for a commit, the
+ * commit is the flush, and the bio is ended (empty) or sent without the
+ * flag (with data) once it is done. Return: true if the bio was taken.
+ */
+static bool vmem_submit_flush(struct vmem_dev *dev, struct bio *bio)
+{
+	struct vmem_pool *pool = dev->pool;
+
+	if (READ_ONCE(pool->wb.enabled))
+		vmem_wb_kick(pool);
+	if (vmem_commit_needed(&pool->cm)) {
+		if (bio_sectors(bio))
+			vmem_commit_add_preflush(pool, bio);
+		else
+			vmem_commit_add_flush(pool, bio);
+		return true;
+	}
+	if (bio_sectors(bio))
+		return false;
+	vmem_remap_submit(dev, bio, 0, vmem_io_enter(pool));
+	return true;
+}
+
 void vmem_submit_bio(struct bio *bio)
 {
 	struct vmem_dev *dev = bio->bi_bdev->bd_disk->private_data;
@@ -152,7 +183,6 @@ void vmem_submit_bio(struct bio *bio)
 
 	switch (bio_op(bio)) {
 	case REQ_OP_READ:
-	case REQ_OP_WRITE:
 		/*
 		 * No bio_split_to_limits(): the backing device splits its
 		 * clones to its own limits. Ours are stacked from it, so on a
@@ -161,23 +191,24 @@ void vmem_submit_bio(struct bio *bio)
 		 * boundaries matter here, and they are split below.
 		 */
 		break;
+	case REQ_OP_WRITE:
+		if (unlikely(vmem_commit_ro(&pool->cm))) {
+			bio_io_error(bio);
+			return;
+		}
+		if (unlikely(bio->bi_opf & REQ_PREFLUSH) &&
+		    vmem_submit_flush(dev, bio))
+			return;
+		break;
 	case REQ_OP_DISCARD:
 	case REQ_OP_WRITE_ZEROES:
 		bio = bio_split_to_limits(bio);
 		if (bio)
-			vmem_pool_defer(pool, bio);
+			vmem_prov_defer_range(pool, bio);
 		return;
 	default:
 		bio->bi_status = BLK_STS_NOTSUPP;
 		bio_endio(bio);
-		return;
-	}
-
-	if (unlikely(!bio_sectors(bio))) {
-		/* An empty flush: metadata is always durable already */
-		if (READ_ONCE(pool->wb.enabled))
-			vmem_wb_kick(pool);
-		vmem_remap_submit(dev, bio, 0, vmem_io_enter(pool));
 		return;
 	}
 
@@ -212,5 +243,5 @@ void vmem_submit_bio(struct bio *bio)
 		bio_endio(bio);
 		return;
 	}
-	vmem_pool_defer(pool, bio);
+	vmem_prov_defer(pool, bio);
 }

@@ -30,6 +30,11 @@ unsigned int vmem_wb_delay_default = VMEM_WB_DELAY_US;
 module_param_named(write_buffer_delay_us, vmem_wb_delay_default, uint, 0444);
 MODULE_PARM_DESC(write_buffer_delay_us, "Write buffer idle delay in microseconds, 1..100000 (default 200)");
 
+unsigned int vmem_commit_interval_default = VMEM_COMMIT_INTERVAL_MS;
+module_param_named(commit_interval_ms, vmem_commit_interval_default, uint,
+		   0444);
+MODULE_PARM_DESC(commit_interval_ms, "Longest time in ms a map change stays uncommitted, 1..60000 (default 1000)");
+
 int vmem_major;
 
 static int __init vmem_init(void)
@@ -46,6 +51,13 @@ static int __init vmem_init(void)
 		       vmem_wb_delay_default);
 		return -EINVAL;
 	}
+	if (!vmem_commit_interval_default ||
+	    vmem_commit_interval_default > VMEM_COMMIT_INTERVAL_MAX_MS) {
+		pr_err("commit_interval_ms=%u out of range 1..%u\n",
+		       vmem_commit_interval_default,
+		       VMEM_COMMIT_INTERVAL_MAX_MS);
+		return -EINVAL;
+	}
 	ret = register_blkdev(0, "vmem");
 	if (ret < 0)
 		return ret;
@@ -57,7 +69,7 @@ static int __init vmem_init(void)
 
 	if (backing && *backing) {
 		mutex_lock(&vmem_ctl_mutex);
-		ret = vmem_pool_attach(backing, &vmem_pool);
+		ret = vmem_pool_attach(backing, vmem_ctl_device(), &vmem_pool);
 		mutex_unlock(&vmem_ctl_mutex);
 		if (ret) {
 			pr_err("backing=%s: attach failed (%d), module not loaded\n",

@@ -12,18 +12,8 @@
 #include <linux/vmalloc.h>
 #include "map.h"
 
-/* Buckets loaded between two chances to reschedule */
+/* Buckets (or sectors) handled between two chances to reschedule */
 #define VMEM_MAP_RESCHED	4096
-
-static struct vmem_map_entry *vmem_map_entry_of(struct vmem_map *m, u64 pb)
-{
-	return vmem_meta_entry(m->meta, pb);
-}
-
-static void vmem_map_seal(struct vmem_map *m, u64 sector)
-{
-	vmem_meta_seal(m->meta, sector, m->pool_id);
-}
 
 static struct vmem_dev_rec *vmem_map_rec_of(struct vmem_map *m, u32 id)
 {
@@ -42,8 +32,8 @@ static void vmem_map_yield(void *ctx)
 }
 
 /*
- * Bitmaps of one bit per bucket: 5 MiB for 2^32 buckets, so kvmalloc (a
- * 2^25-bucket pool needs 4 MiB, beyond what kmalloc can give)
+ * One bit per bucket or sector: 4 MiB for a pool of 2^25 buckets, more
+ * than kmalloc can give, so kvmalloc
  */
 static unsigned long *vmem_map_bitmap(u64 nbits)
 {
@@ -59,18 +49,34 @@ size_t vmem_map_meta_bytes(const struct vmem_sb *sb)
 	return round_up(g.meta_sectors * VMEM_SECTOR_SIZE, PAGE_SIZE);
 }
 
+static void vmem_map_set_bit(struct vmem_map *m, u64 pb, enum vmem_set s)
+{
+	if (WARN_ON_ONCE(__test_and_set_bit(pb, m->set[s].bits)))
+		return;
+	m->set[s].nr++;
+}
+
+static bool vmem_map_clear_bit(struct vmem_map *m, u64 pb, enum vmem_set s)
+{
+	if (!__test_and_clear_bit(pb, m->set[s].bits))
+		return false;
+	m->set[s].nr--;
+	return true;
+}
+
 int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 		  u64 dev_bytes, vmem_report_fn report, void *ctx)
 {
 	struct vmem_meta_view *view;
 	u64 faults, pb;
 	u32 id;
-	int ret;
+	int ret, s;
 
 	m->meta = meta;
 	m->meta_bytes = meta_bytes;
 	if (!report)
 		report = vmem_map_noreport;
+	xa_init(&m->shadow);
 	for (id = 0; id < VMEM_MAX_DEVICES; id++)
 		xa_init(&m->dev[id].xa);
 
@@ -83,11 +89,14 @@ int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 		ret = -EINVAL;
 		goto out_free_view;
 	}
-	m->free = vmem_map_bitmap(m->geom.nr_buckets);
-	m->zeroed = vmem_map_bitmap(m->geom.nr_buckets);
-	if (!m->free || !m->zeroed) {
-		ret = -ENOMEM;
+	ret = -ENOMEM;
+	m->committing = vmem_map_bitmap(m->geom.map_sectors);
+	if (!m->committing)
 		goto out_free_view;
+	for (s = 0; s < VMEM_NR_SETS; s++) {
+		m->set[s].bits = vmem_map_bitmap(m->geom.nr_buckets);
+		if (!m->set[s].bits)
+			goto out_free_view;
 	}
 
 	/* No scratch: the xarrays below catch a bucket mapped twice */
@@ -110,18 +119,14 @@ int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 		d->flags = le32_to_cpu(view->devs[id].flags);
 	}
 	for (pb = 0; pb < m->geom.nr_buckets; pb++) {
-		struct vmem_map_entry *e = vmem_map_entry_of(m, pb);
+		struct vmem_map_entry *e = vmem_meta_entry(m->meta, pb);
 		struct vmem_map_dev *d;
 
 		if (!(pb % VMEM_MAP_RESCHED))
 			cond_resched();
 		if (e->owner == VMEM_OWNER_FREE) {
-			__set_bit(pb, m->free);
-			m->nr_free++;
-			if (e->flags & VMEM_ENTRY_ZEROED) {
-				__set_bit(pb, m->zeroed);
-				m->nr_zeroed++;
-			}
+			vmem_map_set_bit(m, pb, e->flags & VMEM_ENTRY_ZEROED ?
+					 VMEM_MARKED : VMEM_DIRTY);
 			continue;
 		}
 		d = &m->dev[e->owner - 1];
@@ -134,6 +139,7 @@ int vmem_map_load(struct vmem_map *m, u8 *meta, size_t meta_bytes,
 		if (ret)
 			goto out_free_view;
 		atomic64_inc(&d->used);
+		m->nr_owned++;
 	}
 	ret = 0;
 
@@ -144,158 +150,217 @@ out_free_view:
 
 void vmem_map_destroy(struct vmem_map *m)
 {
+	unsigned long index;
+	void *sh;
 	u32 id;
+	int s;
 
 	/* The xarrays are set up together with m->meta in vmem_map_load() */
 	if (!m->meta)
 		return;
+	xa_for_each(&m->shadow, index, sh)
+		kfree(sh);
+	xa_destroy(&m->shadow);
 	for (id = 0; id < VMEM_MAX_DEVICES; id++)
 		xa_destroy(&m->dev[id].xa);
-	kvfree(m->free);
-	m->free = NULL;
-	kvfree(m->zeroed);
-	m->zeroed = NULL;
+	for (s = 0; s < VMEM_NR_SETS; s++) {
+		kvfree(m->set[s].bits);
+		m->set[s].bits = NULL;
+	}
+	kvfree(m->committing);
+	m->committing = NULL;
 	vfree(m->meta);
 	m->meta = NULL;
 }
 
-/* Next set bit of @bits from the hint on, wrapping; -1 if none */
-static s64 vmem_map_find(struct vmem_map *m, unsigned long *bits, u64 count)
+s64 vmem_map_take(struct vmem_map *m, enum vmem_set s)
 {
-	u64 pb;
+	struct vmem_map_set *set = &m->set[s];
+	u64 n = m->geom.nr_buckets, pb;
 
-	if (!count)
+	if (!set->nr)
 		return -1;
-	pb = find_next_bit(bits, m->geom.nr_buckets, m->hint);
-	if (pb >= m->geom.nr_buckets)
-		pb = find_first_bit(bits, m->geom.nr_buckets);
-	if (WARN_ON_ONCE(pb >= m->geom.nr_buckets))
+	pb = find_next_bit(set->bits, n, set->hint);
+	if (pb >= n)
+		pb = find_first_bit(set->bits, n);
+	if (WARN_ON_ONCE(pb >= n))
 		return -1;
+	set->hint = pb + 1;
+	vmem_map_clear_bit(m, pb, s);
+	/* A bucket to zero is dirty too, and leaves both sets together */
+	if (s == VMEM_TOZERO)
+		vmem_map_clear_bit(m, pb, VMEM_DIRTY);
+	else if (s == VMEM_DIRTY)
+		vmem_map_clear_bit(m, pb, VMEM_TOZERO);
 	return pb;
 }
 
-s64 vmem_map_reserve(struct vmem_map *m, u32 id, u64 vb, u64 *pb,
-		     bool *zeroed)
+void vmem_map_put(struct vmem_map *m, u64 pb, enum vmem_set s)
 {
-	struct vmem_map_dev *d = &m->dev[id];
-	struct vmem_map_entry *e;
-	s64 free;
-	int ret;
+	if (WARN_ON_ONCE(s == VMEM_MARKED))
+		s = VMEM_DIRTY;
+	if (s == VMEM_TOZERO)
+		vmem_map_set_bit(m, pb, VMEM_DIRTY);
+	vmem_map_set_bit(m, pb, s);
+}
 
-	if (!m->nr_free)
-		return -ENOSPC;
-	if (!vmem_budget_try_charge(&d->used, d->budget))
-		return -EDQUOT;
-	ret = xa_reserve(&d->xa, vb, GFP_NOIO);
-	if (ret) {
-		vmem_budget_release(&d->used);
-		return ret;
-	}
-	free = vmem_map_find(m, m->zeroed, m->nr_zeroed);
-	if (free < 0)
-		free = vmem_map_find(m, m->free, m->nr_free);
-	if (free < 0) {
-		xa_release(&d->xa, vb);
-		vmem_budget_release(&d->used);
-		return -ENOSPC;
-	}
-	__clear_bit(free, m->free);
-	m->nr_free--;
-	*zeroed = __test_and_clear_bit(free, m->zeroed);
-	if (*zeroed)
-		m->nr_zeroed--;
-	m->hint = free + 1;
+/*
+ * The pending copy of the map entry of @pb, made from the image on
+ * first use; NULL when out of memory
+ */
+static struct vmem_map_entry *vmem_map_shadow_entry(struct vmem_map *m,
+						    u64 pb)
+{
+	u64 sector = vmem_map_sector_of(pb);
+	struct vmem_map_sector *sh = xa_load(&m->shadow, sector);
 
-	e = vmem_map_entry_of(m, free);
+	if (!sh) {
+		sh = kmalloc(VMEM_SECTOR_SIZE, GFP_NOIO);
+		if (!sh)
+			return NULL;
+		memcpy(sh, m->meta + sector * VMEM_SECTOR_SIZE,
+		       VMEM_SECTOR_SIZE);
+		if (xa_err(xa_store(&m->shadow, sector, sh, GFP_NOIO))) {
+			kfree(sh);
+			return NULL;
+		}
+	}
+	return &sh->entry[vmem_map_slot_of(pb)];
+}
+
+int vmem_map_assign(struct vmem_map *m, u32 id, u64 vb, u64 pb)
+{
+	struct xarray *xa = &m->dev[id].xa;
+	struct vmem_map_entry *e, old;
+
+	if (WARN_ON_ONCE(xa_load(xa, vb)))
+		return -EEXIST;
+	e = vmem_map_shadow_entry(m, pb);
+	if (!e)
+		return -ENOMEM;
+	old = *e;
 	e->flags = 0;
 	e->owner = id + 1;
 	e->vbucket = cpu_to_le32(vb);
-	vmem_map_seal(m, vmem_map_sector_of(free));
-	*pb = free;
-	return vmem_map_sector_of(free);
-}
-
-void vmem_map_publish(struct vmem_map *m, u32 id, u64 vb, u64 pb)
-{
-	/* The slot was reserved: this store allocates nothing, cannot fail */
-	WARN_ON_ONCE(xa_err(xa_store(&m->dev[id].xa, vb, xa_mk_value(pb),
-				     GFP_NOIO)));
-}
-
-static void vmem_map_entry_clear(struct vmem_map *m, u64 pb)
-{
-	memset(vmem_map_entry_of(m, pb), 0, sizeof(struct vmem_map_entry));
-	vmem_map_seal(m, vmem_map_sector_of(pb));
-}
-
-void vmem_map_unreserve(struct vmem_map *m, u32 id, u64 vb, u64 pb,
-			bool zeroed)
-{
-	vmem_map_entry_clear(m, pb);
-	if (zeroed) {
-		vmem_map_entry_of(m, pb)->flags = VMEM_ENTRY_ZEROED;
-		vmem_map_seal(m, vmem_map_sector_of(pb));
-		__set_bit(pb, m->zeroed);
-		m->nr_zeroed++;
+	if (xa_err(xa_store(xa, vb, xa_mk_value(pb), GFP_NOIO))) {
+		*e = old;
+		return -ENOMEM;
 	}
-	xa_release(&m->dev[id].xa, vb);
-	__set_bit(pb, m->free);
-	m->nr_free++;
-	vmem_budget_release(&m->dev[id].used);
+	m->nr_owned++;
+	return 0;
 }
 
-s64 vmem_map_unmap(struct vmem_map *m, u32 id, u64 vb, u64 *pb)
+s64 vmem_map_unmap(struct vmem_map *m, u32 id, u64 vb)
 {
-	void *e = xa_erase(&m->dev[id].xa, vb);
+	struct xarray *xa = &m->dev[id].xa;
+	void *cur = xa_load(xa, vb);
+	struct vmem_map_entry *e;
+	u64 pb;
 
-	if (!e)
+	if (!cur || (xa_to_value(cur) & VMEM_MAP_FREEING))
 		return -ENOENT;
-	*pb = xa_to_value(e);
-	vmem_map_entry_clear(m, *pb);
-	return vmem_map_sector_of(*pb);
-}
-
-void vmem_map_release(struct vmem_map *m, u32 id, u64 pb)
-{
-	__set_bit(pb, m->free);
-	m->nr_free++;
+	pb = xa_to_value(cur);
+	e = vmem_map_shadow_entry(m, pb);
+	if (!e)
+		return -ENOMEM;
+	memset(e, 0, sizeof(*e));
+	/* Replacing a present entry allocates nothing: it cannot fail */
+	xa_store(xa, vb, xa_mk_value(pb | VMEM_MAP_FREEING), GFP_NOIO);
 	vmem_budget_release(&m->dev[id].used);
+	m->nr_owned--;
+	return pb;
 }
 
-void vmem_map_remap(struct vmem_map *m, u32 id, u64 vb, u64 pb)
+void vmem_map_release(struct vmem_map *m, u32 id, u64 vb, u64 pb)
 {
-	struct vmem_map_entry *e = vmem_map_entry_of(m, pb);
+	WARN_ON_ONCE(xa_cmpxchg(&m->dev[id].xa, vb,
+				xa_mk_value(pb | VMEM_MAP_FREEING), NULL,
+				GFP_NOIO) != xa_mk_value(pb | VMEM_MAP_FREEING));
+	vmem_map_put(m, pb, VMEM_TOZERO);
+}
 
-	e->owner = id + 1;
-	e->vbucket = cpu_to_le32(vb);
-	vmem_map_seal(m, vmem_map_sector_of(pb));
-	/* The slot was just erased: storing it back may need memory */
-	WARN_ON_ONCE(xa_err(xa_store(&m->dev[id].xa, vb, xa_mk_value(pb),
-				     GFP_NOIO)));
+int vmem_map_arm(struct vmem_map *m, u64 *pbs, unsigned int max)
+{
+	s64 first = vmem_map_take(m, VMEM_MARKED);
+	u64 pb, end;
+	unsigned int n = 0;
+
+	if (first < 0)
+		return 0;
+	/* The whole map sector of that bucket: one write arms them all */
+	pb = round_down(first, VMEM_ENTRIES_PER_SECTOR);
+	end = min(pb + VMEM_ENTRIES_PER_SECTOR, m->geom.nr_buckets);
+	if (!vmem_map_shadow_entry(m, first)) {
+		vmem_map_set_bit(m, first, VMEM_MARKED);
+		return -ENOMEM;
+	}
+	for (; pb < end && n < max; pb++) {
+		if (pb != first && !vmem_map_clear_bit(m, pb, VMEM_MARKED))
+			continue;
+		vmem_map_shadow_entry(m, pb)->flags &= ~VMEM_ENTRY_ZEROED;
+		pbs[n++] = pb;
+	}
+	return n;
+}
+
+s64 vmem_map_remark(struct vmem_map *m)
+{
+	struct vmem_map_entry *e;
+	s64 n = 0, pb;
+
+	while ((pb = vmem_map_take(m, VMEM_ARMED)) >= 0) {
+		e = vmem_map_shadow_entry(m, pb);
+		if (!e) {
+			vmem_map_put(m, pb, VMEM_ARMED);
+			return -ENOMEM;
+		}
+		e->flags |= VMEM_ENTRY_ZEROED;
+		vmem_map_set_bit(m, pb, VMEM_MARKED);
+		n++;
+	}
+	return n;
+}
+
+u64 vmem_map_seal(struct vmem_map *m)
+{
+	unsigned long sector;
+	u64 n = 0;
+	void *sh;
+
+	xa_for_each(&m->shadow, sector, sh) {
+		memcpy(m->meta + sector * VMEM_SECTOR_SIZE, sh,
+		       VMEM_SECTOR_SIZE);
+		__set_bit(sector - VMEM_MAP_START, m->committing);
+		xa_erase(&m->shadow, sector);
+		kfree(sh);
+		if (!(++n % VMEM_MAP_RESCHED))
+			cond_resched();
+	}
+	return n;
+}
+
+void vmem_map_reseal(struct vmem_map *m, u64 sector)
+{
+	vmem_meta_seal(m->meta, sector, m->pool_id);
+}
+
+void vmem_map_sealed(struct vmem_map *m)
+{
+	bitmap_zero(m->committing, m->geom.map_sectors);
 }
 
 u64 vmem_map_set_dev(struct vmem_map *m, u32 id, u64 capacity_pages,
-		     u32 budget, u32 flags, struct vmem_dev_rec *old)
+		     u32 budget, u32 flags)
 {
 	struct vmem_dev_rec *r = vmem_map_rec_of(m, id);
 	struct vmem_map_dev *d = &m->dev[id];
 
-	if (old)
-		*old = *r;
 	r->capacity_pages = cpu_to_le64(capacity_pages);
 	r->budget_buckets = cpu_to_le32(budget);
 	r->flags = cpu_to_le32(flags);
-	vmem_map_seal(m, vmem_devt_sector_of(id));
+	vmem_meta_seal(m->meta, vmem_devt_sector_of(id), m->pool_id);
 	d->capacity_pages = capacity_pages;
 	WRITE_ONCE(d->budget, budget);
 	d->flags = flags;
 	return vmem_devt_sector_of(id);
-}
-
-void vmem_map_restore_dev(struct vmem_map *m, u32 id,
-			  const struct vmem_dev_rec *old)
-{
-	vmem_map_set_dev(m, id, le64_to_cpu(old->capacity_pages),
-			 le32_to_cpu(old->budget_buckets),
-			 le32_to_cpu(old->flags), NULL);
 }

@@ -1,17 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vmem metadata I/O: reading the metadata area at attach time and writing
- * one changed sector durably.
+ * vmem metadata I/O: reading the metadata area at attach time, writing
+ * runs of its sectors from the committed image, flushing.
  *
- * A metadata write covers the backing device's logical block (512 or
- * 4096 bytes) holding the changed sector, taken from the in-memory copy,
- * and is issued with REQ_FUA, which makes the sector durable before the
- * write completes, and REQ_PREFLUSH, which first makes every data write
- * completed before it (a bucket's zeroing) durable. The one caller that
- * may leave the flush out is a provisioning commit that zeroed nothing:
- * its buckets were zeroed by format, durably, before the pool was
- * attached. The disk writes a logical block atomically, so each call
- * commits one change.
+ * A write covers whole logical blocks of the backing device (512 or 4096
+ * bytes), built from the image: on a 4 KiB-block disk a change of one
+ * sector rewrites its seven neighbours too, which is safe because the
+ * image holds only committed state (map.h). When a write is durable is
+ * the caller's business (commit.c): these helpers only write, or flush.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -75,27 +71,24 @@ int vmem_meta_read(struct block_device *bdev, void *buf, size_t bytes)
 }
 
 /**
- * vmem_meta_write() - durably write a run of metadata sectors
- * @pool: the pool; its meta_lock must be held
+ * vmem_meta_write() - write a run of image sectors, rounded to whole blocks
+ * @pool: the pool; its commit lock must be held
  * @first: the first sector of pool->map.meta to write
  * @nr: how many
- * @flush: flush the backing device's cache first (see the top of this file)
- *
- * Each sector commits the changes inside it on its own; a run is only a
- * cheaper way to write several (one flush, one FUA write).
+ * @flags: REQ_FUA, REQ_PREFLUSH or 0
  */
-int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr, bool flush)
+int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr,
+		    blk_opf_t flags)
 {
 	unsigned int lbs = bdev_logical_block_size(pool->bdev) >> SECTOR_SHIFT;
 	u64 start = round_down(first, lbs);
 	u64 end = round_up(first + nr, lbs);
 	int ret;
 
-	lockdep_assert_held(&pool->meta_lock);
+	lockdep_assert_held(&pool->cm.mutex);
 	ret = vmem_meta_rw(pool->bdev, REQ_OP_WRITE | REQ_SYNC | REQ_META |
-			   REQ_FUA | (flush ? REQ_PREFLUSH : 0),
-			   pool->map.meta + (start << SECTOR_SHIFT), start,
-			   (end - start) << SECTOR_SHIFT);
+			   flags, pool->map.meta + (start << SECTOR_SHIFT),
+			   start, (end - start) << SECTOR_SHIFT);
 	if (ret)
 		pr_err_ratelimited("%pg: metadata write of sectors %llu..%llu failed: %d\n",
 				   pool->bdev, first, first + nr - 1, ret);
@@ -103,11 +96,16 @@ int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr, bool flush)
 }
 
 /**
- * vmem_meta_write_sector() - durably write one metadata sector
- * @pool: the pool; its meta_lock must be held
- * @sector: the sector of pool->map.meta to write
+ * vmem_meta_flush() - make every completed write to the backing device
+ * durable
+ * @pool: the pool
  */
-int vmem_meta_write_sector(struct vmem_pool *pool, u64 sector)
+int vmem_meta_flush(struct vmem_pool *pool)
 {
-	return vmem_meta_write(pool, sector, 1, true);
+	int ret = blkdev_issue_flush(pool->bdev);
+
+	if (ret)
+		pr_err_ratelimited("%pg: cache flush failed: %d\n", pool->bdev,
+				   ret);
+	return ret;
 }

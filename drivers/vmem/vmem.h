@@ -6,9 +6,14 @@
  * Files and their jobs:
  *   main.c    module init/exit, module parameters
  *   ctl.c     /dev/vmem-control ioctls and the pool's sysfs attributes
- *   pool.c    attach/detach, provisioning and freeing with their on-disk
- *             ordering, the deferred-bio worker
- *   meta_io.c reading and durably writing metadata sectors
+ *   pool.c    the attached pool: attach/detach, device create, resize,
+ *             budget and delete, pool-usage events
+ *   commit.c  the group commit: when and how map changes reach the disk,
+ *             and the ordering proof of the whole write path
+ *   prov.c    the worker that gives buckets to writes, discard and
+ *             write-zeroes
+ *   zero.c    zeroing buckets, in the foreground and the background
+ *   meta_io.c reading and writing metadata sectors
  *   map.c     the in-memory map (no I/O; see map.h)
  *   dev.c     one gendisk per virtual device, per-disk sysfs attributes
  *   io.c      the submit_bio fast path and clone completion
@@ -21,8 +26,9 @@
  * remapped has completed (vmem_drain(), see io.c). The pool outlives
  * its devices.
  *
- * Lock order: vmem_ctl_mutex -> disk->open_mutex -> pool->meta_lock.
- * The I/O fast path takes none of them.
+ * Lock order: vmem_ctl_mutex -> disk->open_mutex -> pool->cm.mutex (the
+ * commit lock) -> pool->meta_lock -> pool->defer_lock, pool->cm.lock.
+ * The I/O fast path takes none of the mutexes.
  */
 #ifndef _VMEM_H
 #define _VMEM_H
@@ -34,6 +40,7 @@
 #include <linux/srcu.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include "commit.h"
 #include "map.h"
 #include "wbuf.h"
 
@@ -61,30 +68,26 @@ struct vmem_dev {
 #define VMEM_PROV_BATCH		32
 
 /**
- * struct vmem_prov - one bucket being provisioned by the worker
+ * struct vmem_prov - one bucket the worker is zeroing for a device
  * @dev: device it goes to
  * @vb: virtual bucket
- * @pb: physical bucket reserved for it
- * @sector: metadata sector holding its map entry
- * @zeroed: format left it zeroed: no zeroing needed
- * @err: result of its commit
+ * @pb: physical bucket taken for it (busy until assigned)
+ * @err: result of its zeroing
  * @bios: writes waiting for it
  */
 struct vmem_prov {
 	struct vmem_dev *dev;
 	u64 vb;
 	u64 pb;
-	u64 sector;
-	bool zeroed;
 	int err;
 	struct bio_list bios;
 };
 
 /**
- * struct vmem_prov_batch - reservations not yet committed; the worker's
- * alone, changed under pool->meta_lock
+ * struct vmem_prov_batch - buckets the worker zeroes together; the
+ * worker's alone, changed under pool->meta_lock
  * @n: entries in use
- * @p: the entries, in reservation order
+ * @p: the entries
  */
 struct vmem_prov_batch {
 	unsigned int n;
@@ -94,45 +97,63 @@ struct vmem_prov_batch {
 /**
  * struct vmem_pool - an attached backing device
  * @bdev: the backing device, opened exclusively
+ * @ctl_dev: the control device, which sends the pool's uevents
  * @map: in-memory map; changes under @meta_lock, lookups lock-free
- * @meta_lock: serializes every metadata change and its durable write
+ * @meta_lock: serializes every change of @map; never held across I/O
  * @devs: device objects by id; changed under vmem_ctl_mutex, read by the
  *	worker under @meta_lock (a device is removed from here under both)
  * @nr_devices: devices in @devs
  * @bucket_sectors: sectors per bucket
  * @data_start: first sector of bucket 0
- * @wq: ordered worker for deferred bios (provisioning, discard, zeroes)
- * @work: the worker's job
- * @defer_lock: protects @deferred
- * @deferred: bios waiting for the worker
  * @srcu: in-flight I/O: each bio remapped to @bdev holds a read side
  *	from before its lookup until its completion (io.c)
  * @bs: bioset for clones; front pad is struct vmem_io
- * @usage_level: last pool-usage threshold reported (0, 80, 90, 100)
+ * @cm: the group commit (commit.h)
+ * @wq: ordered worker for writes that need a bucket (prov.c)
+ * @work: the worker's job
+ * @defer_lock: protects @deferred, @parked and @ranges
+ * @deferred: writes waiting for the worker
+ * @parked: writes waiting until a commit or the zeroer frees space
+ * @batch: the worker's zeroing batch
+ * @zeroing: under @meta_lock: buckets the background zeroer holds
+ * @bg_wq: runs @range_work and @zero_work
+ * @range_work: serves discard and write-zeroes bios (prov.c)
+ * @ranges: discard and write-zeroes bios waiting for @range_work
+ * @zero_work: zeroes freed buckets in the background (zero.c)
+ * @stopping: detach has begun: the zeroer stops
+ * @usage_work: reports pool-usage thresholds (a uevent, a log line)
+ * @usage_level: last threshold reported (0, 80, 90, 100); @usage_work's
  * @wb: write buffers (wbuf.c)
- * @batch: the worker's provisioning batch
  * @provisioned: buckets provisioned since attach
- * @commits: provisioning commits since attach (batches)
  */
 struct vmem_pool {
 	struct block_device *bdev;
+	struct device *ctl_dev;
 	struct vmem_map map;
 	struct mutex meta_lock;		/* see above */
 	struct vmem_dev *devs[VMEM_MAX_DEVICES];
 	unsigned int nr_devices;
 	u64 bucket_sectors;
 	u64 data_start;
-	struct workqueue_struct *wq;
-	struct work_struct work;
-	spinlock_t defer_lock;		/* protects deferred */
-	struct bio_list deferred;
 	struct srcu_struct srcu;
 	struct bio_set bs;
+	struct vmem_commit cm;
+	struct workqueue_struct *wq;
+	struct work_struct work;
+	spinlock_t defer_lock;		/* see above */
+	struct bio_list deferred;
+	struct bio_list parked;
+	struct vmem_prov_batch batch;
+	u64 zeroing;
+	struct workqueue_struct *bg_wq;
+	struct work_struct range_work;
+	struct bio_list ranges;
+	struct work_struct zero_work;
+	bool stopping;
+	struct work_struct usage_work;
 	unsigned int usage_level;
 	struct vmem_wb wb;
-	struct vmem_prov_batch batch;
 	atomic64_t provisioned;
-	atomic64_t commits;
 };
 
 /**
@@ -151,36 +172,56 @@ struct vmem_io {
 	struct bio clone;
 };
 
-/* main.c / ctl.c */
+/* main.c */
 extern bool vmem_wb_default;
 extern unsigned int vmem_wb_delay_default;
-extern struct mutex vmem_ctl_mutex;
-extern struct vmem_pool *vmem_pool;	/* under vmem_ctl_mutex */
+extern unsigned int vmem_commit_interval_default;
 extern int vmem_major;
+
+/* ctl.c */
 int vmem_ctl_init(void);
 void vmem_ctl_exit(void);
-void vmem_pool_uevent(unsigned int level);
+struct device *vmem_ctl_device(void);
 
-/* pool.c */
-int vmem_pool_attach(const char *path, struct vmem_pool **out);
+/* pool.c: the attached pool and its device lifecycle */
+extern struct mutex vmem_ctl_mutex;
+extern struct vmem_pool *vmem_pool;	/* under vmem_ctl_mutex */
+int vmem_pool_attach(const char *path, struct device *ctl_dev,
+		     struct vmem_pool **out);
 int vmem_pool_detach(struct vmem_pool *pool);
-void vmem_pool_defer(struct vmem_pool *pool, struct bio *bio);
 int vmem_pool_create_dev(struct vmem_pool *pool, u32 id, u64 capacity_pages,
 			 u32 budget);
 int vmem_pool_delete_dev(struct vmem_pool *pool, u32 id);
 int vmem_pool_resize_dev(struct vmem_pool *pool, u32 id, u64 capacity_pages);
 int vmem_pool_budget_dev(struct vmem_pool *pool, u32 id, u32 budget);
+void vmem_pool_usage(struct vmem_pool *pool);
+
+/* prov.c: provisioning, freeing, discard and write-zeroes */
+void vmem_prov_init(struct vmem_pool *pool);
+void vmem_prov_defer(struct vmem_pool *pool, struct bio *bio);
+void vmem_prov_defer_range(struct vmem_pool *pool, struct bio *bio);
+void vmem_prov_unpark(struct vmem_pool *pool);
+int vmem_prov_free_dev(struct vmem_pool *pool, u32 id);
+void vmem_prov_forget_dev(struct vmem_pool *pool, struct vmem_dev *dev);
+
+/* zero.c: zeroing buckets */
+int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,
+		      unsigned int n);
+void vmem_zero_kick(struct vmem_pool *pool);
+void vmem_zero_init(struct vmem_pool *pool);
 
 /* meta_io.c */
 int vmem_meta_read(struct block_device *bdev, void *buf, size_t bytes);
-int vmem_meta_write_sector(struct vmem_pool *pool, u64 sector);
-int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr, bool flush);
+int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr,
+		    blk_opf_t flags);
+int vmem_meta_flush(struct vmem_pool *pool);
 
 /* dev.c */
 struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id);
 int vmem_dev_claim(struct vmem_dev *dev);
 void vmem_dev_unclaim(struct vmem_dev *dev);
-void vmem_dev_remove(struct vmem_dev *dev);
+void vmem_dev_unplug(struct vmem_dev *dev);
+void vmem_dev_free(struct vmem_dev *dev);
 void vmem_dev_set_capacity(struct vmem_dev *dev);
 
 /* io.c */

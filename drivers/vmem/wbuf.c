@@ -5,9 +5,10 @@
  *
  * Semantics: write-through batching. A bio is completed only when the
  * backing device completed the write that carries its data, with that
- * write's status, so the buffer holds no data the user believes written:
- * no volatile cache is advertised, and REQ_PREFLUSH/REQ_FUA bios bypass
- * the buffer (they only seal it, so waiting writers go out at once). Two
+ * write's status, so the buffer holds no data the user believes written
+ * (the volatile write cache the devices advertise is the map's, see
+ * commit.c), and REQ_PREFLUSH/REQ_FUA bios bypass the buffer (they only
+ * seal it, so waiting writers go out at once). Two
  * writes in one batch were both in flight together, and the block layer
  * orders no in-flight writes, so merging them in any order is allowed.
  *

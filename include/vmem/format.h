@@ -34,27 +34,40 @@
  * Every metadata sector carries its own crc32c (Castagnoli, over bytes
  * 4..511, seed ~0, final xor ~0), so:
  *
- * Update rule (one sector write commits any single change):
- *  - provisioning or freeing a bucket rewrites the one map sector holding
- *    its entry; creating, resizing, re-budgeting or deleting a device
- *    rewrites the one device-table sector holding its record; the
- *    superblock is rewritten only at format and attach time;
- *  - each such write is a whole sector (or a whole logical block of the
- *    backing device, built from the in-memory copy), issued with
- *    REQ_PREFLUSH | REQ_FUA (REQ_FUA alone when it hands out only
- *    buckets format zeroed: there is no data to flush before it), and
- *    the disk writes a sector atomically.
+ * Update rule: every metadata write is of whole sectors (whole logical
+ * blocks of the backing device on a 4 KiB-block disk), each built from
+ * an in-memory image that holds committed state only, and the disk
+ * writes a sector atomically, so each sector on disk is always either
+ * old or new and valid on its own:
+ *  - map changes (a bucket given to a device or freed, zero marks
+ *    cleared or set) are committed in groups: the changed map sectors
+ *    are written, then the backing device is flushed, before the next
+ *    REQ_PREFLUSH or REQ_FUA bio of any device completes, and at the
+ *    latest commit_interval_ms after the change (drivers/vmem/commit.c);
+ *  - creating, resizing, re-budgeting or deleting a device writes the one
+ *    device-table sector holding its record, with REQ_FUA; the superblock
+ *    changes only at format and at attach (its generation), though a
+ *    write of a neighbouring sector on a 4 KiB-block disk rewrites it
+ *    unchanged.
  *
  * Crash consistency: a crash at any point leaves every metadata sector
- * either old or new, each one valid on its own, so the pool attaches.
- *  - A bucket is zeroed (or fully written) and that data flushed before
- *    the map entry that gives it to a device is written; so a mapped
- *    bucket never exposes foreign data. A crash before the map write
- *    leaves the bucket free; one after leaves it mapped and zeroed.
- *  - A bucket is unmapped durably before it can be handed out again.
- *  - A free bucket marked VMEM_ENTRY_ZEROED was zeroed by format before
- *    any metadata was written, and only the write that assigns it clears
- *    the mark, so a mapped bucket still never exposes foreign data.
+ * either old or new, each one valid on its own, and any mix of them is a
+ * valid pool that attaches.
+ *  - A map entry gives a device only a bucket whose zeroes are durable:
+ *    one zeroed and flushed before the commit that writes the entry, or
+ *    a format-zeroed one. So a mapped bucket never exposes foreign data.
+ *  - Data may reach a bucket before the commit of its map entry; a crash
+ *    in between leaves the bucket free and not marked zero, so it is
+ *    zeroed before its next use.
+ *  - A free bucket marked VMEM_ENTRY_ZEROED was zeroed by format (or by
+ *    the module, and flushed) before the mark was written, and the mark
+ *    is cleared on disk, by a commit of its own, before any data can
+ *    reach the bucket. The module clears marks ahead of need, a map
+ *    sector at a time, and sets them again on a clean detach.
+ *  - A bucket is unmapped durably, and every bio that could reach it has
+ *    completed, before it can be handed out again.
+ *  - A virtual bucket is never mapped twice on disk: when one is freed
+ *    and written again, the new mapping waits for the commit of the free.
  *  - Deleting a device first sets VMEM_DEV_DELETING in its record, then
  *    frees its map entries, then clears the record; a crash in between
  *    leaves a record marked deleting, whose remaining buckets attach
@@ -193,9 +206,11 @@ struct vmem_dev_rec {
 
 /*
  * Map entry flags. VMEM_ENTRY_ZEROED marks a free bucket that reads as
- * zeros on disk: format sets it when it zeroed the data area, and the
- * single sector write that gives the bucket to a device clears it, so
- * provisioning such a bucket needs no zeroing. A freed bucket is dirty.
+ * zeros on disk: format sets it when it zeroed the data area, the module
+ * when it detaches with buckets it knows are durably zero. It is cleared
+ * on disk before data can reach the bucket (see the crash rules above),
+ * so provisioning such a bucket needs no zeroing. A freed bucket is
+ * dirty until zeroed.
  */
 #define VMEM_ENTRY_ZEROED	(1U << 0)
 #define VMEM_ENTRY_FLAGS_KNOWN	VMEM_ENTRY_ZEROED

@@ -1,0 +1,499 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmem provisioning: the worker that gives buckets to writes, and the
+ * range worker that serves discard and write-zeroes. What reaches the
+ * disk when, and why it is safe, is commit.c's business (see its top).
+ *
+ * A write to an unprovisioned bucket comes here from the fast path. The
+ * worker (an ordered workqueue, so one bucket is never provisioned twice)
+ * finds it, under the map lock:
+ *  - the bucket provisioned meanwhile: the write goes;
+ *  - an armed bucket (known zero, durably): assigned at once, the write
+ *    goes, no I/O at all;
+ *  - else a dirty one, zeroed first: every write waiting for a dirty
+ *    bucket joins a batch, zeroed together without the lock; then they
+ *    are assigned and go;
+ *  - else, while a commit or the zeroer will free space (marked buckets
+ *    to arm, buckets being freed, armed or zeroed), the write is parked
+ *    until then; so is a write to a virtual bucket whose free is not yet
+ *    committed (VMEM_MAP_FREEING);
+ *  - else it fails with ENOSPC, as it does at the device's budget.
+ * Writes to the same bucket share one provisioning.
+ *
+ * Discard and write-zeroes run in the range worker, never holding the
+ * map lock across I/O: write-zeroes zeroes provisioned ranges in place
+ * (unprovisioned ones read zeros already); a discard of a whole bucket
+ * unmaps it (the next commit frees it on disk); a partial discard passes
+ * down when the backing device supports discard. A bucket only partly
+ * discarded is not freed even when later discards cover the rest: that
+ * would need a per-bucket record of discarded blocks, kept exact against
+ * every write on the fast path; dm-thin does not do it either, and
+ * fstrim, which discards whole free extents, frees whole buckets.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/blkdev.h>
+#include <linux/sched.h>
+#include "bucket.h"
+#include "vmem.h"
+
+/* Buckets unmapped per hold of the map lock */
+#define VMEM_FREE_BATCH		64
+/* Buckets a device deletion frees per commit */
+#define VMEM_FREE_CHUNK		16384
+
+static u64 vmem_phys(struct vmem_pool *pool, u64 pb)
+{
+	return pool->data_start + pb * pool->bucket_sectors;
+}
+
+static struct vmem_dev *vmem_bio_dev(struct bio *bio)
+{
+	return bio->bi_bdev->bd_disk->private_data;
+}
+
+static void vmem_bio_fail(struct bio *bio, int err)
+{
+	bio->bi_status = errno_to_blk_status(err);
+	bio_endio(bio);
+}
+
+/**
+ * vmem_prov_defer() - hand a write that needs a bucket to the worker
+ * @pool: the pool
+ * @bio: a write within one bucket
+ */
+void vmem_prov_defer(struct vmem_pool *pool, struct bio *bio)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&pool->defer_lock, flags);
+	bio_list_add(&pool->deferred, bio);
+	spin_unlock_irqrestore(&pool->defer_lock, flags);
+	queue_work(pool->wq, &pool->work);
+}
+
+/**
+ * vmem_prov_defer_range() - hand a discard or write-zeroes to the range
+ * worker
+ * @pool: the pool
+ * @bio: the bio, split to the device's limits
+ */
+void vmem_prov_defer_range(struct vmem_pool *pool, struct bio *bio)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&pool->defer_lock, flags);
+	bio_list_add(&pool->ranges, bio);
+	spin_unlock_irqrestore(&pool->defer_lock, flags);
+	queue_work(pool->bg_wq, &pool->range_work);
+}
+
+/**
+ * vmem_prov_unpark() - retry the parked writes: space may have come
+ * @pool: the pool
+ */
+void vmem_prov_unpark(struct vmem_pool *pool)
+{
+	bool any;
+
+	spin_lock_irq(&pool->defer_lock);
+	any = !bio_list_empty(&pool->parked);
+	bio_list_merge(&pool->deferred, &pool->parked);
+	bio_list_init(&pool->parked);
+	spin_unlock_irq(&pool->defer_lock);
+	if (any)
+		queue_work(pool->wq, &pool->work);
+}
+
+/* Under the map lock: wait for the next commit or zeroing */
+static void vmem_prov_park(struct vmem_pool *pool, struct bio *bio,
+			   bool commit)
+{
+	spin_lock_irq(&pool->defer_lock);
+	bio_list_add(&pool->parked, bio);
+	spin_unlock_irq(&pool->defer_lock);
+	if (commit)
+		vmem_commit_kick(pool);
+}
+
+/* Refuse a write that needs a bucket and cannot have one */
+static void vmem_prov_refuse(struct vmem_pool *pool, struct vmem_dev *dev,
+			     struct bio *bio, int err)
+{
+	if (err == -ENOSPC)
+		pr_warn_ratelimited("vmem%u: pool full (%llu buckets): write failed with ENOSPC\n",
+				    dev->id, pool->map.geom.nr_buckets);
+	if (err == -EDQUOT) {
+		pr_warn_ratelimited("vmem%u: at its budget of %u buckets: write failed with ENOSPC\n",
+				    dev->id, pool->map.dev[dev->id].budget);
+		err = -ENOSPC;
+	}
+	vmem_bio_fail(bio, err);
+}
+
+/* Give busy bucket @pb to (@dev, @vb); its budget is charged */
+static int vmem_prov_assign(struct vmem_pool *pool, struct vmem_dev *dev,
+			    u64 vb, u64 pb, enum vmem_set from)
+{
+	struct vmem_map *m = &pool->map;
+	int ret = vmem_map_assign(m, dev->id, vb, pb);
+
+	if (ret) {
+		vmem_map_put(m, pb, from);
+		vmem_budget_release(&m->dev[dev->id].used);
+		return ret;
+	}
+	vmem_commit_changed(pool);
+	atomic64_inc(&pool->provisioned);
+	return 0;
+}
+
+/*
+ * Find @bio a bucket, under the map lock (see the top of this file).
+ * Return: false, taking nothing, when the zeroing batch is full and must
+ * be zeroed before @bio can join one.
+ */
+static bool vmem_prov_add(struct vmem_pool *pool, struct bio *bio,
+			  struct bio_list *go)
+{
+	struct vmem_dev *dev = vmem_bio_dev(bio);
+	struct vmem_prov_batch *b = &pool->batch;
+	struct vmem_map *m = &pool->map;
+	u64 vb = bio->bi_iter.bi_sector >> dev->bucket_shift;
+	s64 pb;
+	int ret;
+	unsigned int i;
+
+	lockdep_assert_held(&pool->meta_lock);
+	if (vmem_commit_ro(&pool->cm)) {
+		bio_io_error(bio);
+		return true;
+	}
+	if (vmem_map_lookup(m, dev->id, vb) >= 0) {
+		bio_list_add(go, bio);
+		return true;
+	}
+	for (i = 0; i < b->n; i++) {
+		if (b->p[i].dev == dev && b->p[i].vb == vb) {
+			bio_list_add(&b->p[i].bios, bio);
+			return true;
+		}
+	}
+	if (vmem_map_freeing(m, dev->id, vb)) {
+		vmem_prov_park(pool, bio, true);
+		return true;
+	}
+	if (!vmem_map_nr(m, VMEM_ARMED) && b->n == VMEM_PROV_BATCH)
+		return false;
+	if (!vmem_budget_try_charge(&m->dev[dev->id].used,
+				    READ_ONCE(m->dev[dev->id].budget))) {
+		vmem_prov_refuse(pool, dev, bio, -EDQUOT);
+		return true;
+	}
+	pb = vmem_map_take(m, VMEM_ARMED);
+	if (pb >= 0) {
+		ret = vmem_prov_assign(pool, dev, vb, pb, VMEM_ARMED);
+		if (ret)
+			vmem_bio_fail(bio, ret);
+		else
+			bio_list_add(go, bio);
+		return true;
+	}
+	if (b->n < VMEM_PROV_BATCH) {
+		pb = vmem_map_take(m, VMEM_DIRTY);
+		if (pb >= 0) {
+			b->p[b->n] = (struct vmem_prov){ .dev = dev, .vb = vb,
+							 .pb = pb };
+			bio_list_init(&b->p[b->n].bios);
+			bio_list_add(&b->p[b->n].bios, bio);
+			b->n++;
+			return true;
+		}
+	}
+	vmem_budget_release(&m->dev[dev->id].used);
+	/* Busy buckets but the zeroer's and ours: a commit hands them back */
+	/* The batch may fail and give its buckets back: zero it first */
+	if (b->n && !vmem_map_nr(m, VMEM_MARKED) &&
+	    vmem_map_busy(m) <= pool->zeroing + b->n && !pool->zeroing)
+		return false;
+	if (vmem_map_nr(m, VMEM_MARKED) ||
+	    vmem_map_busy(m) > pool->zeroing + b->n)
+		vmem_prov_park(pool, bio, true);
+	else if (pool->zeroing)
+		vmem_prov_park(pool, bio, false);
+	else
+		vmem_prov_refuse(pool, dev, bio, -ENOSPC);
+	return true;
+}
+
+/* Zero the batch's buckets without the map lock, then assign them */
+static void vmem_prov_zero_batch(struct vmem_pool *pool, struct bio_list *go)
+{
+	struct vmem_prov_batch *b = &pool->batch;
+	u64 pbs[VMEM_PROV_BATCH];
+	struct bio *bio;
+	unsigned int i;
+	int zret;
+
+	if (!b->n)
+		return;
+	for (i = 0; i < b->n; i++)
+		pbs[i] = b->p[i].pb;
+	zret = vmem_zero_buckets(pool, pbs, b->n);
+
+	mutex_lock(&pool->meta_lock);
+	for (i = 0; i < b->n; i++) {
+		struct vmem_prov *p = &b->p[i];
+		int ret = zret;
+
+		if (ret) {
+			vmem_map_put(&pool->map, p->pb, VMEM_DIRTY);
+			vmem_budget_release(&pool->map.dev[p->dev->id].used);
+		} else {
+			ret = vmem_prov_assign(pool, p->dev, p->vb, p->pb,
+					       VMEM_DIRTY);
+		}
+		if (ret) {
+			while ((bio = bio_list_pop(&p->bios)))
+				vmem_bio_fail(bio, ret);
+			continue;
+		}
+		pool->cm.needs_preflush = true;
+		bio_list_merge(go, &p->bios);
+	}
+	b->n = 0;
+	mutex_unlock(&pool->meta_lock);
+}
+
+/* Send writes whose bucket is assigned; a discard may have taken it back */
+static void vmem_prov_send(struct vmem_pool *pool, struct bio_list *go)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(go))) {
+		struct vmem_dev *dev = vmem_bio_dev(bio);
+		int idx = vmem_io_enter(pool);
+		s64 pb = vmem_map_lookup(&pool->map, dev->id,
+					 bio->bi_iter.bi_sector >>
+					 dev->bucket_shift);
+
+		if (pb < 0) {
+			vmem_io_exit(pool, idx);
+			vmem_prov_defer(pool, bio);
+			continue;
+		}
+		vmem_remap_submit(dev, bio, pb, idx);
+	}
+}
+
+static void vmem_prov_work(struct work_struct *work)
+{
+	struct vmem_pool *pool = container_of(work, struct vmem_pool, work);
+	struct bio_list bios, go;
+	struct bio *bio;
+
+	spin_lock_irq(&pool->defer_lock);
+	bios = pool->deferred;
+	bio_list_init(&pool->deferred);
+	spin_unlock_irq(&pool->defer_lock);
+
+	bio_list_init(&go);
+	while ((bio = bio_list_pop(&bios))) {
+		mutex_lock(&pool->meta_lock);
+		while (!vmem_prov_add(pool, bio, &go)) {
+			mutex_unlock(&pool->meta_lock);
+			vmem_prov_send(pool, &go);
+			vmem_prov_zero_batch(pool, &go);
+			mutex_lock(&pool->meta_lock);
+		}
+		mutex_unlock(&pool->meta_lock);
+	}
+	vmem_prov_send(pool, &go);
+	vmem_prov_zero_batch(pool, &go);
+	vmem_prov_send(pool, &go);
+	vmem_pool_usage(pool);
+}
+
+/*
+ * Unmap virtual buckets @vbs[0..n) of device @id; the next commit frees
+ * them on disk. Return: 0 or -ENOMEM.
+ */
+static int vmem_prov_unmap(struct vmem_pool *pool, u32 id, const u64 *vbs,
+			   unsigned int n)
+{
+	struct vmem_map *m = &pool->map;
+	unsigned int i;
+	int ret;
+	s64 pb;
+
+	mutex_lock(&pool->meta_lock);
+	ret = vmem_commit_room(pool, n);
+	for (i = 0; i < n && !ret; i++) {
+		pb = vmem_map_unmap(m, id, vbs[i]);
+		if (pb == -ENOMEM)
+			ret = -ENOMEM;
+		else if (pb >= 0)
+			vmem_commit_free(pool, id, vbs[i], pb);
+	}
+	mutex_unlock(&pool->meta_lock);
+	return ret;
+}
+
+/*
+ * Discard or write-zeroes, bucket by bucket. A discard of a whole bucket
+ * unmaps it; a partial discard passes down if the backing device can;
+ * write-zeroes zeroes provisioned ranges.
+ */
+static void vmem_prov_range(struct vmem_pool *pool, struct bio *bio)
+{
+	struct vmem_dev *dev = vmem_bio_dev(bio);
+	bool discard = bio_op(bio) == REQ_OP_DISCARD;
+	struct vmem_bucket_iter it = {
+		.sector = bio->bi_iter.bi_sector,
+		.end = bio_end_sector(bio),
+		.shift = dev->bucket_shift,
+	};
+	unsigned int flags = bio->bi_opf & REQ_NOUNMAP ?
+			     BLKDEV_ZERO_NOUNMAP : 0;
+	u64 vbs[VMEM_FREE_BATCH];
+	u64 vb, off, len;
+	unsigned int n = 0;
+	int ret = 0, idx;
+	s64 pb;
+
+	if (vmem_commit_ro(&pool->cm)) {
+		bio_io_error(bio);
+		return;
+	}
+	while (!ret && vmem_bucket_next(&it, &vb, &off, &len)) {
+		if (discard && len == pool->bucket_sectors) {
+			vbs[n++] = vb;
+			if (n == VMEM_FREE_BATCH) {
+				ret = vmem_prov_unmap(pool, dev->id, vbs, n);
+				n = 0;
+			}
+			continue;
+		}
+		if (discard && !bdev_max_discard_sectors(pool->bdev))
+			continue;
+		idx = vmem_io_enter(pool);
+		pb = vmem_map_lookup(&pool->map, dev->id, vb);
+		if (pb >= 0 && discard) {
+			ret = blkdev_issue_discard(pool->bdev,
+						   vmem_phys(pool, pb) + off,
+						   len, GFP_NOIO);
+			if (ret == -EOPNOTSUPP)
+				ret = 0;
+		} else if (pb >= 0) {
+			ret = blkdev_issue_zeroout(pool->bdev,
+						   vmem_phys(pool, pb) + off,
+						   len, GFP_NOIO, flags);
+		}
+		vmem_io_exit(pool, idx);
+		cond_resched();
+	}
+	if (n && !ret)
+		ret = vmem_prov_unmap(pool, dev->id, vbs, n);
+	if (ret)
+		vmem_bio_fail(bio, ret);
+	else
+		bio_endio(bio);
+}
+
+static void vmem_prov_range_work(struct work_struct *work)
+{
+	struct vmem_pool *pool = container_of(work, struct vmem_pool,
+					      range_work);
+	struct bio_list bios;
+	struct bio *bio;
+
+	spin_lock_irq(&pool->defer_lock);
+	bios = pool->ranges;
+	bio_list_init(&pool->ranges);
+	spin_unlock_irq(&pool->defer_lock);
+	while ((bio = bio_list_pop(&bios)))
+		vmem_prov_range(pool, bio);
+	vmem_pool_usage(pool);
+}
+
+/**
+ * vmem_prov_free_dev() - free every bucket of a device that has no disk
+ * @pool: the pool
+ * @id: the device, marked VMEM_DEV_DELETING on disk
+ *
+ * Unmaps them a batch at a time, never holding the map lock for long,
+ * and commits every VMEM_FREE_CHUNK buckets, so provisioning on other
+ * devices goes on meanwhile.
+ *
+ * Return: 0, -ENOMEM, or -EIO when the pool is (or turns) read-only.
+ */
+int vmem_prov_free_dev(struct vmem_pool *pool, u32 id)
+{
+	struct xarray *xa = &pool->map.dev[id].xa;
+	u64 vbs[VMEM_FREE_BATCH];
+	unsigned long index;
+	unsigned int n, chunk;
+	void *entry;
+	int ret = 0;
+
+	do {
+		chunk = 0;
+		index = 0;
+		do {
+			n = 0;
+			mutex_lock(&pool->meta_lock);
+			xa_for_each_start(xa, index, entry, index) {
+				if (xa_to_value(entry) & VMEM_MAP_FREEING)
+					continue;
+				vbs[n++] = index;
+				if (n == VMEM_FREE_BATCH)
+					break;
+			}
+			mutex_unlock(&pool->meta_lock);
+			if (n)
+				ret = vmem_prov_unmap(pool, id, vbs, n);
+			chunk += n;
+			index = n ? vbs[n - 1] + 1 : 0;
+			cond_resched();
+		} while (n == VMEM_FREE_BATCH && !ret &&
+			 chunk < VMEM_FREE_CHUNK);
+		if (chunk && !ret)
+			ret = vmem_commit_sync(pool);
+	} while (chunk && !ret);
+	return ret;
+}
+
+/**
+ * vmem_prov_forget_dev() - fail writes of a device that lost its disk
+ * @pool: the pool
+ * @dev: the device
+ *
+ * A write parked for space it no longer needs; called after del_gendisk()
+ * and once the workers are idle, so nothing else holds such a bio.
+ */
+void vmem_prov_forget_dev(struct vmem_pool *pool, struct vmem_dev *dev)
+{
+	struct bio_list keep, fail;
+	struct bio *bio;
+
+	bio_list_init(&keep);
+	bio_list_init(&fail);
+	spin_lock_irq(&pool->defer_lock);
+	while ((bio = bio_list_pop(&pool->parked)))
+		bio_list_add(vmem_bio_dev(bio) == dev ? &fail : &keep, bio);
+	pool->parked = keep;
+	spin_unlock_irq(&pool->defer_lock);
+	while ((bio = bio_list_pop(&fail)))
+		bio_io_error(bio);
+}
+
+void vmem_prov_init(struct vmem_pool *pool)
+{
+	spin_lock_init(&pool->defer_lock);
+	bio_list_init(&pool->deferred);
+	bio_list_init(&pool->parked);
+	bio_list_init(&pool->ranges);
+	INIT_WORK(&pool->work, vmem_prov_work);
+	INIT_WORK(&pool->range_work, vmem_prov_range_work);
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vmem zeroing: making buckets read as zeros, in the foreground (the
+ * worker zeroes a dirty bucket a write needs now) and in the background
+ * (buckets freed since attach, so that a first write into a reused bucket
+ * costs what one into a format-zeroed bucket does).
+ *
+ * Zeroing uses the backing device's write-zeroes where it has one, and
+ * writes of zero pages otherwise. Some devices advertise write-zeroes and
+ * then fail it: a batch that fails is zeroed again bucket by bucket with
+ * blkdev_issue_zeroout(), which falls back to zero pages by itself.
+ *
+ * The background zeroer takes up to VMEM_ZERO_BATCH buckets "to zero"
+ * (freed since attach), zeroes them, flushes the backing device, and
+ * puts them in the armed set: durably zero and not marked on disk, so a
+ * crash only makes them dirty again. It runs on the pool's unbound
+ * workqueue, a batch at a time, and stops when the pool is detached or
+ * read-only. Buckets that were dirty at attach (a pool formatted without
+ * zeroing, or a crash) are left to the foreground: zeroing a whole large
+ * pool behind the user's back would cost more than it saves.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/blkdev.h>
+#include <linux/sched.h>
+#include "vmem.h"
+
+#define VMEM_ZERO_BATCH		32
+
+static u64 vmem_zero_phys(struct vmem_pool *pool, u64 pb)
+{
+	return pool->data_start + pb * pool->bucket_sectors;
+}
+
+/**
+ * vmem_zero_buckets() - zero whole buckets and wait
+ * @pool: the pool
+ * @pbs: the buckets (busy: nobody else writes them)
+ * @n: how many
+ *
+ * The zeroes are written, not yet durable. Return: 0 or an errno.
+ */
+int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,
+		      unsigned int n)
+{
+	struct bio *bio = NULL;
+	unsigned int i;
+	int ret = 0, wret;
+
+	for (i = 0; i < n && !ret; i++)
+		ret = __blkdev_issue_zeroout(pool->bdev,
+					     vmem_zero_phys(pool, pbs[i]),
+					     pool->bucket_sectors, GFP_NOIO,
+					     &bio, 0);
+	if (bio) {
+		wret = submit_bio_wait(bio);
+		bio_put(bio);
+		ret = ret ?: wret;
+	}
+	if (!ret)
+		return 0;
+	pr_warn_ratelimited("%pg: zeroing %u bucket(s) failed (%d); zeroing them one at a time\n",
+			    pool->bdev, n, ret);
+	for (i = 0; i < n; i++) {
+		ret = blkdev_issue_zeroout(pool->bdev,
+					   vmem_zero_phys(pool, pbs[i]),
+					   pool->bucket_sectors, GFP_NOIO, 0);
+		if (ret) {
+			pr_err_ratelimited("%pg: cannot zero bucket %llu: %d\n",
+					   pool->bdev, pbs[i], ret);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void vmem_zero_work(struct work_struct *work)
+{
+	struct vmem_pool *pool = container_of(work, struct vmem_pool,
+					      zero_work);
+	struct vmem_map *m = &pool->map;
+	u64 pbs[VMEM_ZERO_BATCH];
+	unsigned int n, i;
+	int ret;
+	s64 pb;
+
+	while (!READ_ONCE(pool->stopping) && !vmem_commit_ro(&pool->cm)) {
+		n = 0;
+		mutex_lock(&pool->meta_lock);
+		while (n < VMEM_ZERO_BATCH &&
+		       (pb = vmem_map_take(m, VMEM_TOZERO)) >= 0)
+			pbs[n++] = pb;
+		pool->zeroing += n;
+		mutex_unlock(&pool->meta_lock);
+		if (!n)
+			break;
+
+		ret = vmem_zero_buckets(pool, pbs, n);
+		if (!ret)
+			ret = vmem_meta_flush(pool);
+
+		mutex_lock(&pool->meta_lock);
+		for (i = 0; i < n; i++)
+			vmem_map_put(m, pbs[i], ret ? VMEM_DIRTY : VMEM_ARMED);
+		pool->zeroing -= n;
+		mutex_unlock(&pool->meta_lock);
+		vmem_prov_unpark(pool);
+		if (ret)
+			break;
+		cond_resched();
+	}
+}
+
+/**
+ * vmem_zero_kick() - let the background zeroer run
+ * @pool: the pool
+ */
+void vmem_zero_kick(struct vmem_pool *pool)
+{
+	if (!READ_ONCE(pool->stopping))
+		queue_work(pool->bg_wq, &pool->zero_work);
+}
+
+void vmem_zero_init(struct vmem_pool *pool)
+{
+	INIT_WORK(&pool->zero_work, vmem_zero_work);
+}
