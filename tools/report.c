@@ -205,6 +205,10 @@ static void vctl_status_text(const struct vmem_ctl_pool *p, const char *name)
 	}
 	printf("backing:     /dev/%s (%u:%u)\n", name, p->backing_major,
 	       p->backing_minor);
+	if (p->flags & VMEM_CTL_POOL_READ_ONLY)
+		printf("state:       read-only (a metadata write failed)\n");
+	else
+		printf("state:       read-write\n");
 	vctl_human(b, sizeof(b), p->bucket_bytes);
 	printf("bucket size: %s\n", b);
 	vctl_human(b, sizeof(b), p->nr_buckets * p->bucket_bytes);
@@ -241,7 +245,9 @@ static void vctl_status_json(const struct vmem_ctl_pool *p, const char *name)
 	       (unsigned long long)(p->nr_buckets - p->used_buckets));
 	printf("\"devices\": %u, \"data_start_bytes\": %llu, ",
 	       p->nr_devices, (unsigned long long)p->data_start_bytes);
-	printf("\"generation\": %llu}\n", (unsigned long long)p->generation);
+	printf("\"generation\": %llu, \"read_only\": %s}\n",
+	       (unsigned long long)p->generation,
+	       p->flags & VMEM_CTL_POOL_READ_ONLY ? "true" : "false");
 }
 
 int cmd_status(int argc, char **argv)

@@ -106,8 +106,10 @@ static const struct vctl_command vctl_commands[] = {
 	  "  -j, --json   print one JSON object (sizes always in bytes)\n" },
 	{ "status", cmd_status,
 	  "status [--json]",
-	  "Show the attached pool: backing device, bucket size, total, used\n"
-	  "and free buckets, number of devices.\n"
+	  "Show the attached pool: backing device, state, bucket size, total,\n"
+	  "used and free buckets, number of devices. The state is read-write,\n"
+	  "or read-only once a metadata write failed: writes then fail until\n"
+	  "the pool is detached and attached again.\n"
 	  "\n"
 	  "  -j, --json  print one JSON object\n" },
 	{ "write-buffer", cmd_write_buffer,

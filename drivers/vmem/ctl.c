@@ -247,6 +247,8 @@ static int vmem_ctl_pool_info(void __user *arg)
 		p.backing_major = MAJOR(vmem_pool->bdev->bd_dev);
 		p.backing_minor = MINOR(vmem_pool->bdev->bd_dev);
 		p.generation = le64_to_cpu(sb->generation);
+		if (vmem_commit_ro(&vmem_pool->cm))
+			p.flags |= VMEM_CTL_POOL_READ_ONLY;
 	}
 	return copy_to_user(arg, &p, sizeof(p)) ? -EFAULT : 0;
 }

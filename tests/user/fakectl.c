@@ -125,6 +125,8 @@ static int fake_pool_info(struct vmem_ctl_pool *p)
 	p->backing_major = st.major;
 	p->backing_minor = st.minor;
 	p->generation = 3;
+	if (getenv("FAKECTL_READ_ONLY"))
+		p->flags = VMEM_CTL_POOL_READ_ONLY;
 	for (id = 0; id < VMEM_CTL_MAX_DEVICES; id++) {
 		if (!st.dev[id].exists)
 			continue;

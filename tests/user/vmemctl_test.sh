@@ -641,8 +641,13 @@ vmemctl_online_fake() {
 	fi
 	want_rc 0 fake status --json &&
 		eq "$(printf '%s' "$out" | jq -c '[.attached, .backing,
-			.bucket_bytes, .total_buckets, .devices]')" \
-		   '[true,"/dev/loop0",1048576,10239,1]'
+			.bucket_bytes, .total_buckets, .devices, .read_only]')" \
+		   '[true,"/dev/loop0",1048576,10239,1,false]'
+	want_rc 0 fake status && has "state:       read-write" "$out"
+	FAKECTL_READ_ONLY=1 want_rc 0 fake status &&
+		has "state:       read-only (a metadata write failed" "$out"
+	FAKECTL_READ_ONLY=1 want_rc 0 fake status --json &&
+		eq "$(printf '%s' "$out" | jq .read_only)" true
 	want_rc 0 fake detach
 	want_rc 1 fake detach && has "no pool attached" "$err"
 	want_rc 0 fake list && eq "$(printf '%s\n' "$out" | wc -l)" 1

@@ -75,6 +75,7 @@ struct vmem_ctl_dev {
  * @backing_major: major of the backing device
  * @backing_minor: minor of the backing device
  * @generation: superblock generation
+ * @flags: VMEM_CTL_POOL_* (zero from kernels before read-only mode)
  * @reserved: zero
  */
 struct vmem_ctl_pool {
@@ -87,8 +88,15 @@ struct vmem_ctl_pool {
 	__u32 backing_major;
 	__u32 backing_minor;
 	__u64 generation;
-	__u64 reserved[4];
+	__u64 flags;
+	__u64 reserved[3];
 };
+
+/*
+ * A metadata write failed: writes fail with EIO until the pool is
+ * detached and attached again
+ */
+#define VMEM_CTL_POOL_READ_ONLY	(1ULL << 0)
 
 #define VMEM_CTL_MAGIC		0xf3
 
