@@ -1,0 +1,76 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Guest side of tests/races/run. Args: VMEM_KO RACER CYCLES ITERS [trace]
+# The pool is /dev/ram0 (brd, sized by run on the kernel command line):
+# 64 KiB buckets, so few that a freed bucket is the only free one.
+# brd completes a bio in the context that submits it, so the write
+# buffer's completions run in a kworker that may sleep in the exit hook.
+set -u
+# shellcheck source=tests/system/lib.sh
+. "$VMEM_REPO/tests/system/lib.sh"
+VMEM_KO=$1 racer=$2 cycles=$3 iters=$4
+[ "${5:-}" != trace ] || export RACER_TRACE=1
+enter_us=100000 exit_us=100000
+pat='Oops|BUG:|WARNING:|Call Trace|blocked for more than|KASAN|circular locking|unreferenced object'
+cd /tmp || exit 2
+
+# kernel_reports MARK: the kernel's reports logged after line MARK
+kernel_reports() { dmesg | tail -n +"$(($1 + 1))" | grep -E "$pat"; }
+
+# scenario NAME MARK RACER_STATUS WHAT: one verdict from the data (the
+# racer's status; WHAT says what it found) and the kernel log since MARK
+scenario() {
+	local name=$1 mark=$2 st=$3 what=$4 n
+	n=$(kernel_reports "$mark" | grep -c 'BUG: KASAN')
+	if kernel_reports "$mark" >/dev/null; then
+		fail "races: $name: kernel report ($n KASAN reports; $what)"
+		kernel_reports "$mark" | head -n 4 | sed 's/^/    /'
+	elif [ "$st" != 0 ]; then
+		fail "races: $name ($what; racer exit $st)"
+	else
+		pass "races: $name ($what)"
+	fi
+}
+
+# shellcheck disable=SC2119 # no module parameters
+load_vmem || { fail "races: insmod $VMEM_KO"; exit 1; }
+if [ ! -w /sys/module/vmem/parameters/hook_io_enter_us ]; then
+	fail "races: $VMEM_KO has no test hooks (not built for the debug kernel?)"
+	exit 1
+fi
+if ! "$VMEMCTL" format --bucket-size 64K --no-zero /dev/ram0 >/dev/null ||
+	! "$VMEMCTL" attach /dev/ram0 ||
+	! "$VMEMCTL" create --id 1 8M >/dev/null ||
+	! "$VMEMCTL" create --id 2 256M >/dev/null; then
+	fail "races: set up a pool on /dev/ram0"
+	exit 1
+fi
+"$VMEMCTL" status
+
+# a. A write to vmem1 enters the in-flight accounting before a drain of
+# vmem1 and looks its bucket up after it; the next drain frees that
+# bucket and vmem2 gets it while the write still waits in the write
+# buffer (up to 100 ms). The drain must wait for it (racer.c).
+"$VMEMCTL" write-buffer on --delay-us 100000 >/dev/null
+echo "races: discard drain race: $cycles cycles, hook_io_enter_us=$enter_us"
+mark=$(dmesg | wc -l)
+"$racer" drain 1 2 "$cycles" "$enter_us" | tee /tmp/drain.out
+st=${PIPESTATUS[0]}
+scenario "discard drain race: no device reads or holds another's data" "$mark" \
+	"$st" "$(sed -n 's/^racer: drain: \([0-9]*\) cycles.*, failed \([0-9]*\);.*/\2 of \1 cycles failed/p' /tmp/drain.out)"
+if ! "$VMEMCTL" delete 1 || ! "$VMEMCTL" delete 2; then
+	fail "races: delete the drain race's devices"
+fi
+
+# b. The device is deleted while its last completion sleeps in the exit
+# hook; the old code then touches the freed device
+"$VMEMCTL" write-buffer on --delay-us 10000 >/dev/null
+echo "races: delete vs I/O: $iters deletes, hook_io_exit_us=$exit_us"
+mark=$(dmesg | wc -l)
+"$racer" uaf 3 "$iters" "$exit_us" | tee /tmp/uaf.out
+st=${PIPESTATUS[0]}
+scenario "delete vs I/O: no use-after-free" "$mark" "$st" \
+	"$(sed -n 's/^racer: uaf: \([0-9]*\) of \([0-9]*\) deletes succeeded.*/\1 of \2 deletes succeeded/p' /tmp/uaf.out)"
+"$VMEMCTL" write-buffer off >/dev/null
+check "races: detach" "$VMEMCTL" detach
+t_summary
