@@ -23,7 +23,12 @@ what a disk honouring flushes may hold after a power cut there, and:
 A sample of the marks (one before the filesystems exist, the others
 spread evenly after that, the last, and the first with an interrupted
 deletion) is kept as WORK/snap-MARK.img for the guest, which
-attaches each one and checks the filesystems on it.
+attaches each one and checks the filesystems on it (--samples 0: none).
+
+The log's sector size is the logical block size of the device it was
+taken on (512 or 4096); entries are converted to 512-byte sectors here.
+Subclasses can add checks of their own in entry_done(), which runs after
+each entry was applied (tests/commit/contract.py does).
 
 Log format (dm-log-writes): sector 0 holds {le64 magic, le64 version,
 le64 nr_entries, le32 sectorsize}; then per entry one sector {le64 sector,
@@ -114,6 +119,7 @@ class Replay:
         self.fs_ready_at = None
         self.mark_names = []
         self.deleting_snap = False
+        self.point = (0, 0, 0)
 
     def init_stale(self):
         """A free bucket's sector is stale if it does not read as zero"""
@@ -186,8 +192,19 @@ class Replay:
                     if st is not None:
                         self.fail(mark, "bucket %d given to vmem%d vbucket %d"
                                   " with %d of %d sectors holding foreign "
-                                  "data" % (b, owner - 1, vb, sum(st),
-                                            self.bs))
+                                  "data (at %s)" % (b, owner - 1, vb, sum(st),
+                                                    self.bs,
+                                                    self.point_str()))
+
+    def point_str(self):
+        """The entry of the current flush/FUA point, for messages"""
+        sector, nsec, flags = self.point
+        what = "|".join(n for n, f in (("FLUSH", FLUSH), ("FUA", FUA))
+                        if flags & f)
+        if not nsec:
+            return "an empty " + what
+        return "a %s write of sectors %d..%d" % (what, sector,
+                                                 sector + nsec - 1)
 
     def fail(self, mark, msg):
         self.failures.append("mark %d: %s" % (mark, msg))
@@ -245,7 +262,9 @@ class Replay:
                 fs_at = total
             elif e[3] & (FLUSH | FUA):
                 total += 1
-        n = max(1, self.a.samples)
+        if self.a.samples <= 0:
+            return total, set()
+        n = self.a.samples
         want = {total}
         if fs_at > 1 and n > 1:
             want.add(max(1, fs_at // 2))
@@ -260,32 +279,42 @@ class Replay:
         nent = 0
         for i, sector, nsec, flags, name, off in log_entries(self.a.log):
             nent += 1
-            if flags & MARK:
-                self.mark_names.append(name)
-                if name == self.a.fs_mark:
-                    self.fs_ready_at = self.marks
-                continue
-            if flags & DISCARD:
-                punch(self.fd, sector * 512, nsec * 512)
-            elif nsec:
-                self.write(sector, nsec, off)
-            if not flags & (FLUSH | FUA):
-                continue
-            self.marks += 1
-            mark = self.marks
-            self.check_map(mark)
-            verdict = self.vmemctl_check(mark)
-            if verdict == "deleting":
-                self.deleting_marks += 1
-                if self.repairs < self.a.repairs:
-                    self.try_repair(mark)
-                if not self.deleting_snap:
-                    self.deleting_snap = True
-                    self.snapshot(mark, "interrupted deletion")
-                    continue
-            if mark in want:
-                self.snapshot(mark, "sample")
+            self.apply(sector, nsec, flags, name, off, want)
+            self.entry_done(i, flags, name)
         return nent, total
+
+    def apply(self, sector, nsec, flags, name, off, want):
+        """Apply one log entry; at a flush/FUA point, check the image"""
+        if flags & MARK:
+            self.mark_names.append(name)
+            if name == self.a.fs_mark:
+                self.fs_ready_at = self.marks
+            return
+        if flags & DISCARD:
+            punch(self.fd, sector * 512, nsec * 512)
+        elif nsec:
+            self.write(sector, nsec, off)
+        if not flags & (FLUSH | FUA):
+            return
+        self.point = (sector, nsec, flags)
+        self.marks += 1
+        mark = self.marks
+        self.check_map(mark)
+        verdict = self.vmemctl_check(mark)
+        if verdict == "deleting":
+            self.deleting_marks += 1
+            if self.repairs < self.a.repairs:
+                self.try_repair(mark)
+            if not self.deleting_snap and self.a.samples > 0:
+                self.deleting_snap = True
+                self.snapshot(mark, "interrupted deletion")
+                return
+        if mark in want:
+            self.snapshot(mark, "sample")
+
+    def entry_done(self, index, flags, name):
+        """Called after each log entry was applied (and, at a flush/FUA
+        point, checked): a hook for subclasses with checks of their own"""
 
     def report(self, nent, total):
         name = self.a.name
