@@ -187,7 +187,7 @@ def delete(a):
     good = (len(writes) == 2 and all(w[2] for w in writes) and
             writes[0][3][2] == vmemimg.DEV_EXISTS | vmemimg.DEV_DELETING and
             writes[0][3][0] > 0 and writes[1][3] == (0, 0, 0))
-    for d in desc[:6]:
+    for d in desc[:6] if not good else []:
         print("  " + d, file=sys.stderr)
     print("%s: delete: deleting vmem%d writes its device-table sector %d "
           "exactly twice, marked deleting then cleared (%d writes%s)" % (
