@@ -9,8 +9,12 @@
 #include <linux/preempt.h>
 #include "debug.h"
 
-/* Longest delay a hook takes, so a typo cannot hang a test guest */
-#define VMEM_HOOK_MAX_US	100000U
+/*
+ * Longest delay a hook takes, so a typo cannot hang a test guest; long
+ * enough for a device delete (about 150 ms on the debug kernel under
+ * TCG) to fit into one
+ */
+#define VMEM_HOOK_MAX_US	1000000U
 
 static unsigned int vmem_hook_us[VMEM_HOOK_NR];
 

@@ -10,7 +10,7 @@ set -u
 . "$VMEM_REPO/tests/system/lib.sh"
 VMEM_KO=$1 racer=$2 cycles=$3 iters=$4
 [ "${5:-}" != trace ] || export RACER_TRACE=1
-enter_us=100000 exit_us=100000
+enter_us=100000 exit_us=500000
 pat='Oops|BUG:|WARNING:|Call Trace|blocked for more than|KASAN|circular locking|unreferenced object'
 cd /tmp || exit 2
 
