@@ -19,11 +19,12 @@
 #include <linux/blkdev.h>
 #include <linux/log2.h>
 #include <linux/slab.h>
+#include "compat.h"
 #include "vmem.h"
 
-static int vmem_open(struct block_device *bdev, fmode_t mode)
+static int vmem_open(struct gendisk *disk, blk_mode_t mode)
 {
-	struct vmem_dev *dev = bdev->bd_disk->private_data;
+	struct vmem_dev *dev = disk->private_data;
 
 	/* Called with disk->open_mutex held, like vmem_dev_claim() */
 	if (READ_ONCE(dev->dead))
@@ -31,10 +32,12 @@ static int vmem_open(struct block_device *bdev, fmode_t mode)
 	return 0;
 }
 
+VMEM_OPEN_ADAPTER(vmem_open)
+
 static const struct block_device_operations vmem_fops = {
 	.owner = THIS_MODULE,
 	.submit_bio = vmem_submit_bio,
-	.open = vmem_open,
+	.open = VMEM_OPEN(vmem_open),
 };
 
 static struct vmem_dev *vmem_dev_of(struct device *d)
@@ -108,30 +111,35 @@ static const struct attribute_group *vmem_dev_groups[] = {
 	NULL,
 };
 
-static void vmem_dev_limits(struct vmem_dev *dev)
+/* A device's limits: the backing device's, stacked, then vmem's own */
+static void vmem_dev_limits(struct vmem_pool *pool, struct queue_limits *lim)
 {
-	struct request_queue *q = dev->disk->queue;
-	struct block_device *backing = dev->pool->bdev;
+	struct block_device *backing = pool->bdev;
 
-	blk_set_stacking_limits(&q->limits);
-	disk_stack_limits(dev->disk, backing, 0);
-	blk_queue_logical_block_size(q, VMEM_LBS);
-	blk_queue_physical_block_size(q, max_t(unsigned int, VMEM_LBS,
-					       bdev_physical_block_size(backing)));
-	blk_queue_io_min(q, VMEM_LBS);
-	blk_queue_chunk_sectors(q, dev->pool->bucket_sectors);
+	blk_set_stacking_limits(lim);
+	queue_limits_stack_bdev(lim, backing, 0, KBUILD_MODNAME);
+	lim->logical_block_size = VMEM_LBS;
+	lim->physical_block_size = max_t(unsigned int, VMEM_LBS,
+					 bdev_physical_block_size(backing));
+	lim->io_min = VMEM_LBS;
+	lim->chunk_sectors = pool->bucket_sectors;
 	/* Whole buckets are always freed; partial ranges pass down if able */
-	blk_queue_max_discard_sectors(q, UINT_MAX >> SECTOR_SHIFT);
-	q->limits.discard_granularity = VMEM_LBS;
-	q->limits.discard_alignment = 0;
-	blk_queue_max_write_zeroes_sectors(q, UINT_MAX >> SECTOR_SHIFT);
-	blk_queue_write_cache(q, true, true);
-	if (bdev_stable_writes(backing))
-		blk_queue_flag_set(QUEUE_FLAG_STABLE_WRITES, q);
-	if (bdev_nonrot(backing))
-		blk_queue_flag_set(QUEUE_FLAG_NONROT, q);
-	else
-		blk_queue_flag_clear(QUEUE_FLAG_NONROT, q);
+	lim->max_hw_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
+	lim->discard_granularity = VMEM_LBS;
+	lim->discard_alignment = 0;
+	lim->max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
+}
+
+/* A write cache with FUA always; rotation and stable pages as the backing */
+static blk_features_t vmem_dev_features(struct vmem_pool *pool)
+{
+	blk_features_t features = BLK_FEAT_WRITE_CACHE | BLK_FEAT_FUA;
+
+	if (!bdev_nonrot(pool->bdev))
+		features |= BLK_FEAT_ROTATIONAL;
+	if (bdev_stable_writes(pool->bdev))
+		features |= BLK_FEAT_STABLE_WRITES;
+	return features;
 }
 
 void vmem_dev_set_capacity(struct vmem_dev *dev)
@@ -150,6 +158,7 @@ void vmem_dev_set_capacity(struct vmem_dev *dev)
  */
 struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id)
 {
+	struct queue_limits lim;
 	struct vmem_dev *dev;
 	struct gendisk *disk;
 	int ret;
@@ -161,9 +170,10 @@ struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id)
 	dev->id = id;
 	dev->bucket_shift = ilog2(pool->bucket_sectors);
 
-	disk = blk_alloc_disk(NUMA_NO_NODE);
-	if (!disk) {
-		ret = -ENOMEM;
+	vmem_dev_limits(pool, &lim);
+	disk = vmem_alloc_disk(&lim, vmem_dev_features(pool), NUMA_NO_NODE);
+	if (IS_ERR(disk)) {
+		ret = PTR_ERR(disk);
 		goto out_free_dev;
 	}
 	dev->disk = disk;
@@ -173,7 +183,6 @@ struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id)
 	disk->fops = &vmem_fops;
 	disk->private_data = dev;
 	snprintf(disk->disk_name, DISK_NAME_LEN, "vmem%u", id);
-	vmem_dev_limits(dev);
 	set_capacity(disk, pool->map.dev[id].capacity_pages *
 		     VMEM_SECTORS_PER_PAGE);
 

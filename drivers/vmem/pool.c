@@ -16,6 +16,7 @@
 #include <linux/blkdev.h>
 #include <linux/slab.h>
 #include <linux/vmalloc.h>
+#include "compat.h"
 #include "vmem.h"
 
 /* Serializes every control operation and guards vmem_pool */
@@ -320,8 +321,8 @@ static void vmem_pool_free(struct vmem_pool *pool)
 	if (bioset_initialized(&pool->bs))
 		bioset_exit(&pool->bs);
 	vmem_map_destroy(&pool->map);
-	if (pool->bdev)
-		blkdev_put(pool->bdev, FMODE_READ | FMODE_WRITE | FMODE_EXCL);
+	if (pool->bdev_file)
+		bdev_fput(pool->bdev_file);
 	/* Every device was removed, so every read side has ended */
 	cleanup_srcu_struct(&pool->srcu);
 	kvfree(pool);
@@ -363,15 +364,17 @@ static int vmem_pool_write_generation(struct vmem_pool *pool)
 /* Open the backing device exclusively and refuse what vmem cannot use */
 static int vmem_pool_open(struct vmem_pool *pool, const char *path)
 {
-	pool->bdev = blkdev_get_by_path(path, FMODE_READ | FMODE_WRITE |
-					FMODE_EXCL, pool);
-	if (IS_ERR(pool->bdev)) {
-		int ret = PTR_ERR(pool->bdev);
+	struct file *file;
 
-		pr_err("cannot open backing device %s: %d\n", path, ret);
-		pool->bdev = NULL;
-		return ret;
+	file = bdev_file_open_by_path(path, BLK_OPEN_READ | BLK_OPEN_WRITE,
+				      pool, NULL);
+	if (IS_ERR(file)) {
+		pr_err("cannot open backing device %s: %ld\n", path,
+		       PTR_ERR(file));
+		return PTR_ERR(file);
 	}
+	pool->bdev_file = file;
+	pool->bdev = file_bdev(file);
 	if (bdev_is_zoned(pool->bdev)) {
 		pr_err("%s: zoned block devices are not supported (buckets are written in place)\n",
 		       path);

@@ -96,7 +96,8 @@ struct vmem_prov_batch {
 
 /**
  * struct vmem_pool - an attached backing device
- * @bdev: the backing device, opened exclusively
+ * @bdev_file: the backing device, opened exclusively (holds the claim)
+ * @bdev: its block device, file_bdev(@bdev_file)
  * @ctl_dev: the control device, which sends the pool's uevents
  * @map: in-memory map; changes under @meta_lock, lookups lock-free
  * @meta_lock: serializes every change of @map; never held across I/O
@@ -127,6 +128,7 @@ struct vmem_prov_batch {
  * @provisioned: buckets provisioned since attach
  */
 struct vmem_pool {
+	struct file *bdev_file;
 	struct block_device *bdev;
 	struct device *ctl_dev;
 	struct vmem_map map;
