@@ -13,6 +13,11 @@
  * Every device advertises a volatile write cache with FUA, whatever the
  * backing device has: map changes are committed on REQ_PREFLUSH and
  * REQ_FUA (commit.c), so that is the contract users must follow.
+ *
+ * Each device is linked as a holder of the backing device
+ * (/sys/block/<backing>/holders/vmemN), so lsblk shows it under its disk,
+ * and names its pool in vmem/pool_uuid, for udev's
+ * /dev/disk/by-vmem/<pool uuid>/<id> links.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -92,12 +97,24 @@ static ssize_t id_show(struct device *d, struct device_attribute *a,
 }
 static DEVICE_ATTR_RO(id);
 
+static ssize_t pool_uuid_show(struct device *d, struct device_attribute *a,
+			      char *buf)
+{
+	struct vmem_map *map = &vmem_dev_of(d)->pool->map;
+	const struct vmem_sb *sb = (const struct vmem_sb *)map->meta;
+
+	/* The uuid never changes after format: no lock needed */
+	return sysfs_emit(buf, "%pUb\n", sb->uuid);
+}
+static DEVICE_ATTR_RO(pool_uuid);
+
 static struct attribute *vmem_dev_attrs[] = {
 	&dev_attr_used_bytes.attr,
 	&dev_attr_used_buckets.attr,
 	&dev_attr_budget_bytes.attr,
 	&dev_attr_bucket_bytes.attr,
 	&dev_attr_id.attr,
+	&dev_attr_pool_uuid.attr,
 	NULL,
 };
 
@@ -191,8 +208,16 @@ struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id)
 		pr_err("vmem%u: cannot add disk: %d\n", id, ret);
 		goto out_put_disk;
 	}
+	ret = bd_link_disk_holder(pool->bdev, disk);
+	if (ret) {
+		pr_err("vmem%u: cannot link it to %pg as its holder: %d\n", id,
+		       pool->bdev, ret);
+		goto out_del_disk;
+	}
 	return dev;
 
+out_del_disk:
+	del_gendisk(disk);
 out_put_disk:
 	put_disk(disk);
 out_free_dev:
@@ -239,6 +264,7 @@ void vmem_dev_unclaim(struct vmem_dev *dev)
  */
 void vmem_dev_unplug(struct vmem_dev *dev)
 {
+	bd_unlink_disk_holder(dev->pool->bdev, dev->disk);
 	del_gendisk(dev->disk);
 }
 
