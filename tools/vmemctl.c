@@ -68,6 +68,17 @@ static const struct vctl_command vctl_commands[] = {
 	  "2 on usage or I/O error.\n"
 	  "\n"
 	  "  -n, --dry-run  print what would change, write nothing\n" },
+	{ "probe", cmd_probe,
+	  "probe [--export] TARGET",
+	  "Say whether TARGET holds a vmem pool and print its identity: pool\n"
+	  "uuid, layout version, bucket size in bytes, number of buckets and\n"
+	  "generation. Read-only and never exclusive: safe on any device,\n"
+	  "attached or mounted. Exit 0 for a pool with a valid superblock, 1\n"
+	  "for anything else, 2 on usage or I/O error.\n"
+	  "\n"
+	  "  -e, --export  print NAME=VALUE lines for udev (VMEM_POOL_UUID,\n"
+	  "                VMEM_POOL_VERSION, VMEM_BUCKET_BYTES, VMEM_BUCKETS,\n"
+	  "                VMEM_GENERATION) and nothing when it is no pool\n" },
 	{ "attach", cmd_attach,
 	  "attach DEV",
 	  "Attach the pool on block device DEV (use losetup for an image\n"

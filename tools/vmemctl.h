@@ -114,5 +114,6 @@ int cmd_delete(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_write_buffer(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
 
 #endif /* _VMEMCTL_H */
