@@ -14,6 +14,7 @@ packages=(
 	kmod cpio bc flex bison libelf-dev libssl-dev ccache xz-utils
 	gnuplot-nox jq clang llvm build-essential python3
 	shellcheck libclang-rt-14-dev lz4 strace linux-perf dosfstools
+	debootstrap zstd debhelper dh-dkms lintian mandoc man-db
 )
 
 # One dpkg-query for all: unknown packages print nothing (and make it
