@@ -124,16 +124,21 @@ static const struct vctl_command vctl_commands[] = {
 	  "\n"
 	  "  -j, --json  print one JSON object\n" },
 	{ "write-buffer", cmd_write_buffer,
-	  "write-buffer [on|off] [--delay-us N]",
-	  "Show the attached pool's write buffer (on or off, its idle delay,\n"
-	  "and its counters), or switch it. With the buffer on, writes to\n"
-	  "provisioned space are batched, sorted and merged; a write still\n"
-	  "completes only once its data is on the backing device. Off by\n"
-	  "default (see BENCHMARKS.md); insmod vmem.ko write_buffer=1 turns\n"
-	  "it on at attach.\n"
+	  "write-buffer [on|off] [--delay-us N] [--mb N]",
+	  "Show the attached pool's write buffer (on or off, its size, its\n"
+	  "delay and its counters), or switch it. With the buffer on, a\n"
+	  "write to provisioned space is copied into memory and completes at\n"
+	  "once; buffers are written out sorted and merged, and a flush\n"
+	  "(fsync) completes only once everything written before it is on\n"
+	  "the backing device. The devices then behave like a disk with a\n"
+	  "volatile write cache, which they always advertise. Off by default\n"
+	  "(see BENCHMARKS.md); insmod vmem.ko write_buffer=1 turns it on\n"
+	  "at attach.\n"
 	  "\n"
-	  "  --delay-us N  send a batch at most N microseconds (1..100000)\n"
-	  "                after its first write (default 200)\n" },
+	  "  --delay-us N  write a buffer out at most N microseconds\n"
+	  "                (1..100000) after its first write (default 2000)\n"
+	  "  --mb N        memory for the buffers, in MiB (1..1024, default\n"
+	  "                16); allocated when the buffer is switched on\n" },
 	{ "help", NULL,
 	  "help [COMMAND]",
 	  "Show the list of commands, or the help of one command.\n" },

@@ -53,10 +53,25 @@ static int vctl_sysfs_write(const char *name, const char *val)
 	return 0;
 }
 
+/* Write @val to @name if it is a number in 1..@max */
+static int vctl_sysfs_number(const char *opt, const char *name,
+			     const char *val, unsigned long max)
+{
+	unsigned long n;
+	char *end;
+
+	n = strtoul(val, &end, 10);
+	if (!n || n > max || *end) {
+		vctl_err("%s wants 1..%lu", opt, max);
+		return 2;
+	}
+	return vctl_sysfs_write(name, val);
+}
+
 int cmd_write_buffer(int argc, char **argv)
 {
-	char on[16], delay[32], stat[128];
-	unsigned long long f, m, b, by, r;
+	char on[16], delay[32], mb[32], stat[160];
+	unsigned long long c, m, r, d, w, e;
 	int i, ret;
 
 	for (i = 1; i < argc; i++) {
@@ -64,14 +79,13 @@ int cmd_write_buffer(int argc, char **argv)
 			ret = vctl_sysfs_write(VCTL_SYSFS "write_buffer",
 					       argv[i][1] == 'n' ? "1" : "0");
 		} else if (!strcmp(argv[i], "--delay-us") && i + 1 < argc) {
-			char *end;
-
-			if (strtoul(argv[++i], &end, 10) == 0 || *end) {
-				vctl_err("--delay-us wants 1..100000");
-				return 2;
-			}
-			ret = vctl_sysfs_write(VCTL_SYSFS "write_buffer_delay_us",
-					       argv[i]);
+			ret = vctl_sysfs_number("--delay-us",
+						VCTL_SYSFS "write_buffer_delay_us",
+						argv[++i], 100000);
+		} else if (!strcmp(argv[i], "--mb") && i + 1 < argc) {
+			ret = vctl_sysfs_number("--mb",
+						VCTL_SYSFS "write_buffer_mb",
+						argv[++i], 1024);
 		} else {
 			return vctl_usage();
 		}
@@ -83,15 +97,19 @@ int cmd_write_buffer(int argc, char **argv)
 		ret = vctl_sysfs_read(VCTL_SYSFS "write_buffer_delay_us",
 				      delay, sizeof(delay));
 	if (!ret)
+		ret = vctl_sysfs_read(VCTL_SYSFS "write_buffer_mb", mb,
+				      sizeof(mb));
+	if (!ret)
 		ret = vctl_sysfs_read(VCTL_SYSFS "write_buffer_stat", stat,
 				      sizeof(stat));
 	if (ret)
 		return ret;
-	if (sscanf(stat, "%llu %llu %llu %llu %llu", &f, &m, &b, &by, &r) != 5)
-		f = m = b = by = r = 0;
-	printf("write buffer: %s, delay %s us\n",
-	       strcmp(on, "1") ? "off" : "on", delay);
-	printf("batches %llu, merged writes %llu carrying %llu bios, %llu bypassed, %llu retried\n",
-	       f, m, b, by, r);
+	if (sscanf(stat, "%llu %llu %llu %llu %llu %llu", &c, &m, &r, &d, &w,
+		   &e) != 6)
+		c = m = r = d = w = e = 0;
+	printf("write buffer: %s, %s MiB, delay %s us\n",
+	       strcmp(on, "1") ? "off" : "on", mb, delay);
+	printf("buffers written %llu: %llu merged writes carrying %llu writes; %llu sent directly, %llu waited for buffered data, %llu lost to write errors\n",
+	       c, m, r, d, w, e);
 	return 0;
 }

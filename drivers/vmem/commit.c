@@ -290,9 +290,11 @@ static void vmem_commit_run(struct vmem_pool *pool)
 
 	wanted = nsec || !bio_list_empty(&flushes) ||
 		 !bio_list_empty(&preflush) || atomic_read(&c->waiters);
-	/* 2. drain */
-	if (frees.n)
+	/* 2. drain; buffered writes hold read sides: send them now */
+	if (frees.n) {
+		vmem_wb_kick(pool);
 		vmem_drain(pool);
+	}
 	/* 3.-5. write */
 	if (READ_ONCE(c->ro)) {
 		ret = -EIO;

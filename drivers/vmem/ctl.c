@@ -442,9 +442,13 @@ static ssize_t write_buffer_store(struct device *d,
 	}
 	mutex_lock(&vmem_ctl_mutex);
 	if (vmem_pool) {
-		vmem_wb_set(vmem_pool, on);
-		pr_info("%pg: write buffer %s\n", vmem_pool->bdev,
-			on ? "on" : "off");
+		ret = vmem_wb_set(vmem_pool, on);
+		if (ret)
+			pr_err_ratelimited("%pg: write buffer: cannot allocate %u MiB\n",
+					   vmem_pool->bdev, vmem_pool->wb.mb);
+		else
+			pr_info("%pg: write buffer %s\n", vmem_pool->bdev,
+				on ? "on" : "off");
 	} else {
 		pr_err_ratelimited("write_buffer: no pool attached\n");
 		ret = -ENODEV;
@@ -476,8 +480,9 @@ static ssize_t write_buffer_delay_us_store(struct device *d,
 	int ret;
 
 	ret = kstrtouint(buf, 0, &us);
-	if (ret || !us || us > 100000) {
-		pr_err_ratelimited("write_buffer_delay_us: expected 1..100000\n");
+	if (ret || !us || us > VMEM_WB_DELAY_MAX_US) {
+		pr_err_ratelimited("write_buffer_delay_us: expected 1..%u\n",
+				   VMEM_WB_DELAY_MAX_US);
 		return -EINVAL;
 	}
 	mutex_lock(&vmem_ctl_mutex);
@@ -490,7 +495,45 @@ static ssize_t write_buffer_delay_us_store(struct device *d,
 }
 static DEVICE_ATTR_RW(write_buffer_delay_us);
 
-/* flushes merged_bios batched_bios bypassed_bios retried_merges */
+static ssize_t write_buffer_mb_show(struct device *d,
+				    struct device_attribute *a, char *buf)
+{
+	ssize_t ret;
+
+	mutex_lock(&vmem_ctl_mutex);
+	ret = sysfs_emit(buf, "%u\n", vmem_pool ? vmem_pool->wb.mb :
+			 vmem_wb_mb_default);
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret;
+}
+
+static ssize_t write_buffer_mb_store(struct device *d,
+				     struct device_attribute *a,
+				     const char *buf, size_t len)
+{
+	unsigned int mb;
+	int ret;
+
+	ret = kstrtouint(buf, 0, &mb);
+	if (ret || !mb || mb > VMEM_WB_MB_MAX) {
+		pr_err_ratelimited("write_buffer_mb: expected 1..%u\n",
+				   VMEM_WB_MB_MAX);
+		return -EINVAL;
+	}
+	mutex_lock(&vmem_ctl_mutex);
+	if (vmem_pool)
+		ret = vmem_wb_resize(vmem_pool, mb);
+	else
+		ret = -ENODEV;
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret ? ret : len;
+}
+static DEVICE_ATTR_RW(write_buffer_mb);
+
+/*
+ * buffers written, merged writes, writes in them, writes sent directly,
+ * bios that waited for buffered data, buffered writes lost to an error
+ */
 static ssize_t write_buffer_stat_show(struct device *d,
 				      struct device_attribute *a, char *buf)
 {
@@ -499,15 +542,16 @@ static ssize_t write_buffer_stat_show(struct device *d,
 
 	mutex_lock(&vmem_ctl_mutex);
 	if (!vmem_pool) {
-		ret = sysfs_emit(buf, "0 0 0 0 0\n");
+		ret = sysfs_emit(buf, "0 0 0 0 0 0\n");
 	} else {
 		wb = &vmem_pool->wb;
-		ret = sysfs_emit(buf, "%lld %lld %lld %lld %lld\n",
-				 atomic64_read(&wb->flushes),
+		ret = sysfs_emit(buf, "%lld %lld %lld %lld %lld %lld\n",
+				 atomic64_read(&wb->cycles),
 				 atomic64_read(&wb->merged),
-				 atomic64_read(&wb->batched),
-				 atomic64_read(&wb->bypassed),
-				 atomic64_read(&wb->retries));
+				 atomic64_read(&wb->records),
+				 atomic64_read(&wb->direct),
+				 atomic64_read(&wb->waits),
+				 atomic64_read(&wb->errors));
 	}
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret;
@@ -517,6 +561,7 @@ static DEVICE_ATTR_RO(write_buffer_stat);
 static struct attribute *vmem_ctl_attrs[] = {
 	&dev_attr_write_buffer.attr,
 	&dev_attr_write_buffer_delay_us.attr,
+	&dev_attr_write_buffer_mb.attr,
 	&dev_attr_write_buffer_stat.attr,
 	&dev_attr_attached.attr,
 	&dev_attr_backing.attr,

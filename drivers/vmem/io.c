@@ -149,28 +149,66 @@ void vmem_remap_submit(struct vmem_dev *dev, struct bio *bio, u64 pb,
 			  bio_start_io_acct(bio));
 }
 
+/**
+ * vmem_io_flushed() - serve a REQ_PREFLUSH bio whose buffered writes are
+ * on the backing device
+ * @bio: the bio; any context that may queue work
+ *
+ * A buffered write of its device that failed fails it with EIO (once);
+ * otherwise a commit flushes the backing device (committing the map if
+ * it changed) and then ends the bio, or sends it on without the flag.
+ */
+void vmem_io_flushed(struct bio *bio)
+{
+	struct vmem_dev *dev = bio->bi_bdev->bd_disk->private_data;
+	struct vmem_pool *pool = dev->pool;
+
+	if (test_and_clear_bit(VMEM_DEV_F_WB_ERROR, &dev->flags)) {
+		bio_io_error(bio);
+		return;
+	}
+	if (bio_sectors(bio))
+		vmem_commit_add_preflush(pool, bio);
+	else
+		vmem_commit_add_flush(pool, bio);
+}
+
 /*
- * A write with REQ_PREFLUSH: when map changes wait for a commit, the
- * commit is the flush, and the bio is ended (empty) or sent without the
- * flag (with data) once it is done. Return: true if the bio was taken.
+ * A write with REQ_PREFLUSH. Buffered writes go to disk first; when map
+ * changes wait for a commit, the commit is the flush, and the bio is
+ * ended (empty) or sent without the flag (with data) once it is done.
+ * Return: true if the bio was taken.
  */
 static bool vmem_submit_flush(struct vmem_dev *dev, struct bio *bio)
 {
 	struct vmem_pool *pool = dev->pool;
 
-	if (READ_ONCE(pool->wb.enabled))
-		vmem_wb_kick(pool);
-	if (vmem_commit_needed(&pool->cm)) {
-		if (bio_sectors(bio))
-			vmem_commit_add_preflush(pool, bio);
-		else
-			vmem_commit_add_flush(pool, bio);
+	if (vmem_wb_flush(dev, bio))
+		return true;
+	if (vmem_commit_needed(&pool->cm) ||
+	    test_bit(VMEM_DEV_F_WB_ERROR, &dev->flags)) {
+		vmem_io_flushed(bio);
 		return true;
 	}
 	if (bio_sectors(bio))
 		return false;
 	vmem_remap_submit(dev, bio, 0, vmem_io_enter(pool));
 	return true;
+}
+
+/*
+ * With the write buffer on (or still holding data): a plain write goes
+ * into it; a read or a FUA write waits for buffered data of its blocks.
+ * Return: true if the bio was taken.
+ */
+static bool vmem_submit_wb(struct vmem_dev *dev, struct bio *bio, s64 pb,
+			   int idx)
+{
+	u64 phys = vmem_bio_phys(dev, bio, pb);
+
+	if (op_is_write(bio_op(bio)) && !(bio->bi_opf & REQ_FUA))
+		return vmem_wb_write(dev, bio, phys, idx);
+	return vmem_wb_wait_hit(dev->pool, bio, phys, idx);
 }
 
 void vmem_submit_bio(struct bio *bio)
@@ -215,7 +253,8 @@ void vmem_submit_bio(struct bio *bio)
 	/* Cut at the bucket's end; the rest comes back here as a new bio */
 	left = vmem_bucket_left(bio->bi_iter.bi_sector, dev->bucket_shift);
 	if (unlikely(bio_sectors(bio) > left)) {
-		struct bio *split = bio_split(bio, left, GFP_NOIO, &fs_bio_set);
+		struct bio *split = bio_split(bio, left, GFP_NOIO,
+					      &pool->split_bs);
 
 		bio_chain(split, bio);
 		submit_bio_noacct(bio);
@@ -226,13 +265,8 @@ void vmem_submit_bio(struct bio *bio)
 	pb = vmem_map_lookup(&pool->map, dev->id,
 			     bio->bi_iter.bi_sector >> dev->bucket_shift);
 	if (likely(pb >= 0)) {
-		if (op_is_write(bio_op(bio)) && READ_ONCE(pool->wb.enabled)) {
-			if (bio->bi_opf & (REQ_PREFLUSH | REQ_FUA))
-				vmem_wb_kick(pool);
-			else if (vmem_wb_add(dev, bio, vmem_bio_phys(dev, bio, pb),
-					     idx))
-				return;
-		}
+		if (READ_ONCE(pool->wb.active) && vmem_submit_wb(dev, bio, pb, idx))
+			return;
 		vmem_remap_submit(dev, bio, pb, idx);
 		return;
 	}

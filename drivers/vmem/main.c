@@ -28,7 +28,11 @@ MODULE_PARM_DESC(write_buffer, "Write buffer on at attach (default off; see BENC
 
 unsigned int vmem_wb_delay_default = VMEM_WB_DELAY_US;
 module_param_named(write_buffer_delay_us, vmem_wb_delay_default, uint, 0444);
-MODULE_PARM_DESC(write_buffer_delay_us, "Write buffer idle delay in microseconds, 1..100000 (default 200)");
+MODULE_PARM_DESC(write_buffer_delay_us, "Longest time written data stays only in the write buffer, in microseconds, 1..100000 (default 2000)");
+
+unsigned int vmem_wb_mb_default = VMEM_WB_MB;
+module_param_named(write_buffer_mb, vmem_wb_mb_default, uint, 0444);
+MODULE_PARM_DESC(write_buffer_mb, "Write buffer memory per pool in MiB, 1..1024 (default 16)");
 
 unsigned int vmem_commit_interval_default = VMEM_COMMIT_INTERVAL_MS;
 module_param_named(commit_interval_ms, vmem_commit_interval_default, uint,
@@ -46,9 +50,15 @@ static int __init vmem_init(void)
 	BUILD_BUG_ON(sizeof(struct vmem_devt_sector) != VMEM_SECTOR_SIZE);
 	BUILD_BUG_ON(VMEM_MAX_DEVICES * VMEM_MINORS > MINORMASK + 1);
 
-	if (!vmem_wb_delay_default || vmem_wb_delay_default > 100000) {
-		pr_err("write_buffer_delay_us=%u out of range 1..100000\n",
-		       vmem_wb_delay_default);
+	if (!vmem_wb_delay_default ||
+	    vmem_wb_delay_default > VMEM_WB_DELAY_MAX_US) {
+		pr_err("write_buffer_delay_us=%u out of range 1..%u\n",
+		       vmem_wb_delay_default, VMEM_WB_DELAY_MAX_US);
+		return -EINVAL;
+	}
+	if (!vmem_wb_mb_default || vmem_wb_mb_default > VMEM_WB_MB_MAX) {
+		pr_err("write_buffer_mb=%u out of range 1..%u\n",
+		       vmem_wb_mb_default, VMEM_WB_MB_MAX);
 		return -EINVAL;
 	}
 	if (!vmem_commit_interval_default ||

@@ -98,6 +98,7 @@ out_unlock:
  */
 static void vmem_pool_quiesce(struct vmem_pool *pool)
 {
+	vmem_wb_sync(pool);
 	vmem_commit_sync(pool);
 	flush_workqueue(pool->wq);
 	flush_work(&pool->range_work);
@@ -320,6 +321,8 @@ static void vmem_pool_free(struct vmem_pool *pool)
 	cancel_work_sync(&pool->usage_work);
 	if (bioset_initialized(&pool->bs))
 		bioset_exit(&pool->bs);
+	if (bioset_initialized(&pool->split_bs))
+		bioset_exit(&pool->split_bs);
 	vmem_map_destroy(&pool->map);
 	if (pool->bdev_file)
 		bdev_fput(pool->bdev_file);
@@ -430,6 +433,8 @@ int vmem_pool_attach(const char *path, struct device *ctl_dev,
 	pool->data_start = pool->map.geom.data_start * VMEM_SECTORS_PER_PAGE;
 	ret = bioset_init(&pool->bs, BIO_POOL_SIZE,
 			  offsetof(struct vmem_io, clone), 0);
+	if (!ret)
+		ret = bioset_init(&pool->split_bs, BIO_POOL_SIZE, 0, 0);
 	if (ret)
 		goto out_free;
 	pool->wq = alloc_ordered_workqueue("vmem_prov", WQ_MEM_RECLAIM);
@@ -442,7 +447,7 @@ int vmem_pool_attach(const char *path, struct device *ctl_dev,
 	ret = vmem_commit_init(pool, vmem_commit_interval_default);
 	if (!ret)
 		ret = vmem_wb_init(pool, vmem_wb_default,
-				   vmem_wb_delay_default);
+				   vmem_wb_delay_default, vmem_wb_mb_default);
 	if (ret)
 		goto out_free;
 

@@ -21,7 +21,8 @@
  * Writes to the same bucket share one provisioning.
  *
  * Discard and write-zeroes run in the range worker, never holding the
- * map lock across I/O: write-zeroes zeroes provisioned ranges in place
+ * map lock across I/O, after every write the write buffer holds has
+ * reached the disk: write-zeroes zeroes provisioned ranges in place
  * (unprovisioned ones read zeros already); a discard of a whole bucket
  * unmaps it (the next commit frees it on disk); a partial discard passes
  * down when the backing device supports discard. A bucket only partly
@@ -366,6 +367,8 @@ static void vmem_prov_range(struct vmem_pool *pool, struct bio *bio)
 		bio_io_error(bio);
 		return;
 	}
+	/* Buffered writes older than this bio land before it does */
+	vmem_wb_sync(pool);
 	while (!ret && vmem_bucket_next(&it, &vb, &off, &len)) {
 		if (discard && len == pool->bucket_sectors) {
 			vbs[n++] = vb;

@@ -56,6 +56,7 @@ struct vmem_pool;
  * @disk: its gendisk
  * @bucket_shift: log2 of sectors per bucket (copied for the fast path)
  * @dead: set under disk->open_mutex when deletion starts; open refused
+ * @flags: VMEM_DEV_F_*, atomic bit operations
  */
 struct vmem_dev {
 	struct vmem_pool *pool;
@@ -63,7 +64,11 @@ struct vmem_dev {
 	struct gendisk *disk;
 	unsigned int bucket_shift;
 	bool dead;
+	unsigned long flags;
 };
+
+/* A buffered write failed: the next REQ_PREFLUSH fails with EIO (wbuf.c) */
+#define VMEM_DEV_F_WB_ERROR	0
 
 #define VMEM_PROV_BATCH		32
 
@@ -109,6 +114,7 @@ struct vmem_prov_batch {
  * @srcu: in-flight I/O: each bio remapped to @bdev holds a read side
  *	from before its lookup until its completion (io.c)
  * @bs: bioset for clones; front pad is struct vmem_io
+ * @split_bs: bioset for splitting bios at bucket boundaries
  * @cm: the group commit (commit.h)
  * @wq: ordered worker for writes that need a bucket (prov.c)
  * @work: the worker's job
@@ -139,6 +145,7 @@ struct vmem_pool {
 	u64 data_start;
 	struct srcu_struct srcu;
 	struct bio_set bs;
+	struct bio_set split_bs;
 	struct vmem_commit cm;
 	struct workqueue_struct *wq;
 	struct work_struct work;
@@ -177,6 +184,7 @@ struct vmem_io {
 /* main.c */
 extern bool vmem_wb_default;
 extern unsigned int vmem_wb_delay_default;
+extern unsigned int vmem_wb_mb_default;
 extern unsigned int vmem_commit_interval_default;
 extern int vmem_major;
 
@@ -234,6 +242,7 @@ void vmem_clone_submit(struct vmem_dev *dev, struct bio *bio, u64 phys,
 		       int idx, unsigned long start);
 int vmem_io_enter(struct vmem_pool *pool);
 void vmem_io_exit(struct vmem_pool *pool, int idx);
+void vmem_io_flushed(struct bio *bio);
 void vmem_drain(struct vmem_pool *pool);
 
 static inline u64 vmem_dev_bucket_bytes(const struct vmem_pool *pool)

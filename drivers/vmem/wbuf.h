@@ -1,88 +1,129 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * vmem write buffer: what wbuf.c promises (semantics and design are
- * described at the top of wbuf.c; the state word in wbuf_state.h).
+ * vmem write buffer: what wbuf.c promises. Its semantics and design are
+ * at the top of wbuf.c, the state word in wbuf_state.h.
+ *
+ * Locking: the writers of a buffer share only its state word; the
+ * flusher (one ordered work item) owns a sealed buffer with no writer
+ * inside until it resets the word. A buffer's @lock orders adding a
+ * waiting bio against the flusher declaring the buffer's cycle done.
+ * Switching the buffer on or off, and its size, happen under
+ * vmem_ctl_mutex.
  */
 #ifndef _VMEM_WBUF_H
 #define _VMEM_WBUF_H
 
 #include <linux/bio.h>
 #include <linux/hrtimer.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
 #include <linux/workqueue.h>
 #include "wbuf_state.h"
 
-#define VMEM_WB_SLOTS		64
-#define VMEM_WB_DELAY_US	200
+#define VMEM_WB_BUFS		4
+#define VMEM_WB_DELAY_US	2000
+#define VMEM_WB_DELAY_MAX_US	100000
+#define VMEM_WB_MB		16
+#define VMEM_WB_MB_MAX		1024
+/* Filter of the 4 KiB blocks a buffer holds: 1 << this many bits */
+#define VMEM_WB_FILTER_SHIFT	16
 
 struct vmem_dev;
 struct vmem_pool;
-
-/**
- * struct vmem_wb_slot - one buffered bio
- * @bio: the original write
- * @dev: its device
- * @phys: backing sector its data goes to
- * @idx: its in-flight read side, from vmem_io_enter()
- * @start: I/O accounting start time
- */
-struct vmem_wb_slot {
-	struct bio *bio;
-	struct vmem_dev *dev;
-	u64 phys;
-	int idx;
-	unsigned long start;
-};
+struct vmem_wb_rec;
+struct vmem_wb_run;
+struct vmem_wb_wave;
 
 /**
  * struct vmem_wbuf - one buffer
  * @state: the packed state word; the only thing writers share
- * @pool: owner
- * @work: flushes the buffer when it was sealed in atomic context
- * @slot: slot i belongs to the writer that reserved it until it leaves,
- *	then to the flusher until the state word is reset
+ * @cycle: which cycle of the ring it holds: set before it opens, read
+ *	by readers checking whether its data is on disk yet
+ * @data: the buffer: records of a 512-byte header and the data
+ * @filter: hashed 4 KiB blocks written into it this cycle
+ * @lock: protects @waiters and @flushes against the cycle ending
+ * @waiters: bios to send again once this cycle is on disk (reads and
+ *	FUA writes of blocks it holds, writes that found no room)
+ * @flushes: REQ_PREFLUSH bios to serve once this cycle is on disk
  */
 struct vmem_wbuf {
 	atomic64_t state;
-	struct vmem_pool *pool;
-	struct work_struct work;
-	struct vmem_wb_slot slot[VMEM_WB_SLOTS];
+	u64 cycle;
+	u8 *data;
+	unsigned long *filter;
+	spinlock_t lock;		/* see above */
+	struct bio_list waiters;
+	struct bio_list flushes;
 };
 
 /**
- * struct vmem_wb - a pool's write buffers
- * @buf: the two buffers
- * @active: index of the buffer new writers try first (a hint)
- * @timer: seals non-empty buffers delay_us after a buffer's first write
- * @delay_us: idle delay; changed through sysfs
- * @enabled: buffer writes; changed through sysfs, read lock-free
- * @bs: bioset for merged writes
- * @wq: runs flushes sealed by the timer and retries of failed batches
- * @flushes: batches sent
- * @merged: merged bios sent
- * @batched: original bios sent inside merged bios
- * @bypassed: writes sent directly because both buffers were sealed
- * @retries: merged bios that failed and were retried bio by bio
+ * struct vmem_wb - a pool's write buffer
+ * @buf: the ring of buffers; cycle c lives in buf[c % VMEM_WB_BUFS]
+ * @head: the cycle of the open buffer, the one writers fill
+ * @done: every cycle up to this one is on the backing device
+ * @ring_lock: serializes opening the next buffer (vmem_wb_advance())
+ * @done_wq: vmem_wb_sync() waits here for @done
+ * @buf_bytes: size of each buffer
+ * @mb: total size, in MiB, of the buffers the next switch-on allocates
+ * @timer: seals the open buffer delay_us after its first write
+ * @delay_us: longest time written data stays only in memory
+ * @enabled: new writes are buffered; read lock-free
+ * @active: the buffers exist and may hold data (on, or being switched
+ *	off); read lock-free, by readers under their in-flight read side
+ * @bs: bioset for the flusher's merged writes
+ * @wq: ordered workqueue of the flusher
+ * @work: writes sealed buffers out, in cycle order
+ * @recs: the flusher's list of a buffer's records
+ * @nrecs: room in @recs
+ * @runs: the flusher's merged writes of one wave (as many as @recs)
+ * @waves: the flusher's table of 4 KiB block -> wave (see wbuf.c)
+ * @nwaves: entries in @waves
+ * @cycles: buffers written out
+ * @merged: merged writes sent
+ * @records: buffered writes sent inside them
+ * @direct: writes sent directly, no room in the buffer
+ * @waits: bios that waited for buffered data to reach the disk
+ * @errors: buffered writes the backing device failed (data lost)
  */
 struct vmem_wb {
-	struct vmem_wbuf buf[2];
-	atomic_t active;
+	struct vmem_wbuf buf[VMEM_WB_BUFS];
+	atomic64_t head;
+	atomic64_t done;
+	spinlock_t ring_lock;		/* see above */
+	wait_queue_head_t done_wq;
+	size_t buf_bytes;
+	unsigned int mb;
 	struct hrtimer timer;
 	unsigned int delay_us;
 	bool enabled;
+	bool active;
 	struct bio_set bs;
 	struct workqueue_struct *wq;
-	atomic64_t flushes;
+	struct work_struct work;
+	struct vmem_wb_rec **recs;
+	unsigned int nrecs;
+	struct vmem_wb_run *runs;
+	struct vmem_wb_wave *waves;
+	unsigned int nwaves;
+	atomic64_t cycles;
 	atomic64_t merged;
-	atomic64_t batched;
-	atomic64_t bypassed;
-	atomic64_t retries;
+	atomic64_t records;
+	atomic64_t direct;
+	atomic64_t waits;
+	atomic64_t errors;
 };
 
-int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us);
+int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us,
+		 unsigned int mb);
 void vmem_wb_exit(struct vmem_pool *pool);
-bool vmem_wb_add(struct vmem_dev *dev, struct bio *bio, u64 phys,
-		 int srcu_idx);
+int vmem_wb_set(struct vmem_pool *pool, bool on);
+int vmem_wb_resize(struct vmem_pool *pool, unsigned int mb);
+bool vmem_wb_write(struct vmem_dev *dev, struct bio *bio, u64 phys,
+		   int srcu_idx);
+bool vmem_wb_wait_hit(struct vmem_pool *pool, struct bio *bio, u64 phys,
+		      int srcu_idx);
+bool vmem_wb_flush(struct vmem_dev *dev, struct bio *bio);
 void vmem_wb_kick(struct vmem_pool *pool);
-void vmem_wb_set(struct vmem_pool *pool, bool on);
+void vmem_wb_sync(struct vmem_pool *pool);
 
 #endif /* _VMEM_WBUF_H */

@@ -4,15 +4,17 @@
  * state of one buffer is one 64-bit word changed only by compare-and-swap.
  *
  *   bit  63      sealed: no new writer may enter
- *   bits 40..62  writers inside (reserved a slot, not yet left)
- *   bits  0..39  slots used
+ *   bits 40..62  writers inside (reserved space, not yet left)
+ *   bits  0..39  bytes used
  *
- * A writer reserves a slot (one CAS: writers + 1, used + 1; the writer
- * that takes the last slot also seals), fills it, and leaves (one CAS:
- * writers - 1). The buffer reaches "sealed with no writer inside" exactly
- * once per cycle, by one CAS, and whoever's CAS made that transition --
- * the last writer to leave, or a sealer finding no writer inside -- is
- * told to flush it. The flusher takes the slots and resets the word to 0.
+ * A writer reserves space (one CAS: writers + 1, used + bytes; the writer
+ * whose reservation leaves too little room for another write also
+ * seals), fills it, and leaves (one CAS: writers - 1). A writer whose
+ * data does not fit is refused and seals the buffer itself. The buffer
+ * reaches "sealed with no writer inside" exactly once per cycle, by one
+ * CAS, and whoever's CAS made that transition -- the last writer to
+ * leave, or a sealer finding no writer inside -- is told to flush it.
+ * The flusher takes the data and resets the word to 0.
  *
  * These helpers are pure (no locks, no sleeping, any context) so KUnit
  * can test the state machine directly.
@@ -34,7 +36,7 @@
  * struct vmem_wb_state - the state word, unpacked
  * @sealed: no new writer may enter
  * @writers: writers inside
- * @used: slots used
+ * @used: bytes used
  */
 struct vmem_wb_state {
 	bool sealed;
@@ -61,20 +63,24 @@ static inline struct vmem_wb_state vmem_wb_unpack(u64 w)
 }
 
 enum vmem_wb_result {
-	VMEM_WB_RESERVED,	/* got a slot; buffer still open */
-	VMEM_WB_RESERVED_LAST,	/* got the last slot and sealed the buffer */
-	VMEM_WB_REFUSED_SEALED,	/* buffer sealed: use another or go direct */
+	VMEM_WB_RESERVED,	/* got the space; buffer still open */
+	VMEM_WB_RESERVED_LAST,	/* got the space and sealed the buffer */
+	VMEM_WB_REFUSED_SEALED,	/* buffer sealed: use another */
+	VMEM_WB_REFUSED_FULL,	/* does not fit: seal it, use another */
 	VMEM_WB_REFUSED_BUSY,	/* too many writers inside */
 };
 
 /**
- * vmem_wb_reserve() - take one slot
+ * vmem_wb_reserve() - take @bytes of a buffer
  * @state: the buffer's state word
- * @capacity: slots in the buffer, 1..VMEM_WB_USED_MAX
- * @slot: out: the slot index, valid when a slot was reserved
+ * @capacity: bytes in the buffer, 1..VMEM_WB_USED_MAX
+ * @bytes: bytes wanted, at most @capacity
+ * @min: a reservation that leaves less room than this seals the buffer
+ * @off: out: where the space starts, valid when it was reserved
  */
 static inline enum vmem_wb_result vmem_wb_reserve(atomic64_t *state,
-						  u64 capacity, u64 *slot)
+						  u64 capacity, u64 bytes,
+						  u64 min, u64 *off)
 {
 	s64 old = atomic64_read(state);
 	struct vmem_wb_state s;
@@ -82,21 +88,23 @@ static inline enum vmem_wb_result vmem_wb_reserve(atomic64_t *state,
 
 	do {
 		s = vmem_wb_unpack(old);
-		if (s.sealed || s.used >= capacity)
+		if (s.sealed)
 			return VMEM_WB_REFUSED_SEALED;
+		if (s.used + bytes > capacity)
+			return VMEM_WB_REFUSED_FULL;
 		if (s.writers >= VMEM_WB_WRITERS_MAX)
 			return VMEM_WB_REFUSED_BUSY;
-		last = s.used + 1 == capacity;
+		*off = s.used;
 		s.writers++;
-		s.used++;
+		s.used += bytes;
+		last = capacity - s.used < min;
 		s.sealed = last;
 	} while (!atomic64_try_cmpxchg(state, &old, vmem_wb_pack(s)));
-	*slot = s.used - 1;
 	return last ? VMEM_WB_RESERVED_LAST : VMEM_WB_RESERVED;
 }
 
 /**
- * vmem_wb_leave() - a writer that filled its slot leaves
+ * vmem_wb_leave() - a writer that filled its space leaves
  * @state: the buffer's state word
  *
  * Return: true if the caller must flush the buffer (it was sealed and
@@ -135,7 +143,7 @@ static inline bool vmem_wb_seal(atomic64_t *state)
  * vmem_wb_reset() - reopen a flushed buffer
  * @state: the buffer's state word
  *
- * Only the flusher calls this, after taking every slot.
+ * Only the flusher calls this, after taking all the data.
  */
 static inline void vmem_wb_reset(atomic64_t *state)
 {
