@@ -6,10 +6,11 @@
 # Disks: /dev/vda a pool of 64 KiB buckets (format zeroed its data area)
 # and /dev/vdb its log, for the flush contract; /dev/vdc a second such
 # pool and /dev/vdd its log, for the format-zeroed provisioning and the
-# delete. Args: SEED STEPS
+# delete. Args: SEED STEPS [wb]: with "wb", only the flush contract, with
+# the write buffer on (and no /dev/vdc, /dev/vdd).
 set -u
 . "$VMEM_REPO/tests/reliability/glib.sh"
-seed=$1 steps=$2
+seed=$1 steps=$2 wb=${3:-}
 cd /tmp || exit 2
 ctl=/sys/class/misc/vmem-control
 
@@ -23,6 +24,9 @@ lw() { dmsetup create "$1" --table "0 $(blockdev --getsz "$2") log-writes $2 $3"
 # --- the flush contract: writers, discards and fsyncs on two devices
 check "contract: dm-log-writes between vmem and its disk" lw lw /dev/vda /dev/vdb
 check "contract: attach over dm-log-writes" "$VMEMCTL" attach /dev/mapper/lw
+# The longest delay: only a flush may send buffered data out in time
+[ -z "$wb" ] || check "contract: write buffer on, 100 ms delay" \
+	"$VMEMCTL" write-buffer on --delay-us 100000
 check "contract: create vmem0 and vmem1" \
 	sh -c "$VMEMCTL create --id 0 8M >/dev/null && $VMEMCTL create --id 1 8M >/dev/null"
 dmsetup message lw 0 mark start
@@ -37,6 +41,11 @@ dmsetup message lw 0 mark end
 check "contract: detach" "$VMEMCTL" detach
 check "contract: remove dm-log-writes (log complete)" dmsetup remove lw
 check "contract: vmemctl check clean after detach" "$VMEMCTL" check /dev/vda
+if [ -n "$wb" ]; then
+	check "logs: no kernel warning" no_kernel_trouble
+	t_summary
+	exit
+fi
 
 # --- provisioning format-zeroed buckets, then a delete
 check "zeroed: dm-log-writes between vmem and its disk" lw lw2 /dev/vdc /dev/vdd

@@ -18,7 +18,10 @@ led=$VMEM_OUT/ledger
 t="powercut $n"
 cd /tmp || exit 2
 
-load_vmem write_buffer="$wb" || { fail "$t: insmod"; exit 1; }
+# The write buffer's longest delay: only an fsync may send buffered data
+# out before the cut
+load_vmem write_buffer="$wb" write_buffer_delay_us=100000 ||
+	{ fail "$t: insmod"; exit 1; }
 if [ ! -e "$VMEM_OUT/devices-made" ]; then
 	check "$t: attach the new pool" "$VMEMCTL" attach /dev/vda
 	check "$t: create and mkfs the devices" std_create

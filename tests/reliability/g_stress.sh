@@ -7,7 +7,8 @@
 # deadline, the write buffer switched on and off between rounds, while
 # other loops, until the same deadline, create, write, resize, re-budget,
 # discard and delete devices vmem16..23, open and read them while they
-# are being deleted, and list the pool and read every sysfs attribute.
+# are being deleted, list the pool and read every sysfs attribute, and
+# squeeze memory (a hog and a raised min_free_kbytes).
 # (The pattern of blktests block/038: control operations racing I/O and
 # opens.) Pass: every fio round verifies, no loop finds an inconsistency,
 # the pool checks clean offline afterwards, no kernel report.
@@ -74,14 +75,37 @@ readers() {
 	echo "stress: $n reader rounds" >&2
 }
 
+# Memory pressure while the write buffer is busy: reclaim starts early
+# (min_free_kbytes at an eighth of memory) and a hog keeps taking and
+# touching half of what is available, so page-cache writeback and the
+# buffer's flusher run under reclaim (issue 12)
+squeeze() {
+	local n=0 total
+	total=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)
+	echo $((total / 8)) >/proc/sys/vm/min_free_kbytes
+	while [ $SECONDS -lt $end ]; do
+		python3 -c '
+import sys
+kb = int(open("/proc/meminfo").read().split("MemAvailable:")[1].split()[0])
+buf = bytearray(kb * 512)
+for i in range(0, len(buf), 4096):
+    buf[i] = 1
+' 2>/dev/null
+		n=$((n + 1))
+	done
+	echo "stress: $n memory squeezes" >&2
+}
+
 churn 2>"$VMEM_OUT/churn.log" &
 cpid=$!
+squeeze 2>"$VMEM_OUT/squeeze.log" &
+spid=$!
 readers 2>"$VMEM_OUT/readers.log" &
 rpid=$!
 
 rounds=0 bad=0
 while [ $SECONDS -lt $end ]; do
-	echo $((rounds % 2)) >$wb
+	echo $(((rounds + 1) % 2)) >$wb
 	jobs=()
 	for i in $(seq 0 15); do
 		jobs+=("--name=d$i" "--filename=/dev/vmem$i"
@@ -97,9 +121,10 @@ while [ $SECONDS -lt $end ]; do
 	rounds=$((rounds + 1))
 done
 wait $cpid
+wait $spid
 wait $rpid
 rrc=$?
-cat "$VMEM_OUT/churn.log" "$VMEM_OUT/readers.log"
+cat "$VMEM_OUT/churn.log" "$VMEM_OUT/squeeze.log" "$VMEM_OUT/readers.log"
 check "stress: $rounds rounds of fio verify on 16 devices, no mismatch" \
 	test $bad = 0 -a $rounds -gt 0
 check "stress: list, status and sysfs never failed" test $rrc = 0

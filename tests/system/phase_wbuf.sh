@@ -35,9 +35,18 @@ check "fio verify, 16 jobs of sequential 8k writes, buffer on" \
 		--rw=write --bs=8k --size=4M --numjobs=16 \
 		--offset_increment=8M --iodepth=16 --verify=crc32c \
 		--verify_fatal=1 --output=/dev/null
-read -r flushes merged batched bypassed retries <$wb/write_buffer_stat
-check "the buffer merged writes ($batched bios in $merged merged writes)" \
-	test "$merged" -gt 0 -a "$batched" -gt "$merged"
+check "fio verify_backlog, 4 jobs: reads right behind buffered writes" \
+	fio --name=backlog --filename=/dev/vmem0 --direct=1 --ioengine=libaio \
+		--rw=randwrite --bs=4k --size=4M --numjobs=4 \
+		--offset_increment=8M --iodepth=8 --verify=crc32c \
+		--verify_backlog=16 --verify_fatal=1 --output=/dev/null
+read -r cycles merged records direct waits errors <$wb/write_buffer_stat
+check "the buffer merged writes ($records writes in $merged merged writes, $cycles buffers)" \
+	test "$merged" -gt 0 -a "$records" -gt "$merged"
+check "reads waited for buffered data ($waits)" test "$waits" -gt 0
+check "no buffered write failed" test "$errors" = 0
+check "a volatile write cache is advertised" \
+	test "$(cat /sys/block/vmem0/queue/write_cache)" = "write back"
 check "vmemctl write-buffer off" "$VMEMCTL" write-buffer off
 check "buffer reads off" test "$(cat $wb/write_buffer)" = 0
 refuse "write_buffer rejects junk" "expected 0 or 1|Invalid" \
@@ -45,6 +54,34 @@ refuse "write_buffer rejects junk" "expected 0 or 1|Invalid" \
 refuse "write_buffer_delay_us rejects 0" "expected 1..100000|Invalid" \
 	sh -c "echo 0 >$wb/write_buffer_delay_us"
 check "detach" "$VMEMCTL" detach
+
+# A buffered write the backing disk fails: the next fsync fails with EIO,
+# once; what an earlier fsync made durable is intact
+sz=$(blockdev --getsz /dev/vda)
+check "dm-linear under the pool" \
+	dmsetup create wbp --table "0 $sz linear /dev/vda 0"
+check "attach over it, buffer on" \
+	sh -c "$VMEMCTL attach /dev/mapper/wbp && $VMEMCTL write-buffer on"
+dd if=/dev/urandom of=/tmp/pat bs=1M count=1 status=none
+check "a bucket written and fsynced" \
+	dd if=/tmp/pat of=/dev/vmem0 bs=1M count=1 oflag=direct conv=fsync status=none
+ds=$(("$("$VMEMCTL" dump --json /dev/vda | tr ',{}' '\n\n\n' |
+	sed -n 's/^ *"data_start_bytes": \([0-9]*\)$/\1/p')" / 512))
+printf '%s\n' "0 $ds linear /dev/vda 0" "$ds $((sz - ds)) error" |
+	{ dmsetup suspend wbp && dmsetup load wbp && dmsetup resume wbp; }
+check "a buffered overwrite completes" \
+	dd if=/dev/zero of=/dev/vmem0 bs=4k count=1 oflag=direct status=none
+refuse "the next fsync fails with EIO" "Input/output error" \
+	dd if=/dev/zero of=/dev/vmem0 bs=4k count=0 conv=fsync status=none
+check "the kernel log says the data is lost" klog_has "its data is lost"
+echo "0 $sz linear /dev/vda 0" |
+	{ dmsetup suspend wbp && dmsetup load wbp && dmsetup resume wbp; }
+check "the fsync after it succeeds" \
+	dd if=/dev/zero of=/dev/vmem0 bs=4k count=0 conv=fsync status=none
+check "the data fsynced before the error reads back (but its first block)" \
+	cmp -s -i 4096 -n $(((1 << 20) - 4096)) /tmp/pat /dev/vmem0
+check "detach" "$VMEMCTL" detach
+dmsetup remove wbp
 
 # Flush ordering: vmem (buffer on) over dm-log-writes over the pool disk
 check "dm-log-writes under the pool" \
