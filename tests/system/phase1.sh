@@ -79,6 +79,13 @@ used=$(cat /sys/block/vmem5/vmem/used_buckets)
 check "discard of whole buckets frees them" \
 	sh -c "blkdiscard /dev/vmem5 && test \$(cat /sys/block/vmem5/vmem/used_buckets) = 0 && test $used = 32"
 check "discarded range reads zeros" is_zero /dev/vmem5
+fill /dev/vmem5 252
+check "a bucket discarded in two halves stays allocated (as in dm-thin)" \
+	sh -c "blkdiscard -o 0 -l 524288 /dev/vmem5 &&
+	       blkdiscard -o 524288 -l 524288 /dev/vmem5 &&
+	       test \$(cat /sys/block/vmem5/vmem/used_buckets) = 32"
+check "... and a discard of the whole bucket frees it" \
+	sh -c "blkdiscard /dev/vmem5 && test \$(cat /sys/block/vmem5/vmem/used_buckets) = 0"
 check "create vmem6 over discarded buckets" \
 	sh -c "$VMEMCTL create --id 6 32M >/dev/null"
 check "buckets reused after discard read zeros" is_zero /dev/vmem6
@@ -106,14 +113,21 @@ check "write succeeds once the budget allows" \
 check "create vmem8 larger than the pool" \
 	sh -c "$VMEMCTL create --id 8 2G >/dev/null"
 refuse "filling the pool fails with ENOSPC" "No space left" \
+	python3 "$VMEM_REPO/tests/system/uevents.py" /tmp/usage -- \
 	dd if=/dev/zero of=/dev/vmem8 bs=1M oflag=direct status=none
 check "kernel logged the full pool" klog_has "vmem8: pool full"
+check "uevents said the pool crossed 80, 90 and 100 percent ($(tr '\n' ' ' </tmp/usage))" \
+	test "$(tr '\n' ' ' </tmp/usage)" = "80 90 100 "
 check "provisioned ranges of other devices still work" \
 	dd if=/dev/urandom of=/dev/vmem7 bs=1M count=8 oflag=direct status=none
 # vmem7 holds buckets 0..7 only: bucket 32 needs a new bucket
 check "a new bucket on another device fails too" \
 	sh -c "! dd if=/dev/zero of=/dev/vmem7 bs=1M seek=32 count=1 oflag=direct status=none 2>/dev/null"
-check "delete the filler" "$VMEMCTL" delete 8
+check "delete the filler" \
+	python3 "$VMEM_REPO/tests/system/uevents.py" /tmp/usage -- \
+	"$VMEMCTL" delete 8
+check "a uevent said the pool went back below 80 percent" \
+	test "$(tail -n 1 /tmp/usage)" = 0
 check "writes succeed again after delete" \
 	dd if=/dev/zero of=/dev/vmem7 bs=1M seek=32 count=1 oflag=direct status=none
 
