@@ -144,26 +144,26 @@ void vmem_commit_kick(struct vmem_pool *pool)
 	queue_work(pool->cm.wq, &pool->cm.work);
 }
 
-void vmem_commit_add_flush(struct vmem_pool *pool, struct bio *bio)
+/* Queue @bio on @list for the next commit to seal; any context */
+static void vmem_commit_add(struct vmem_pool *pool, struct bio_list *list,
+			    struct bio *bio)
 {
-	struct vmem_commit *c = &pool->cm;
 	unsigned long flags;
 
-	spin_lock_irqsave(&c->lock, flags);
-	bio_list_add(&c->flushes, bio);
-	spin_unlock_irqrestore(&c->lock, flags);
+	spin_lock_irqsave(&pool->cm.lock, flags);
+	bio_list_add(list, bio);
+	spin_unlock_irqrestore(&pool->cm.lock, flags);
 	vmem_commit_kick(pool);
+}
+
+void vmem_commit_add_flush(struct vmem_pool *pool, struct bio *bio)
+{
+	vmem_commit_add(pool, &pool->cm.flushes, bio);
 }
 
 void vmem_commit_add_preflush(struct vmem_pool *pool, struct bio *bio)
 {
-	struct vmem_commit *c = &pool->cm;
-	unsigned long flags;
-
-	spin_lock_irqsave(&c->lock, flags);
-	bio_list_add(&c->preflush, bio);
-	spin_unlock_irqrestore(&c->lock, flags);
-	vmem_commit_kick(pool);
+	vmem_commit_add(pool, &pool->cm.preflush, bio);
 }
 
 /*

@@ -59,6 +59,19 @@ static void vmem_bio_fail(struct bio *bio, int err)
 	bio_endio(bio);
 }
 
+/* Queue @bio on @list and let @work run on @wq; any context */
+static void vmem_prov_queue(struct vmem_pool *pool, struct bio_list *list,
+			    struct bio *bio, struct workqueue_struct *wq,
+			    struct work_struct *work)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&pool->defer_lock, flags);
+	bio_list_add(list, bio);
+	spin_unlock_irqrestore(&pool->defer_lock, flags);
+	queue_work(wq, work);
+}
+
 /**
  * vmem_prov_defer() - hand a write that needs a bucket to the worker
  * @pool: the pool
@@ -66,12 +79,7 @@ static void vmem_bio_fail(struct bio *bio, int err)
  */
 void vmem_prov_defer(struct vmem_pool *pool, struct bio *bio)
 {
-	unsigned long flags;
-
-	spin_lock_irqsave(&pool->defer_lock, flags);
-	bio_list_add(&pool->deferred, bio);
-	spin_unlock_irqrestore(&pool->defer_lock, flags);
-	queue_work(pool->wq, &pool->work);
+	vmem_prov_queue(pool, &pool->deferred, bio, pool->wq, &pool->work);
 }
 
 /**
@@ -82,12 +90,8 @@ void vmem_prov_defer(struct vmem_pool *pool, struct bio *bio)
  */
 void vmem_prov_defer_range(struct vmem_pool *pool, struct bio *bio)
 {
-	unsigned long flags;
-
-	spin_lock_irqsave(&pool->defer_lock, flags);
-	bio_list_add(&pool->ranges, bio);
-	spin_unlock_irqrestore(&pool->defer_lock, flags);
-	queue_work(pool->bg_wq, &pool->range_work);
+	vmem_prov_queue(pool, &pool->ranges, bio, pool->bg_wq,
+			&pool->range_work);
 }
 
 /**
@@ -214,17 +218,19 @@ static bool vmem_prov_add(struct vmem_pool *pool, struct bio *bio,
 	}
 	vmem_budget_release(&m->dev[dev->id].used);
 	/* Busy buckets but the zeroer's and ours: a commit hands them back */
-	/* The batch may fail and give its buckets back: zero it first */
-	if (b->n && !vmem_map_nr(m, VMEM_MARKED) &&
-	    vmem_map_busy(m) <= pool->zeroing + b->n && !pool->zeroing)
-		return false;
 	if (vmem_map_nr(m, VMEM_MARKED) ||
-	    vmem_map_busy(m) > pool->zeroing + b->n)
+	    vmem_map_busy(m) > pool->zeroing + b->n) {
 		vmem_prov_park(pool, bio, true);
-	else if (pool->zeroing)
+		return true;
+	}
+	if (pool->zeroing) {
 		vmem_prov_park(pool, bio, false);
-	else
-		vmem_prov_refuse(pool, dev, bio, -ENOSPC);
+		return true;
+	}
+	/* The batch may fail and give its buckets back: zero it first */
+	if (b->n)
+		return false;
+	vmem_prov_refuse(pool, dev, bio, -ENOSPC);
 	return true;
 }
 

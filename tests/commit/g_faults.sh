@@ -28,21 +28,6 @@ $1 $2 error
 $(($1 + $2)) $((SZ - $1 - $2)) linear $DISK $(($1 + $2))"
 }
 
-# eio NAME CMD...: CMD fails with "Input/output error" within 60 s
-eio() {
-	local name=$1 out rc
-	shift
-	out=$(timeout 60 bash -c '"$@"' run "$@" 2>&1)
-	rc=$?
-	if [ $rc = 124 ]; then
-		fail "$name (hung for 60 s)"
-	elif [ $rc != 0 ] && grep -q "Input/output error" <<<"$out"; then
-		pass "$name"
-	else
-		fail "$name (exit $rc${out:+: $(head -c 200 <<<"$out")})"
-	fi
-}
-
 # ok NAME CMD...: CMD succeeds within 60 s
 ok() {
 	local name=$1 rc

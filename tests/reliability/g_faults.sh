@@ -24,7 +24,6 @@ set -u
 rounds=$1 flakey_s=$2
 cd /tmp || exit 2
 FAULTS=0
-EIOS=0
 modprobe dm-flakey
 # shellcheck disable=SC2119 # no module parameters
 load_vmem || { fail "faults: insmod"; exit 1; }
@@ -52,22 +51,6 @@ segments() {
 }
 
 flakey() { table flakey "0 $SZ flakey $DISK 0 $*"; }
-
-# eio NAME CMD...: CMD fails with "Input/output error" within 60 s
-eio() {
-	local name=$1 out rc
-	shift
-	out=$(timeout 60 bash -c '"$@"' run "$@" 2>&1)
-	rc=$?
-	if [ $rc = 124 ]; then
-		fail "$name (hung for 60 s)"
-	elif [ $rc != 0 ] && grep -q "Input/output error" <<<"$out"; then
-		EIOS=$((EIOS + 1))
-		pass "$name"
-	else
-		fail "$name (exit $rc: $out)"
-	fi
-}
 
 # ok NAME CMD...: CMD succeeds within 60 s
 ok() {

@@ -101,3 +101,21 @@ no_kernel_trouble() {
 	dmesg | grep -E -B 3 -A 25 -m 3 "$pat" | head -n 80 | sed 's/^/    /' >&2
 	return 1
 }
+
+# eio NAME CMD...: CMD fails with "Input/output error" within 60 s (a
+# timeout is a hang); counts the EIOs in EIOS
+EIOS=0
+eio() {
+	local name=$1 out rc
+	shift
+	out=$(timeout 60 bash -c '"$@"' run "$@" 2>&1)
+	rc=$?
+	if [ $rc = 124 ]; then
+		fail "$name (hung for 60 s)"
+	elif [ $rc != 0 ] && grep -q "Input/output error" <<<"$out"; then
+		EIOS=$((EIOS + 1))
+		pass "$name"
+	else
+		fail "$name (exit $rc${out:+: $(head -c 200 <<<"$out")})"
+	fi
+}
