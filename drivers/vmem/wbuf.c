@@ -660,7 +660,8 @@ static void vmem_wb_work(struct work_struct *work)
 		b = &wb->buf[c % VMEM_WB_BUFS];
 		if (READ_ONCE(b->cycle) != c)
 			return;
-		s = vmem_wb_unpack(atomic64_read(&b->state));
+		/* Pairs with vmem_wb_leave(): the records are filled */
+		s = vmem_wb_unpack(atomic64_read_acquire(&b->state));
 		if (!s.sealed || s.writers)
 			return;
 		if (s.used)
