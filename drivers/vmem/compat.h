@@ -82,13 +82,18 @@ struct blk_holder_ops;
  * kernels opening the device node with O_EXCL does the same through
  * blkdev_open(), with the file itself as the holder; the node is first
  * opened as O_PATH so that nothing but a block device is ever opened
- * for real (opening some character devices has side effects).
+ * for real (opening some character devices has side effects). The file
+ * sends no fsnotify events, as a 6.9 bdev file, whose inode is not the
+ * node's, sends none: closing a node opened for writing tells udev's
+ * inotify watch that its content changed, and udev would probe it again
+ * (and reattach a pool listed for activation at boot right after a
+ * detach).
  */
 static inline struct file *bdev_file_open_by_path(const char *path,
 						  blk_mode_t mode, void *holder,
 						  const struct blk_holder_ops *hops)
 {
-	int flags = O_LARGEFILE | (holder ? O_EXCL : 0);
+	int flags = O_LARGEFILE | __FMODE_NONOTIFY | (holder ? O_EXCL : 0);
 	struct file *node, *file;
 
 	if ((mode & BLK_OPEN_READ) && (mode & BLK_OPEN_WRITE))
