@@ -15,6 +15,7 @@ packages=(
 	gnuplot-nox jq clang llvm build-essential python3
 	shellcheck libclang-rt-14-dev lz4 strace linux-perf dosfstools
 	debootstrap zstd debhelper dh-dkms lintian mandoc man-db
+	nbd-server nbd-client nvme-cli
 )
 
 # One dpkg-query for all: unknown packages print nothing (and make it
