@@ -11,7 +11,12 @@
 #                 [--no-virtio] [--attach-mb MB]
 # --reps N full repetitions, then --extra N more of the headline subset
 # (the workloads and targets the performance targets are about).
-#        guest.sh hook free TARGET | wb 0|1      (called by fio, internal)
+#        guest.sh hook free|freewait|new|delprep|delete|wb ...  (called
+#        by fio between or beside measured jobs, internal)
+# With $VMEM_OUT/bin/vmem-old.ko and vmemctl-old (scripts/bench/run
+# --old), each disk also gets the issue-16 before/after: that module
+# and the current one loaded in turn (insmod, fio, rmmod), rounds
+# interleaved, on two pools of their own.
 #
 # Layout of each backing disk (partitions added with addpart, so every
 # target lives on the same disk; sizes in MiB, G = grid working set,
@@ -23,41 +28,163 @@
 #   5 thin 512K     F+64    pool "512K", zeroing on: thin 1 (F)
 #   6 thin 512K     F+64    pool "512K-nz", skip_block_zeroing: thin 1 (F)
 #   7..10 thin metadata, 16 each (same disk, one partition per pool)
-#   11 vmem pool: vmem0 (grid, and the "one device" of the 255 test),
-#      vmem1 (first-write area F), vmem2..254 (255 test, 2 MiB each)
-#   12 (virtio only) attach-time pool, --attach-mb, all buckets provisioned
+#   11 vmem pool, formatted --no-zero and filled to the last bucket:
+#      vmem1 (first-write area F, written once at setup), vmem2..254
+#      (brd: 255 test, 2 MiB each), vmem0 (grid, the "one device" of
+#      the 255 test) takes every other bucket. A discard of vmem1 thus
+#      frees the only free buckets: its next first write reuses them.
+#   12 format-zeroed pool: first writes into a new vmem1 ("fresh"), the
+#      delete beside first writes (a DEL_MB vmem2), and on virtio the
+#      attach-time test (--attach-mb)
+#   13, 14 issue 16's before/after: a pool of the old module's format
+#      (13) and one of the current module (14), vmem0 of SRCU_G each
 set -uo pipefail
 
 BIN=/tmp/bench
 CTL=/sys/class/misc/vmem-control
 
+# ------------------------------------------------------------- helpers
+# (also used by the hooks: no fork or exec in the polling loops, which
+# cost ~0.1 s each under TCG)
+
+# ms: milliseconds since the epoch into MS
+ms() {
+	local t=${EPOCHREALTIME/./}
+	MS=$((10#$t / 1000))
+}
+
+# nap: sleep 20 ms on a FIFO nobody writes to (opened by nap_open)
+NAPFD=
+nap_open() {
+	[[ -p $BIN/nap ]] || mkfifo "$BIN/nap" || return 1
+	exec {NAPFD}<>"$BIN/nap"
+}
+nap() { read -r -t 0.02 -u "$NAPFD" _ || true; }
+
+# settle TIMEOUT_S: wait until every bucket freed so far is committed,
+# drained and zeroed (the pool's used count is its devices' sum, every
+# free bucket zeroed): only for a format-zeroed pool, where no bucket is
+# dirty otherwise. SETTLE_MS: how long it took; status 1 on timeout.
+settle() {
+	local t0 end used sum f z u d
+	ms
+	t0=$MS end=$((MS + $1 * 1000))
+	while :; do
+		read -r used <"$CTL/used_buckets"
+		read -r f <"$CTL/free_buckets"
+		read -r z <"$CTL/zeroed_buckets"
+		sum=0
+		for d in /sys/block/vmem*/vmem/used_buckets; do
+			[[ -e $d ]] && read -r u <"$d" && sum=$((sum + u))
+		done
+		ms
+		SETTLE_MS=$((MS - t0))
+		((used == sum && z == f)) && return 0
+		((MS > end)) && return 1
+		nap
+	done
+}
+
+hooklog() { printf '%(%T)T %s\n' -1 "$*" >>"$VMEM_OUT/hooks.log"; }
+
 # ------------------------------------------------------------- hooks
 # fio calls these through exec_prerun in marker jobs (one clone each), so
-# they run strictly between two measured jobs.
+# they run strictly between two measured jobs; "delete" runs in a job
+# beside a measured one.
 if [[ ${1:-} == hook ]]; then
 	# shellcheck source=/dev/null
 	. "$BIN/targets.env"
+	nap_open || echo "hook: no $BIN/nap" >&2
 	case $2 in
 	free)
 		dev=${FILLDEV[$3]}
 		blkdiscard "$dev" || echo "hook: blkdiscard $dev failed" >&2
 		case $3 in
-		vmem*) u="$(cat /sys/block/vmem1/vmem/used_buckets) provision_stat $(cat $CTL/provision_stat 2>/dev/null)" ;;
+		vmem*)
+			# builtins only: the first write is to follow the
+			# discard at once, not after the zeroer has caught up
+			read -r u </sys/block/vmem1/vmem/used_buckets
+			read -r p <"$CTL/provision_stat"
+			read -r z <"$CTL/zeroed_buckets"
+			u="$u provision_stat $p zeroed_buckets $z"
+			;;
 		*) u=$(dmsetup status "${POOL[$3]}" | cut -d ' ' -f 6) ;;
 		esac
-		echo "$(date +%T) free $3 $dev -> used $u" >>"$VMEM_OUT/hooks.log"
+		hooklog "free $3 $dev -> used $u"
+		;;
+	freewait)
+		# free TARGET's area, then wait until the background zeroer
+		# has zeroed every bucket the discard freed (the main pool is
+		# formatted --no-zero: nothing else is ever zeroed there)
+		read -r n </sys/block/vmem1/vmem/used_buckets
+		read -r z0 <"$CTL/zeroed_buckets"
+		blkdiscard "${FILLDEV[$3]}" || echo "hook: blkdiscard failed" >&2
+		ms
+		t0=$MS st=ok
+		while read -r z <"$CTL/zeroed_buckets" && ((z < z0 + n)); do
+			ms
+			((MS - t0 > 60000)) && { st=timeout; break; }
+			nap
+		done
+		ms
+		read -r ci <"$CTL/commit_interval_ms"
+		echo "zeroer $4 $5 $6 $n $((MS - t0)) $st commit_interval_ms=$ci" >>"$VMEM_OUT/zeroer.txt"
+		hooklog "freewait $3: $n buckets zeroed in $((MS - t0)) ms ($st), zeroed_buckets $z0 -> $z"
 		;;
 	new)
-		# a new vmem1 in the format-zeroed pool: its buckets come from
-		# the zeroed set (given out first), never from freed ones
+		# a new vmem1 in the format-zeroed pool, once the old one's
+		# buckets are zeroed again: its buckets are armed (format-zeroed
+		# or zeroed in the background) and no zeroing runs beside the
+		# measured job
 		"$BIN/vmemctl" delete 1 2>/dev/null
+		settle 120 || echo "hook: pool not settled in 120 s" >&2
 		"$BIN/vmemctl" create --id 1 "${FILL_MB}M" >/dev/null ||
 			echo "hook: create vmem1 failed" >&2
-		echo "$(date +%T) new vmem1 ${FILL_MB}M: zeroed_buckets $(cat $CTL/zeroed_buckets 2>/dev/null) provision_stat $(cat $CTL/provision_stat 2>/dev/null)" >>"$VMEM_OUT/hooks.log"
+		hooklog "new vmem1 ${FILL_MB}M after ${SETTLE_MS} ms: zeroed_buckets $(cat $CTL/zeroed_buckets 2>/dev/null) provision_stat $(cat $CTL/provision_stat 2>/dev/null)"
+		;;
+	delprep)
+		# before a run of the delete test, with or without the delete
+		# (the same state for both): vmem2 of DEL_MB with every
+		# bucket provisioned, nothing being freed or zeroed, a new
+		# vmem1 for the first writes
+		"$BIN/vmemctl" delete 1 2>/dev/null
+		p=
+		if [[ ! -e /sys/block/vmem2 ]]; then
+			"$BIN/vmemctl" create --id 2 "${DEL_MB}M" >/dev/null ||
+				echo "hook: create vmem2 failed" >&2
+			read -r c0 <"$CTL/commit_stat"
+			ms
+			t0=$MS
+			# one 4 KiB write into each 1 MiB bucket
+			fio --name=big --filename=/dev/vmem2 --rw=write --bs=4k \
+				--zonemode=strided --zonesize=4k --zonerange=1M \
+				--size="${DEL_MB}M" --io_size="$((DEL_MB * 4))k" \
+				--iodepth=32 --direct=1 --ioengine=libaio \
+				--disk_util=0 --eta=never --output-format=terse \
+				>/dev/null || echo "hook: provisioning vmem2 failed" >&2
+			ms
+			p="provisioned in $((MS - t0)) ms (commit_stat $c0 -> $(cat "$CTL/commit_stat")), "
+		fi
+		settle 300 || echo "hook: pool not settled in 300 s" >&2
+		"$BIN/vmemctl" create --id 1 "${FILL_MB}M" >/dev/null ||
+			echo "hook: create vmem1 failed" >&2
+		hooklog "delprep $3: vmem2 used $(cat /sys/block/vmem2/vmem/used_buckets), ${p}settled in ${SETTLE_MS} ms"
+		;;
+	delete)
+		# beside the measured first writes: delete vmem2 a moment
+		# after they started
+		for _ in 1 2 3 4 5 6 7 8 9 10; do nap; done
+		read -r n </sys/block/vmem2/vmem/used_buckets
+		ms
+		t0=$MS
+		"$BIN/vmemctl" delete 2 || echo "hook: delete vmem2 failed" >&2
+		ms
+		echo "delete $3 $4 $5 $n $((MS - t0))" >>"$VMEM_OUT/delete.txt"
+		hooklog "delete vmem2: $n buckets in $((MS - t0)) ms"
 		;;
 	wb)
 		echo "$3" >"$CTL/write_buffer"
-		echo "$(date +%T) wb $3 stat $(cat "$CTL/write_buffer_stat")" >>"$VMEM_OUT/hooks.log"
+		hooklog "wb $3 stat $(cat "$CTL/write_buffer_stat")"
 		;;
 	esac
 	exit 0
@@ -83,6 +210,12 @@ RAW=$OUT/raw
 mkdir -p "$BIN/run" "$RAW"
 cp "$OUT/bin/vmem.ko" "$OUT/bin/vmemctl" "$OUT/bin/guest.sh" "$BIN/" || exit 2
 VMEMCTL=$BIN/vmemctl
+OLD=0
+if [[ -e $OUT/bin/vmem-old.ko ]]; then
+	cp "$OUT/bin/vmem-old.ko" "$OUT/bin/vmemctl-old" "$BIN/" || exit 2
+	OLD=1
+fi
+nap_open || exit 2
 ulimit -n 16384
 cd "$BIN/run" || exit 2
 
@@ -100,6 +233,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 	echo "fio=$(fio --version)"
 	echo "clocksource=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)"
 	echo "quick=$QUICK reps=$REPS extra=$EXTRA runtime=$RUNTIME ramp=$RAMP"
+	echo "old_module=$OLD"
 	echo "date=$(date -u +%Y-%m-%dT%H:%MZ)"
 } >"$OUT/meta-guest.txt"
 
@@ -112,6 +246,7 @@ else
 	echo "write_buffer=absent" >>"$OUT/meta-guest.txt"
 	log "no $CTL/write_buffer: the 'vmem-wb' target is skipped"
 fi
+echo "commit_interval_ms=$(cat /sys/module/vmem/parameters/commit_interval_ms 2>/dev/null || echo absent)" >>"$OUT/meta-guest.txt"
 modprobe dm-thin-pool || die "modprobe dm-thin-pool"
 
 # ------------------------------------------------------------- workloads
@@ -143,6 +278,24 @@ SHORT_WL=(
 FILL_WL=(
 	"randwrite-4k-qd32x4 randwrite 4k 32 4"
 	"write-128k-qd32x1 write 128k 32 1"
+)
+# First writes with fsync=1 (issue 11): one 4 KiB write into each 1 MiB
+# bucket/block, so every write provisions and every fsync must commit;
+# 1 writer, and 4 whose fsyncs may share a commit. Only F such writes
+# fit in the area: too short a run for fio's millisecond runtime on brd,
+# so latencies are measured (undoing the global gtod_reduce takes all
+# three options) and the report rates the runs from the means.
+FSYNC_OPTS="ioengine=psync fsync=1 per-mib gtod_reduce=0 disable_lat=0 disable_clat=0"
+FSYNC_WL=(
+	"fsync-4k-qd1x1 write 4k 1 1 $FSYNC_OPTS"
+	"fsync-4k-qd1x4 write 4k 1 4 $FSYNC_OPTS"
+)
+# First writes beside a delete, with their latency
+DEL_WL=("randwrite-4k-qd32x4 randwrite 4k 32 4")
+# Issue 16's before/after: the hot path of a provisioned device
+SRCU_WL=(
+	"randwrite-4k-qd32x4 randwrite 4k 32 4"
+	"randwrite-4k-qd1x1 randwrite 4k 1 1"
 )
 # Issue 5's write-buffer grid: 4k and 16k, random and sequential per job
 # (each job its own slice), QD 1 and 32, 1/4/16 jobs; vmem vs vmem-wb
@@ -199,18 +352,29 @@ job_run() {
 
 # wl_opts WORKLOAD-SPEC SIZE_MB [slice]: fio options for a workload over
 # SIZE_MB from the section's offset. Sequential multi-job runs (and every
-# multi-job run with "slice") give each job its own slice.
+# multi-job run with "slice") give each job its own slice. Words after
+# the fifth of the spec are more fio options, or "per-mib": one block
+# at the start of each MiB of the job's area, once (strided zones).
 wl_opts() {
-	local _n rw bs qd nj sz=$2
-	read -r _n rw bs qd nj <<<"$1"
+	local _n rw bs qd nj more sz=$2 per=$2 o
+	read -r _n rw bs qd nj more <<<"$1"
 	echo "rw=$rw" "bs=$bs" "iodepth=$qd" "numjobs=$nj"
 	if [[ $rw == rand* && ${3:-} != slice ]]; then
 		echo "norandommap=1" "size=${sz}M"
 	elif ((nj > 1)); then
-		echo "size=$((sz / nj))M" "offset_increment=$((sz / nj))M"
+		per=$((sz / nj))
+		echo "size=${per}M" "offset_increment=${per}M"
 	else
 		echo "size=${sz}M"
 	fi
+	for o in $more; do
+		case $o in
+		# (without io_size fio goes round the zones until size is done)
+		per-mib) echo "zonemode=strided" "zonesize=$bs" "zonerange=1M" \
+			"io_size=$((per * ${bs%k}))k" ;;
+		*) echo "$o" ;;
+		esac
+	done
 }
 
 # rotate N WORDS...: the words rotated left by N
@@ -250,6 +414,7 @@ sectors() { blockdev --getsz "$1"; }
 # fill_dev DEV [SIZE_MB]: write it sequentially (provisions thin/vmem)
 fill_dev() {
 	local sz=${2:+--size=$2M}
+	# shellcheck disable=SC2086 # sz: no word or one
 	fio --name=fill --filename="$1" --rw=write --bs=1M --iodepth=8 \
 		--direct=1 --ioengine=libaio --zero_buffers $sz --disk_util=0 \
 		--eta=never --output-format=terse >/dev/null 2>>"$OUT/fio-stderr.log" ||
@@ -274,21 +439,24 @@ thin_vol() {
 		"0 $(($5 * 2048)) thin /dev/mapper/$1-pool-$2 $3" || die "thin $4"
 }
 
-# setup_disk TAG DEV PSEP GRID_MB FILL_MB WITH255 P12_MB: partitions,
-# targets and the main vmem pool. The main pool is formatted --no-zero, so
-# every bucket vmem gives out is zeroed when provisioned (as a bucket
-# reused after a discard or delete always is): the first-write numbers do
-# not depend on how many format-zeroed buckets are left. Partition 12
-# holds a format-zeroed pool for the "fresh" group (and, on virtio, the
-# attach-time test).
+# setup_disk TAG DEV PSEP GRID_MB FILL_MB WITH255 P12_MB P13_MB:
+# partitions, targets and the main vmem pool. The main pool is formatted
+# --no-zero and filled to its last bucket (vmem0 takes what vmem1 and
+# vmem2..254 leave), vmem1 written once: its discard frees the only free
+# buckets of the pool, so its next first write reuses them, zeroed by
+# the background zeroer or, if that has not got there yet, by the write
+# that needs them. Partition 12 holds a format-zeroed pool for the
+# "fresh" and "del" groups (and, on virtio, the attach-time test), 13
+# and 14 (P13_MB each, none if 0) the pools of the old-module test.
 setup_disk() {
-	local tag=$1 dev=$2 ps=$3 g=$4 f=$5 many=$6 p12=$7 vm t id
+	local tag=$1 dev=$2 ps=$3 g=$4 f=$5 many=$6 p12=$7 p13=$8 vm t id
 	local -a sizes
 	vm=$((g + f + 32))
 	((many)) && vm=$((512 + f + 253 * 2 + 32))
 	sizes=($((g + f)) $((g + f)) $((g + f + 64)) $((f + 64)) $((f + 64)) \
 		$((f + 64)) 16 16 16 16 "$vm")
 	sizes+=("$p12")
+	((p13)) && sizes+=("$p13" "$p13")
 	mkparts "$dev" "$ps" "${sizes[@]}"
 	log "$tag: partitions on $dev: ${sizes[*]} MiB"
 	local end_mb=0 s
@@ -315,14 +483,11 @@ setup_disk() {
 		die "vmemctl format"
 	"$VMEMCTL" attach "$dev${ps}11" || die "vmemctl attach"
 	no_stale_nodes
-	if ((many)); then
-		"$VMEMCTL" create --id 0 512M >/dev/null || die "create vmem0"
-	else
-		"$VMEMCTL" create --id 0 "${g}M" >/dev/null || die "create vmem0"
-	fi
+	local bb rest
+	bb=$(cat $CTL/bucket_bytes)
+	((bb == 1048576)) || die "main pool: buckets of $bb bytes, not 1 MiB"
 	"$VMEMCTL" create --id 1 "${f}M" >/dev/null || die "create vmem1"
-	[[ -b /dev/vmem0 && -b /dev/vmem1 ]] || die "no device node for vmem0/1"
-	fill_dev /dev/vmem0
+	rest=$(($(cat $CTL/free_buckets) - f))
 	if ((many)); then
 		local t0 files=''
 		t0=$(now_ms)
@@ -336,8 +501,15 @@ setup_disk() {
 			--filesize=2M --size=506M --disk_util=0 --eta=never \
 			--output-format=terse >/dev/null \
 			2>>"$OUT/fio-stderr.log" || die "fill vmem2..254"
+		rest=$((rest - 506))
+		((rest >= 510)) || die "main pool: $rest MiB left for vmem0"
 	fi
-	log "$tag: pool $(cat $CTL/used_buckets)/$(cat $CTL/total_buckets) buckets used"
+	((rest >= g)) || die "main pool: $rest MiB left for vmem0"
+	"$VMEMCTL" create --id 0 "${rest}M" >/dev/null || die "create vmem0"
+	[[ -b /dev/vmem0 && -b /dev/vmem1 ]] || die "no device node for vmem0/1"
+	fill_dev /dev/vmem0
+	fill_dev /dev/vmem1
+	log "$tag: pool $(cat $CTL/used_buckets)/$(cat $CTL/total_buckets) buckets used, vmem0 $rest MiB"
 
 	GRIDDEV=([raw]=$dev${ps}1 [dm-linear]=/dev/mapper/$tag-lin
 		[thin-1M]=/dev/mapper/$tag-t1M-grid [vmem]=/dev/vmem0
@@ -347,15 +519,13 @@ setup_disk() {
 	FILLDEV[dm-linear]=/dev/mapper/$tag-lin
 	FILLOFF[raw]=$g
 	FILLOFF[dm-linear]=$g
-	FILLDEV[vmem]=/dev/vmem1
-	FILLDEV[vmem-wb]=/dev/vmem1
-	FILLOFF[vmem]=0
-	FILLOFF[vmem-wb]=0
-	FILLDEV[vmem-fresh]=/dev/vmem1
-	FILLOFF[vmem-fresh]=0
+	for t in vmem vmem-wb vmem-idle vmem-fresh; do
+		FILLDEV[$t]=/dev/vmem1
+		FILLOFF[$t]=0
+	done
 	{
 		declare -p FILLDEV POOL
-		echo "FILL_MB=$f"
+		echo "FILL_MB=$f DEL_MB=$DEL_MB"
 	} >"$BIN/targets.env"
 }
 
@@ -384,6 +554,7 @@ grid_group() {
 	job_begin "$tag-$group-r$rep"
 	for spec in "$@"; do
 		read -r name rw _ <<<"$spec"
+		# shellcheck disable=SC2086 # targets: one per word
 		for t in $(rotate "$rep" $targets); do
 			[[ $t == vmem-wb && ($WB == 0 || $rw == *read) ]] && continue
 			[[ $t == vmem-wb ]] && wb_on_sec "$name" "${GRIDDEV[$t]}"
@@ -407,17 +578,18 @@ wbgrid() {
 	grid_group wb "$1" "$2" "$3" "vmem vmem-wb" "${WB_WL[@]}"
 }
 
-# fill_secs GROUP SPEC TARGET SIZE_MB [HOOK MARKER_FILE]: the first write
-# and then the overwrite of TARGET's area, after a marker job on
-# MARKER_FILE whose prerun runs "guest.sh hook HOOK TARGET" (frees or
-# replaces the area); without HOOK, the overwrite alone (raw, dm-linear)
+# fill_secs GROUP SPEC TARGET SIZE_MB [HOOK MARKER_FILE [ARGS...]]: the
+# first write and then the overwrite of TARGET's area, after a marker job
+# on MARKER_FILE whose prerun runs "guest.sh hook HOOK TARGET ARGS..."
+# (frees or replaces the area); without HOOK, the overwrite alone (raw,
+# dm-linear)
 fill_secs() {
 	local group=$1 spec=$2 t=$3 f=$4 hook=${5:-} name p ph=over
 	read -r name _ <<<"$spec"
 	if [[ $hook ]]; then
 		sec "x.$hook.$name.$t" filename="$6" rw=read bs=4k size=4k \
 			numjobs=1 ioengine=psync \
-			"exec_prerun=bash $BIN/guest.sh hook $hook $t"
+			"exec_prerun=bash $BIN/guest.sh hook $hook $t ${*:7}"
 		ph="first over"
 	fi
 	for p in $ph; do
@@ -427,11 +599,15 @@ fill_secs() {
 	done
 }
 
-# fill TAG REP FILL_MB TARGETS [WORKLOAD-SPECS...]: first write into unprovisioned space, then
-# the same job again over the now-provisioned space. Size-based on
-# purpose: a time-based run would turn into an overwrite run once every
-# bucket is provisioned. raw and dm-linear have no first write: their
-# "over" run is the reference.
+# fill TAG REP FILL_MB TARGETS [WORKLOAD-SPECS...]: first write into
+# unprovisioned space, then the same job again over the now-provisioned
+# space. Size-based on purpose: a time-based run would turn into an
+# overwrite run once every bucket is provisioned. raw and dm-linear have
+# no first write: their "over" run is the reference. For vmem this is
+# the first write into reused buckets (see setup_disk): "vmem" writes
+# right after the discard, as a user would; "vmem-idle" after the
+# background zeroer has zeroed what the discard freed (zeroer.txt says
+# how long that took).
 fill() {
 	local tag=$1 rep=$2 f=$3 targets=$4 spec t name
 	local -a wls=("${FILL_WL[@]}")
@@ -440,11 +616,14 @@ fill() {
 	job_begin "$tag-fill-r$rep"
 	for spec in "${wls[@]}"; do
 		read -r name _ <<<"$spec"
+		# shellcheck disable=SC2086 # targets: one per word
 		for t in $(rotate "$rep" $targets); do
 			[[ $t == vmem-wb && $WB == 0 ]] && continue
 			[[ $t == vmem-wb ]] && wb_on_sec "$name" "${FILLDEV[$t]}"
 			case $t in
 			raw | dm-linear) fill_secs fill "$spec" "$t" "$f" ;;
+			vmem-idle) fill_secs fill "$spec" "$t" "$f" freewait \
+				"${FILLDEV[raw]}" "$tag" "$name" "$rep" ;;
 			*) fill_secs fill "$spec" "$t" "$f" free "${FILLDEV[$t]}" ;;
 			esac
 			[[ $t == vmem-wb ]] && wb_off_sec "$name" "${FILLDEV[$t]}"
@@ -453,9 +632,11 @@ fill() {
 	job_run "$tag-fill-r$rep"
 }
 
-# fresh TAG REP FILL_MB: first write into buckets that format zeroed
-# (a new pool): vmem-fresh (a new vmem1 in the format-zeroed pool each
-# time), dm-thin with and without zeroing, raw's overwrite as reference
+# fresh TAG REP FILL_MB: first write into a new pool: vmem-fresh (a new
+# vmem1 in the format-zeroed pool each time, its buckets armed: zeroed
+# by format or, after the first repetition, by the background zeroer),
+# dm-thin with and without zeroing, raw's and dm-linear's overwrite as
+# references; the headline workloads and the fsync=1 ones
 fresh() {
 	local tag=$1 rep=$2 f=$3 spec t
 	# fio decides at parse time whether a path is a device: /dev/vmem1
@@ -465,10 +646,10 @@ fresh() {
 	[[ -b /dev/vmem1 ]] || "$VMEMCTL" create --id 1 "${f}M" >/dev/null ||
 		die "create vmem1 in the fresh pool"
 	job_begin "$tag-fresh-r$rep"
-	for spec in "${FILL_WL[@]}"; do
-		for t in $(rotate "$rep" raw thin-1M thin-1M-nz vmem-fresh); do
+	for spec in "${FILL_WL[@]}" "${FSYNC_WL[@]}"; do
+		for t in $(rotate "$rep" raw dm-linear thin-1M thin-1M-nz vmem-fresh); do
 			case $t in
-			raw) fill_secs fresh "$spec" "$t" "$f" ;;
+			raw | dm-linear) fill_secs fresh "$spec" "$t" "$f" ;;
 			thin-*) fill_secs fresh "$spec" "$t" "$f" free "${FILLDEV[$t]}" ;;
 			# the marker must not open vmem1: the hook replaces it
 			vmem-fresh) fill_secs fresh "$spec" "$t" "$f" new "${FILLDEV[raw]}" ;;
@@ -476,6 +657,93 @@ fresh() {
 		done
 	done
 	job_run "$tag-fresh-r$rep"
+}
+
+# del TAG REP FILL_MB: first writes into a new vmem1 (format-zeroed pool)
+# with and without a delete of vmem2 (DEL_MB, every bucket provisioned)
+# beside them, started 0.2 s after them; clat percentiles kept (the rest
+# of the suite runs with gtod_reduce). delete.txt: each delete's time.
+DEL_PCT="percentile_list=50:99:99.9"
+del() {
+	local tag=$1 rep=$2 f=$3 spec name c
+	no_stale_nodes
+	[[ -b /dev/vmem1 ]] || "$VMEMCTL" create --id 1 "${f}M" >/dev/null ||
+		die "create vmem1 in the fresh pool"
+	job_begin "$tag-del-r$rep"
+	for spec in "${DEL_WL[@]}"; do
+		read -r name _ <<<"$spec"
+		for c in $(rotate "$rep" quiet delete); do
+			sec "x.delprep.$name.$c" filename="${FILLDEV[raw]}" rw=read \
+				bs=4k size=4k numjobs=1 ioengine=psync \
+				"exec_prerun=bash $BIN/guest.sh hook delprep $c"
+			# shellcheck disable=SC2046
+			sec "del.$name.vmem-$c.first" filename=/dev/vmem1 \
+				gtod_reduce=0 disable_clat=0 clat_percentiles=1 \
+				"$DEL_PCT" $(wl_opts "$spec" "$f" slice)
+			[[ $c == delete ]] || continue
+			# beside the measured job: no stonewall
+			{
+				printf '[%s]\n' "x.delete.$name"
+				printf '%s\n' filename="${FILLDEV[raw]}" rw=read bs=4k \
+					size=4k numjobs=1 ioengine=psync \
+					"exec_prerun=bash $BIN/guest.sh hook delete $tag $name $rep" \
+					new_group
+				echo
+			} >>"$JOB"
+		done
+	done
+	job_run "$tag-del-r$rep"
+}
+
+# srcu_pool KO VMEMCTL DEV: a pool on DEV made by that module and its
+# vmemctl, vmem0 of SRCU_G MiB written once; the module unloaded after
+srcu_pool() {
+	insmod "$1" || die "insmod $1"
+	"$2" format --force --no-zero "$3" >/dev/null || die "format $3"
+	"$2" attach "$3" || die "attach $3"
+	"$2" create --id 0 "${SRCU_G}M" >/dev/null || die "create vmem0 on $3"
+	fill_dev /dev/vmem0
+	rmmod vmem || die "rmmod after filling $3"
+}
+
+# srcu TAG DEV PSEP ROUNDS: issue 16's before/after. The old module
+# (in-flight accounting by two flipping counters) and the current one
+# (SRCU) each on a pool of its own (partitions 13, 14), loaded in turn
+# with backing=; each load runs the SRCU_WL workloads on its vmem0 and on
+# raw (the same SRCU_G MiB of partition 1), into TAG-srcu-rROUND-MOD.json.
+# The order of the two modules rotates per round. Leaves the current
+# module loaded with no pool.
+srcu() {
+	local tag=$1 dev=$2 ps=$3 rounds=$4 rep m ko part spec name t f
+	((OLD)) || return 0
+	"$VMEMCTL" detach 2>/dev/null
+	rmmod vmem || die "rmmod before the old-module test"
+	srcu_pool "$BIN/vmem-old.ko" "$BIN/vmemctl-old" "$dev${ps}13"
+	srcu_pool "$BIN/vmem.ko" "$VMEMCTL" "$dev${ps}14"
+	log "$tag: old-module test pools ready"
+	for ((rep = 1; rep <= rounds; rep++)); do
+		for m in $(rotate "$rep" old new); do
+			ko=$BIN/vmem.ko part=$dev${ps}14
+			[[ $m == old ]] && ko=$BIN/vmem-old.ko part=$dev${ps}13
+			insmod "$ko" backing="$part" || die "insmod $ko backing=$part"
+			[[ -b /dev/vmem0 ]] || die "no /dev/vmem0 on $part"
+			job_begin "$tag-srcu-r$rep-$m"
+			for spec in "${SRCU_WL[@]}"; do
+				read -r name _ <<<"$spec"
+				for t in $(rotate "$rep" raw vmem); do
+					f=/dev/vmem0
+					[[ $t == raw ]] && f=${FILLDEV[raw]}
+					# shellcheck disable=SC2046
+					sec "srcu.$name.$t-$m.over" filename="$f" \
+						time_based=1 runtime="$RUNTIME" \
+						ramp_time="$RAMP" $(wl_opts "$spec" "$SRCU_G")
+				done
+			done
+			job_run "$tag-srcu-r$rep-$m"
+			rmmod vmem || die "rmmod $ko"
+		done
+	done
+	insmod "$BIN/vmem.ko" || die "insmod vmem.ko"
 }
 
 # no_stale_nodes: remove regular files fio left where a vmem node belongs
@@ -548,6 +816,7 @@ pair() {
 	job_begin "$tag-pair-r$rep"
 	for spec in "${PAIR_WL[@]}"; do
 		read -r name rw _ <<<"$spec"
+		# shellcheck disable=SC2086 # targets: one per word
 		for t in $(rotate "$rep" $targets); do
 			[[ $t == vmem-wb && ($WB == 0 || $rw == *read) ]] && continue
 			[[ $t == vmem-wb ]] && wb_on_sec "$name" "${GRIDDEV[$t]}"
@@ -598,25 +867,30 @@ attach_times() {
 }
 
 # ------------------------------------------------------------- brd
-G=256 F=64
+G=256 F=64 SRCU_G=128 DEL_MB=512
 GRID_TARGETS="raw dm-linear thin-1M vmem vmem-wb"
-HEAD_FILL_TARGETS="raw thin-1M vmem"
+HEAD_FILL_TARGETS="raw thin-1M vmem vmem-idle"
 if ((QUICK)); then
-	FILL_TARGETS="raw thin-1M thin-1M-nz vmem vmem-wb"
+	FILL_TARGETS="raw thin-1M thin-1M-nz vmem vmem-idle vmem-wb"
 	WLS=("${SHORT_WL[@]}")
 else
-	FILL_TARGETS="raw dm-linear thin-1M thin-1M-nz thin-512K thin-512K-nz vmem vmem-wb"
+	FILL_TARGETS="raw dm-linear thin-1M thin-1M-nz thin-512K thin-512K-nz vmem vmem-idle vmem-wb"
 	WLS=("${GRID_WL[@]}")
 fi
 
-FRESH_MB=$((REPS * 2 * F + 96))
-brd_mb=$((2 * (G + F) + (G + F + 64) + 3 * (F + 64) + 64 + 512 + F + 506 + 32 + FRESH_MB + 8))
+# partition 12: the fresh group's new vmem1s (their buckets come back
+# through the zeroer, but format-zeroed ones are armed ahead of need),
+# the delete test's vmem2 and vmem1
+FRESH_MB=$((REPS * 2 * F + 96 + DEL_MB + F))
+SRCU_MB=0
+((OLD)) && SRCU_MB=$((SRCU_G + 32))
+brd_mb=$((2 * (G + F) + (G + F + 64) + 3 * (F + 64) + 64 + 512 + F + 506 + 32 + FRESH_MB + 2 * SRCU_MB + 8))
 # ram0 carries every target; ram1..255 (allocated lazily, 2 MiB used of
 # each, 510 MiB of ram1) are the control of the 255-device test
 modprobe brd rd_nr=256 rd_size=$((brd_mb * 1024)) max_part=31 || die "modprobe brd"
 echo "brd_mb=$brd_mb" >>"$OUT/meta-guest.txt"
 log "brd: /dev/ram0 $brd_mb MiB"
-setup_disk brd /dev/ram0 p "$G" "$F" 1 "$FRESH_MB"
+setup_disk brd /dev/ram0 p "$G" "$F" 1 "$FRESH_MB" "$SRCU_MB"
 fill_dev /dev/ram1 510
 rfiles=
 for ((id = 2; id <= 255; id++)); do rfiles+=/dev/ram$id:; done
@@ -644,22 +918,27 @@ fresh_pool brd /dev/ram0p12
 for ((rep = 1; rep <= REPS; rep++)); do
 	fresh brd "$rep" "$F"
 done
+for ((rep = 1; rep <= REPS; rep++)); do
+	del brd "$rep" "$F"
+done
 "$VMEMCTL" detach || die "detach brd pool"
+srcu brd /dev/ram0 p $((REPS + EXTRA))
 teardown_disk brd
 
 # ------------------------------------------------------------- virtio
 if ((VIRTIO)) && [[ -b /dev/vda ]]; then
-	VG=256 VF=64
+	VG=256 VF=64 DEL_MB=2048
 	VWLS=("${SHORT_WL[@]}")
-	VFILL_TARGETS="raw thin-1M vmem"
+	VFILL_TARGETS="raw dm-linear thin-1M thin-1M-nz vmem vmem-idle"
 	echo "virtio_write_zeroes_max_bytes=$(cat /sys/block/vda/queue/write_zeroes_max_bytes)" >>"$OUT/meta-guest.txt"
 	echo "virtio_write_cache=$(cat /sys/block/vda/queue/write_cache)" >>"$OUT/meta-guest.txt"
-	setup_disk vda /dev/vda "" "$VG" "$VF" 0 "$ATTACH_MB"
+	((ATTACH_MB >= 2 * DEL_MB)) || die "--attach-mb $ATTACH_MB: the delete test needs $((2 * DEL_MB))"
+	setup_disk vda /dev/vda "" "$VG" "$VF" 0 "$ATTACH_MB" "$SRCU_MB"
 	for ((rep = 1; rep <= REPS; rep++)); do
 		grid vda "$rep" "$VG" "raw dm-linear thin-1M vmem vmem-wb" "${VWLS[@]}"
 		fill vda "$rep" "$VF" "$VFILL_TARGETS"
 	done
-	wbgrid vda 1 "$VG"
+	((QUICK)) || wbgrid vda 1 "$VG"
 	dmesg >"$OUT/dmesg-vda.txt"
 
 	# A format-zeroed pool: attach time empty, first writes into it, then
@@ -670,6 +949,11 @@ if ((VIRTIO)) && [[ -b /dev/vda ]]; then
 	for ((rep = 1; rep <= REPS; rep++)); do
 		fresh vda "$rep" "$VF"
 	done
+	for ((rep = 1; rep <= REPS; rep++)); do
+		del vda "$rep" "$VF"
+	done
+	[[ -e /sys/block/vmem2 ]] && { "$VMEMCTL" delete 2 || die "delete vmem2"; }
+	settle 300 || log "vda: pool not settled after 300 s"
 	nb=$(cat $CTL/free_buckets)
 	"$VMEMCTL" create --id 0 "${nb}M" >/dev/null || die "create attach dev"
 	t0=$(now_ms)
@@ -683,6 +967,7 @@ if ((VIRTIO)) && [[ -b /dev/vda ]]; then
 	log "vda: provisioned $(cat $CTL/used_buckets) buckets in $((t1 - t0)) ms"
 	attach_times vda /dev/vda12 "full-pool"
 	"$VMEMCTL" detach
+	srcu vda /dev/vda "" "$REPS"
 	teardown_disk vda
 fi
 

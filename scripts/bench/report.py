@@ -5,8 +5,10 @@
 Usage: report.py --in OUT --docs DIR --md FILE --cmd "COMMAND"
 
 Reads OUT/raw/*.json (one fio run per backing disk, group and repetition:
-TAG-GROUP-rREP.json, job names GROUP.WORKLOAD.TARGET.PHASE; "x.*" jobs are
-markers), OUT/meta-*.txt and OUT/attach.txt. Writes:
+TAG-GROUP-rREP.json, or TAG-srcu-rREP-MODULE.json for the old/new module
+runs; job names GROUP.WORKLOAD.TARGET.PHASE; "x.*" jobs are markers),
+OUT/meta-*.txt, OUT/attach.txt, OUT/zeroer.txt and OUT/delete.txt.
+Writes:
   DIR/raw/        the fio JSON trimmed to the numbers used (+ job files,
                   attach times, hook log, metadata)
   DIR/results.tsv every measured value, one line per fio job
@@ -32,7 +34,9 @@ END = "<!-- END GENERATED -->"
 
 GRID_TARGETS = ["raw", "dm-linear", "thin-1M", "vmem", "vmem-wb"]
 FILL_TARGETS = ["raw", "dm-linear", "thin-1M", "thin-1M-nz", "thin-512K",
-                "thin-512K-nz", "vmem", "vmem-wb", "vmem-fresh"]
+                "thin-512K-nz", "vmem", "vmem-idle", "vmem-wb", "vmem-fresh"]
+# clat percentiles kept for the "del" group (fio's keys), and their labels
+PCTS = [("50.000000", "p50"), ("99.000000", "p99"), ("99.900000", "p99.9")]
 DISK_NAME = {"brd": "brd (memory)", "vda": "virtio disk (sparse file)"}
 
 
@@ -69,6 +73,17 @@ def trim(doc):
         for d in ("read", "write", "trim"):
             if d in j and j[d].get("io_bytes"):
                 t[d] = {k: j[d][k] for k in keep_io if k in j[d]}
+                c = j[d].get("clat_ns", {})
+                if c.get("percentile") and c.get("max"):
+                    t[d]["clat_ns"] = {k: c[k] for k in
+                                       ("min", "max", "mean", "percentile")}
+                c = j[d].get("lat_ns", {})
+                if c.get("mean"):
+                    t[d]["lat_ns"] = {k: c[k] for k in ("min", "max", "mean")}
+        if j.get("sync", {}).get("total_ios"):
+            t["sync"] = {"total_ios": j["sync"]["total_ios"],
+                         "lat_ns": {k: j["sync"]["lat_ns"][k]
+                                    for k in ("min", "max", "mean")}}
         jobs.append(t)
     return {"fio version": doc.get("fio version"),
             "time": doc.get("time"),
@@ -76,11 +91,25 @@ def trim(doc):
             "jobs": jobs}
 
 
+def fsync_iops(j):
+    """Writes per second of a psync job with fsync=1 (each job: write,
+    fsync, write...), from fio's mean latencies: its runs of a few dozen
+    writes are too short for its millisecond runtime. None otherwise."""
+    w, s = j.get("write", {}), j.get("sync", {})
+    nw, ns = w.get("total_ios", 0), s.get("total_ios", 0)
+    lw = w.get("lat_ns", {}).get("mean", 0)
+    ls = s.get("lat_ns", {}).get("mean", 0)
+    if not (nw and ns and lw and ls):
+        return None
+    nj = int((j.get("job options") or {}).get("numjobs", 1))
+    return nw * nj * 1e9 / (nw * lw + ns * ls)
+
+
 def collect(indir):
     rows = []
     for path in sorted(glob.glob(os.path.join(indir, "raw", "*.json"))):
-        m = re.match(r"(\w+)-(grid|fill|fresh|many|pair|wb)-r(\d+)\.json$",
-                     os.path.basename(path))
+        m = re.match(r"(\w+)-(grid|fill|fresh|many|pair|wb|del|srcu)-r(\d+)"
+                     r"(-\w+)?\.json$", os.path.basename(path))
         if not m:
             continue
         tag, group, rep = m.group(1), m.group(2), int(m.group(3))
@@ -97,25 +126,47 @@ def collect(indir):
                 print(f"report: {path}: job {name} error {j['error']}",
                       file=sys.stderr)
                 continue
-            iops = j["read"]["iops"] + j["write"]["iops"]
-            bw = j["read"]["bw_bytes"] + j["write"]["bw_bytes"]
+            # (trimmed JSON, docs/bench/raw, has only the directions
+            # that moved data)
+            rd, wr = j.get("read", {}), j.get("write", {})
+            iops = rd.get("iops", 0) + wr.get("iops", 0)
+            fs = fsync_iops(j)
+            if fs:
+                iops = fs
+            bw = rd.get("bw_bytes", 0) + wr.get("bw_bytes", 0)
+            lat = None
+            for c in (wr.get("clat_ns", {}), rd.get("clat_ns", {})):
+                if c.get("percentile") and c.get("max"):
+                    lat = {lab: c["percentile"][k] / 1000.0
+                           for k, lab in PCTS if k in c["percentile"]}
+                    lat["max"] = c["max"] / 1000.0
+                    lat["mean"] = c["mean"] / 1000.0
+                    break
             rows.append({"tag": tag, "group": group, "rep": rep, "wl": wl,
                          "target": target, "phase": phase, "iops": iops,
-                         "mibs": bw / 1048576.0})
+                         "mibs": bw / 1048576.0, "lat": lat})
     return rows
 
 
 class Data:
     def __init__(self, rows):
         self.v = {}
+        self.lat = {}
         self.reps = set()
         for r in rows:
             key = (r["tag"], r["group"], r["wl"], r["target"], r["phase"])
             self.v.setdefault(key, {})[r["rep"]] = r["iops"]
+            if r["lat"]:
+                self.lat.setdefault(key, {})[r["rep"]] = r["lat"]
             self.reps.add(r["rep"])
 
     def get(self, tag, group, wl, target, phase="over"):
         return self.v.get((tag, group, wl, target, phase), {})
+
+    def get_lat(self, tag, group, wl, target, what, phase="first"):
+        """rep -> one clat statistic (us) of a job that kept them"""
+        d = self.lat.get((tag, group, wl, target, phase), {})
+        return {r: v[what] for r, v in d.items() if what in v}
 
     def ratios(self, a, b):
         """Per-repetition ratios a/b (each a dict rep -> value)."""
@@ -153,7 +204,7 @@ def fmt_iops(d):
 
 
 def wl_key(wl):
-    order = ["randread", "randwrite", "read", "write"]
+    order = ["randread", "randwrite", "read", "write", "fsync"]
     m = re.match(r"(\w+)-(\d+)k-qd(\d+)x(\d+)", wl)
     if not m:
         return (9, wl)
@@ -165,6 +216,9 @@ def wl_label(wl):
     m = re.match(r"(\w+)-(\d+k)-qd(\d+)x(\d+)", wl)
     if not m:
         return wl
+    if m.group(1) == "fsync":
+        return (f"write {m.group(2)} + fsync each, one per bucket, "
+                f"QD{m.group(3)}×{m.group(4)}")
     return f"{m.group(1)} {m.group(2)} QD{m.group(3)}×{m.group(4)}"
 
 
@@ -303,6 +357,79 @@ def wb_table(d, tag):
     return out, allr
 
 
+def read_side(indir):
+    """zeroer.txt and delete.txt: (tag, workload) -> [(buckets, ms)]"""
+    side = {"zeroer": {}, "delete": {}}
+    for kind in side:
+        path = os.path.join(indir, f"{kind}.txt")
+        if not os.path.exists(path):
+            continue
+        for line in open(path):
+            f = line.split()
+            if len(f) >= 6 and f[0] == kind:
+                if kind == "zeroer" and f[6:7] != ["ok"]:
+                    continue
+                side[kind].setdefault((f[1], f[2]), []).append(
+                    (int(f[4]), int(f[5])))
+    return side
+
+
+def del_table(d, tag, side):
+    """First writes with and without a delete beside them: clat (us)"""
+    wls = sorted(d.workloads(tag, "del"), key=wl_key)
+    if not wls:
+        return []
+    stats = [lab for _, lab in PCTS] + ["max"]
+    out = ["| workload | case | IOPS | " +
+           " | ".join(f"clat {s} (µs)" for s in stats) + " |",
+           "|" + "---|" * (3 + len(stats))]
+    for wl in wls:
+        for c, lab in (("vmem-quiet", "first writes alone"),
+                       ("vmem-delete", "beside the delete")):
+            cells = [wl_label(wl), lab,
+                     fmt_iops(d.get(tag, "del", wl, c, "first"))]
+            for st in stats:
+                v = d.get_lat(tag, "del", wl, c, st)
+                cells.append(f"{med(list(v.values())):.0f}" if v else "—")
+            out.append("| " + " | ".join(cells) + " |")
+        cells = [wl_label(wl), "**with / without**",
+                 fmt_ratio(d.ratios(d.get(tag, "del", wl, "vmem-delete",
+                                          "first"),
+                                    d.get(tag, "del", wl, "vmem-quiet",
+                                          "first")), True)]
+        for st in stats:
+            cells.append(fmt_ratio(d.ratios(
+                d.get_lat(tag, "del", wl, "vmem-delete", st),
+                d.get_lat(tag, "del", wl, "vmem-quiet", st)), True))
+        out.append("| " + " | ".join(cells) + " |")
+        dl = side["delete"].get((tag, wl), [])
+        if dl:
+            ms_ = [x[1] for x in dl]
+            out.append("")
+            out.append(f"The delete of vmem2 ({med([x[0] for x in dl]):.0f} "
+                       f"buckets provisioned) took {med(ms_):.0f} ms "
+                       f"({min(ms_)}–{max(ms_)}, n={len(ms_)}) of "
+                       "`vmemctl delete` wall time.")
+    return out
+
+
+def srcu_table(d, tag, host):
+    wls = sorted(d.workloads(tag, "srcu"), key=wl_key)
+    if not wls:
+        return []
+    old = host.get("old_commit", "old")
+    out = [f"| workload | {old} (two counters) IOPS | current (SRCU) IOPS "
+           "| current / old | current / old, each over raw in its run "
+           "| raw IOPS (old module's runs) |", "|---|---|---|---|---|---|"]
+    for wl in wls:
+        new, o, norm = srcu_ratios(d, tag, wl)
+        raw = dict(d.get(tag, "srcu", wl, "raw-old"))
+        out.append(f"| {wl_label(wl)} | {fmt_iops(o)} | {fmt_iops(new)} | "
+                   f"{fmt_ratio(d.ratios(new, o), True)} | "
+                   f"{fmt_ratio(norm, True)} | {fmt_iops(raw)} |")
+    return out
+
+
 def section(md, title, text, table):
     """Append a titled table (and its explanation) to @md, if it has rows."""
     if not table:
@@ -369,7 +496,40 @@ def pair_note(d, tag, wl, t, ref):
     return f"A/B: {fmt_ratio([a[i] / b[i] for i in range(n)])}" if n else ""
 
 
-def targets(d):
+def reported(label, xs, notes=""):
+    """A row the issues ask to report, with no threshold"""
+    return (label, fmt_ratio(xs, True) + f" n={len(xs)}" if xs else "—",
+            "reported", "—" if xs else "not measured", notes)
+
+
+def reuse_note(d, tag, wl, side):
+    """First write after the zeroer finished, and how long it took"""
+    f = lambda t, p: d.get(tag, "fill", wl, t, p)
+    out = []
+    r = d.ratios(f("vmem-idle", "first"), f("vmem-idle", "over"))
+    if r:
+        out.append(f"once zeroed (vmem-idle): {fmt_ratio(r)}")
+    z = side["zeroer"].get((tag, wl), [])
+    if z:
+        out.append(f"zeroer: {med([x[1] for x in z]):.0f} ms from the "
+                   f"discard to {med([x[0] for x in z]):.0f} buckets "
+                   "zeroed")
+    return "; ".join(out)
+
+
+def srcu_ratios(d, tag, wl):
+    """Per round: current / old module, and the same with each divided
+    by raw's IOPS in its own run"""
+    g = lambda t: d.get(tag, "srcu", wl, t)
+    new, old = g("vmem-new"), g("vmem-old")
+    rn, ro = g("raw-new"), g("raw-old")
+    reps = sorted(set(new) & set(old) & set(rn) & set(ro))
+    norm = [(new[i] / rn[i]) / (old[i] / ro[i]) for i in reps
+            if rn[i] and ro[i] and old[i]]
+    return new, old, norm
+
+
+def targets(d, side, host):
     """The issue's performance targets, for vmem (write buffer off, the
     default) and, labelled, with the write buffer on."""
     rows = []
@@ -418,36 +578,76 @@ def targets(d):
                              "**met**" if min(meds) >= 0.95 else
                              ("**met** in the median" if med(meds) >= 0.95
                               else "**not met**"), ""))
+        # Issue 11: first writes into a new pool (format-zeroed buckets)
+        fr = lambda wl, t, p: d.get(tag, "fresh", wl, t, p)
+        for w in sorted(d.workloads(tag, "fresh"), key=wl_key):
+            vf = fr(w, "vmem-fresh", "first")
+            if w.startswith("fsync"):
+                rows.append(reported(
+                    f"{dn}: first write with fsync=1, {wl_label(w)}, "
+                    "format-zeroed pool, vmem-fresh first / thin-1M first "
+                    "(zeroing on)",
+                    d.ratios(vf, fr(w, "thin-1M", "first")),
+                    "thin-1M-nz (no zeroing): " +
+                    fmt_ratio(d.ratios(vf, fr(w, "thin-1M-nz", "first"))) +
+                    "; vmem-fresh first / overwrite: " +
+                    fmt_ratio(d.ratios(vf, fr(w, "vmem-fresh", "over")))))
+                continue
+            rows.append(check(
+                f"{dn}: first write {wl_label(w)}, format-zeroed pool, "
+                "vmem-fresh first / vmem-fresh overwrite",
+                d.ratios(vf, fr(w, "vmem-fresh", "over")), 0.9))
+            rows.append(check(
+                f"{dn}: first write {wl_label(w)}, format-zeroed pool, "
+                "vmem-fresh first / thin-1M first (zeroing on)",
+                d.ratios(vf, fr(w, "thin-1M", "first")), 2.0))
+            rows.append(check(
+                f"{dn}: first write {wl_label(w)}, format-zeroed pool, "
+                "vmem-fresh first / thin-1M-nz first (zeroing off)",
+                d.ratios(vf, fr(w, "thin-1M-nz", "first")), 1.0))
+        # ... and into reused buckets, right after the discard
         for w in sorted(d.workloads(tag, "fill"), key=wl_key):
             for v in vs:
                 if v not in d.targets(tag, "fill"):
                     continue
+                note = ""
+                if v == "vmem":
+                    note = reuse_note(d, tag, w, side)
                 rows.append(check(
-                    f"{dn}: first write {wl_label(w)}, {v} first / {v} "
-                    "overwrite",
-                    d.ratios(f(w, v, "first"), f(w, v, "over")), 0.8))
+                    f"{dn}: first write into reused (discarded) buckets "
+                    f"{wl_label(w)}, {v} first / {v} overwrite",
+                    d.ratios(f(w, v, "first"), f(w, v, "over")), 0.8, note))
             for th in ("thin-1M", "thin-512K"):
                 if th not in d.targets(tag, "fill"):
                     continue
                 rows.append(check(
-                    f"{dn}: first write {wl_label(w)}, vmem first / {th} "
-                    "first (zeroing on)",
+                    f"{dn}: first write into reused buckets {wl_label(w)}, "
+                    f"vmem first / {th} first (zeroing on)",
                     d.ratios(f(w, "vmem", "first"), f(w, th, "first")), 2.0))
-        fr = lambda wl, t, p: d.get(tag, "fresh", wl, t, p)
-        for w in sorted(d.workloads(tag, "fresh"), key=wl_key):
+        # A delete beside first writes: their latency
+        for w in sorted(d.workloads(tag, "del"), key=wl_key):
+            lr = lambda what: d.ratios(
+                d.get_lat(tag, "del", w, "vmem-delete", what),
+                d.get_lat(tag, "del", w, "vmem-quiet", what))
+            dl = side["delete"].get((tag, w), [])
+            note = (f"p50 {fmt_ratio(lr('p50'))}, p99.9 "
+                    f"{fmt_ratio(lr('p99.9'))}, max {fmt_ratio(lr('max'))}")
+            if dl:
+                note += (f"; the delete took {med([x[1] for x in dl]):.0f} ms"
+                         f" (median of {len(dl)})")
+            nb = f"{med([x[0] for x in dl]):.0f}-bucket" if dl else "large"
+            rows.append(reported(
+                f"{dn}: first write {wl_label(w)} beside a delete of a "
+                f"{nb} device, clat p99 with / without the delete",
+                lr("p99"), note))
+        # Issue 16: the in-flight accounting, old module against current
+        for w in sorted(d.workloads(tag, "srcu"), key=wl_key):
+            new, old, norm = srcu_ratios(d, tag, w)
             rows.append(check(
-                f"{dn}: first write {wl_label(w)}, format-zeroed pool, "
-                "vmem-fresh first / vmem-fresh overwrite",
-                d.ratios(fr(w, "vmem-fresh", "first"),
-                         fr(w, "vmem-fresh", "over")), 0.8))
-            rows.append(check(
-                f"{dn}: first write {wl_label(w)}, format-zeroed pool, "
-                "vmem-fresh first / thin-1M first (zeroing on)",
-                d.ratios(fr(w, "vmem-fresh", "first"),
-                         fr(w, "thin-1M", "first")), 2.0,
-                "thin-1M-nz (no zeroing): " + fmt_ratio(d.ratios(
-                    fr(w, "vmem-fresh", "first"),
-                    fr(w, "thin-1M-nz", "first")))))
+                f"{dn}: overwrite {wl_label(w)}, SRCU (current) / two "
+                f"counters ({host.get('old_commit', 'old')})",
+                d.ratios(new, old), 0.95,
+                f"each over raw in its own run: {fmt_ratio(norm)}"))
         for w in sorted(d.workloads(tag, "many"), key=wl_key):
             v, r, n = many_ratios(d, tag, w)
             note = (f"raw control 255/one: {fmt_ratio(r)}; vmem's / "
@@ -466,10 +666,16 @@ def targets(d):
 
 def write_tsv(d, path):
     with open(path, "w") as fh:
-        fh.write("disk\tgroup\tworkload\ttarget\tphase\trep\tiops\n")
+        stats = [lab for _, lab in PCTS] + ["max"]
+        fh.write("disk\tgroup\tworkload\ttarget\tphase\trep\tiops\t" +
+                 "\t".join(f"clat_{s}_us" for s in stats) + "\n")
         for (tag, group, wl, t, ph), reps in sorted(d.v.items()):
+            lat = d.lat.get((tag, group, wl, t, ph), {})
             for rep, v in sorted(reps.items()):
-                fh.write(f"{tag}\t{group}\t{wl}\t{t}\t{ph}\t{rep}\t{v:.0f}\n")
+                la = lat.get(rep, {})
+                fh.write(f"{tag}\t{group}\t{wl}\t{t}\t{ph}\t{rep}\t{v:.0f}\t" +
+                         "\t".join(f"{la[s]:.0f}" if s in la else ""
+                                   for s in stats) + "\n")
 
 
 def dat_max(fn):
@@ -601,18 +807,21 @@ def main():
             with open(os.path.join(rawdir, os.path.basename(path)), "w") as fh:
                 json.dump(trim(doc), fh, separators=(",", ":"))
     for pat in ("raw/*.fio", "meta-*.txt", "attach.txt", "hooks.log",
-                "guest.log", "*-format.txt"):
+                "guest.log", "*-format.txt", "zeroer.txt", "delete.txt"):
         for path in glob.glob(os.path.join(a.indir, pat)):
             shutil.copy(path, rawdir)
     write_tsv(d, os.path.join(a.docs, "results.tsv"))
     png = plot(d, a.docs)
 
-    tgt, trows = targets(d)
+    side = read_side(a.indir)
+    tgt, trows = targets(d, side, host)
     att, _ = attach_table(a.indir)
     md = [BEGIN, ""]
     md.append("### This run")
     md.append("")
-    md.append(f"- command: `{host.get('command', a.cmd)}` (`make bench`), "
+    cmd = host.get("command", a.cmd)
+    mk = " (`make bench`)" if cmd == "bash scripts/bench/run" else ""
+    md.append(f"- command: `{cmd}`{mk}, "
               f"{host.get('start', '?')} → {host.get('end', '?')}")
     md.append(f"- host: {host.get('host_cpu', '?')}, {host.get('host_cpus', '?')} "
               f"cores, {host.get('host_mem_gb', '?')} GiB, kernel "
@@ -629,6 +838,12 @@ def main():
               f"runs after {guest.get('ramp', '?')} s ramp (time-based "
               "groups); ratios are medians of per-repetition ratios, "
               "range in brackets")
+    if host.get("old_commit"):
+        md.append(f"- old module (issue 16 before/after): commit "
+                  f"{host['old_commit']}, vmem.ko md5 "
+                  f"{host.get('old_ko_md5', '?')}; current module's "
+                  "commit_interval_ms "
+                  f"{guest.get('commit_interval_ms', '?')}")
     if guest.get("write_buffer") == "absent":
         md.append("- **vmem-wb skipped**: /sys/class/misc/vmem-control/"
                   "write_buffer does not exist in this build")
@@ -638,7 +853,8 @@ def main():
     md += tgt
     md.append("")
     if png:
-        md.append(f"![ratios to raw](docs/bench/{os.path.basename(png)})")
+        rel = os.path.relpath(png, os.path.dirname(os.path.abspath(a.md)))
+        md.append(f"![ratios to raw]({rel})")
         md.append("")
     for tag in ("brd", "vda"):
         t = grid_table(d, tag)
@@ -651,20 +867,74 @@ def main():
         section(md, "### First write into a format-zeroed pool, "
                 f"{DISK_NAME[tag]}",
                 "A second pool, formatted with `--zero`: each "
-                "repetition creates a new vmem1 there, whose buckets "
-                "come from the format-zeroed set and need no zeroing, "
-                "only the map commit (FUA, no flush first). dm-thin with "
-                "and without zeroing and raw in the same fio run.", t)
+                "repetition creates a new vmem1 there once the previous "
+                "one's buckets are zeroed again, so its buckets are "
+                "armed (format-zeroed, or zeroed by the background "
+                "zeroer) and a first write needs no I/O beyond the "
+                "group commit. dm-thin with and without zeroing, raw "
+                "and dm-linear (overwrite) in the same fio run. The "
+                "fsync rows write 4 KiB into each 1 MiB bucket/block "
+                "with an fsync after every write: each write "
+                "provisions and each fsync must commit; their IOPS "
+                "are writes per second from fio's mean write and "
+                "fsync latencies (a few dozen writes per run, too "
+                "short for fio's millisecond runtime).", t)
         t = fill_table(d, tag)
-        section(md, f"### First write vs overwrite, {DISK_NAME[tag]}",
+        z = [x for (tg, _), v in side["zeroer"].items() if tg == tag
+             for x in v]
+        ztext = ""
+        if z:
+            ztext = (" How long the zeroer took (vmem-idle's wait, from "
+                     "the end of the discard until `zeroed_buckets` "
+                     "grew by the buckets it freed; it includes the "
+                     "wait for the commit that frees them, at most "
+                     f"commit_interval_ms = "
+                     f"{guest.get('commit_interval_ms', '?')}): median "
+                     f"{med([x[1] for x in z]):.0f} ms "
+                     f"({min(x[1] for x in z)}–{max(x[1] for x in z)}, "
+                     f"n={len(z)}) for {med([x[0] for x in z]):.0f} "
+                     "buckets.")
+        section(md, "### First write into reused (discarded) buckets, "
+                f"{DISK_NAME[tag]}",
                 "Each thin/vmem target: discard the area (frees its "
                 "blocks/buckets), write all of it once (first), then "
                 "the same job again (overwrite). Size-based runs: "
                 "random 4k with a random map (every block once), 4 "
                 "jobs on 4 slices. The vmem pool here is formatted "
-                "`--no-zero`, so every bucket is zeroed when it is "
-                "provisioned, as a bucket reused after a discard or "
-                "a delete always is.", t)
+                "`--no-zero` and full, so the discard of vmem1 frees "
+                "the only free buckets and its first write reuses "
+                "them: `vmem` (and `vmem-wb`) write right after the "
+                "discard, as a user would, zeroing in the foreground "
+                "what the background zeroer has not reached; "
+                "`vmem-idle` writes once the zeroer is done." + ztext,
+                t)
+        t = del_table(d, tag, side)
+        section(md, f"### First writes beside a delete, {DISK_NAME[tag]}",
+                "The format-zeroed pool: a new vmem1 takes first writes "
+                "while vmem2, every bucket provisioned, is deleted "
+                "(`vmemctl delete`, started 0.2 s after the writes), "
+                "and the same without the delete, interleaved. Each "
+                "run starts with nothing being freed or zeroed; the "
+                "delete's freed buckets are zeroed in the background "
+                "while the writes go on. Completion latency "
+                "percentiles of the writes (fio clat, medians over "
+                "repetitions); the last row is the median of "
+                "per-repetition ratios, above 1 meaning slower beside "
+                "the delete (IOPS: below 1).", t)
+        t = srcu_table(d, tag, host)
+        section(md, "### In-flight accounting before/after (issue 16), "
+                f"{DISK_NAME[tag]}",
+                f"The module at {host.get('old_commit', '?')} (two "
+                "per-pool counters and an epoch) and the current one "
+                "(an SRCU read side per bio), each on a pool of its "
+                "own on the same disk, loaded in turn in the same boot "
+                "(insmod, fio, rmmod; the order alternates by round). "
+                "vmem0 fully provisioned; time-based overwrite runs. "
+                "Ratios above 1 mean the current module is faster. "
+                "Each run also measures raw, so drift between the "
+                "two loads cancels in the last ratio column. The old "
+                "module also predates group commit, which provisioned "
+                "overwrites do not use.", t)
         t = pair_table(d, tag)
         section(md, f"### Concurrent A/B (CPU cost per I/O), {DISK_NAME[tag]}",
                 "Raw and the target run at the same time, 2 jobs "
