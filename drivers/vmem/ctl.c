@@ -582,6 +582,8 @@ ATTRIBUTE_GROUPS(vmem_ctl);
 static struct miscdevice vmem_misc = {
 	.minor = MISC_DYNAMIC_MINOR,
 	.name = "vmem-control",
+	/* Every change needs CAP_SYS_ADMIN anyway; the group may read */
+	.mode = 0660,
 	.fops = &vmem_ctl_fops,
 	.groups = vmem_ctl_groups,
 };

@@ -10,6 +10,8 @@ cd /tmp
 # --- loading and attaching: refuse what is not a pool, write nothing
 load_vmem || { fail "insmod without backing"; exit 1; }
 pass "insmod without backing loads idle"
+check "the control device is mode 0660" \
+	test "$(stat -c %a /dev/vmem-control)" = 660
 check "idle: status says not attached" \
 	sh -c "$VMEMCTL status | grep -qi 'not attached'"
 sum_b=$(md5sum </dev/vdb) sum_c=$(md5sum </dev/vdc)
