@@ -24,6 +24,9 @@ MODULE_PARM_DESC(hook_io_enter_us, "Test only: delay a bio entering in-flight ac
 module_param_named(hook_io_exit_us, vmem_hook_us[VMEM_HOOK_IO_EXIT], uint,
 		   0644);
 MODULE_PARM_DESC(hook_io_exit_us, "Test only: delay a bio releasing its in-flight charge");
+module_param_named(hook_wb_open_us, vmem_hook_us[VMEM_HOOK_WB_OPEN], uint,
+		   0644);
+MODULE_PARM_DESC(hook_wb_open_us, "Test only: delay the write buffer opening its next cycle");
 
 void vmem_hook(enum vmem_hook h)
 {

@@ -18,6 +18,8 @@ enum vmem_hook {
 	VMEM_HOOK_IO_ENTER,
 	/* completion: a bio is releasing its in-flight charge */
 	VMEM_HOOK_IO_EXIT,
+	/* write buffer: the next cycle is published, its state not yet reset */
+	VMEM_HOOK_WB_OPEN,
 	VMEM_HOOK_NR
 };
 

@@ -63,6 +63,7 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/vmalloc.h>
+#include "debug.h"
 #include "vmem.h"
 #include "wbuf.h"
 
@@ -201,8 +202,13 @@ static bool vmem_wb_advance(struct vmem_wb *wb, u64 h)
 		ok = false;
 		goto out_unlock;
 	}
-	/* Its filter was cleared before its last cycle was done */
+	/*
+	 * Its filter was cleared before its last cycle was done. The
+	 * flusher reads cycle and state under ring_lock: it never sees the
+	 * new cycle with the old cycle's "sealed, empty" state
+	 */
 	smp_store_release(&next->cycle, h + 1);
+	vmem_hook(VMEM_HOOK_WB_OPEN);
 	atomic64_set(&next->state, 0);
 	atomic64_set_release(&wb->head, h + 1);
 out_unlock:
@@ -653,16 +659,23 @@ static void vmem_wb_work(struct work_struct *work)
 	struct bio_list waiters, flushes;
 	struct vmem_wb_state s;
 	struct vmem_wbuf *b;
-	u64 c;
+	u64 c, cycle;
 
 	for (;;) {
 		c = atomic64_read(&wb->done) + 1;
 		b = &wb->buf[c % VMEM_WB_BUFS];
-		if (READ_ONCE(b->cycle) != c)
-			return;
+		/*
+		 * vmem_wb_advance() publishes a cycle and resets its state
+		 * under ring_lock: read both as one, or the buffer's last
+		 * cycle (sealed, written) would pass for this one, which
+		 * would then be called done and never written
+		 */
+		spin_lock_irq(&wb->ring_lock);
+		cycle = b->cycle;
 		/* Pairs with vmem_wb_leave(): the records are filled */
 		s = vmem_wb_unpack(atomic64_read_acquire(&b->state));
-		if (!s.sealed || s.writers)
+		spin_unlock_irq(&wb->ring_lock);
+		if (cycle != c || !s.sealed || s.writers)
 			return;
 		if (s.used)
 			vmem_wb_write_out(pool, b, s.used);

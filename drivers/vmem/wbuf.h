@@ -61,7 +61,9 @@ struct vmem_wbuf {
  * @buf: the ring of buffers; cycle c lives in buf[c % VMEM_WB_BUFS]
  * @head: the cycle of the open buffer, the one writers fill
  * @done: every cycle up to this one is on the backing device
- * @ring_lock: serializes opening the next buffer (vmem_wb_advance())
+ * @ring_lock: serializes opening the next buffer (vmem_wb_advance()),
+ *	which sets its cycle and resets its state under it; the flusher
+ *	reads that pair under it too. Irq-safe; nothing nests inside.
  * @done_wq: vmem_wb_sync() waits here for @done
  * @buf_bytes: size of each buffer
  * @mb: total size, in MiB, of the buffers the next switch-on allocates

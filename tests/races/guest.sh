@@ -71,6 +71,39 @@ mark=$(dmesg | wc -l)
 st=${PIPESTATUS[0]}
 scenario "delete vs I/O: no use-after-free" "$mark" "$st" \
 	"$(sed -n 's/^racer: uaf: \([0-9]*\) of \([0-9]*\) deletes succeeded.*/\1 of \2 deletes succeeded/p' /tmp/uaf.out)"
+
+# c. The write buffer opens its next cycle while the flusher, having
+# just written the one before, looks at that buffer: the flusher must
+# not take the buffer's last cycle (sealed, written) for the new one,
+# call the new one done and never write it (its data lost, and switching
+# the buffer off then waits forever for its in-flight read sides). The
+# hook holds the opening between its two steps; fio verifies every block.
 "$VMEMCTL" write-buffer off >/dev/null
+if ! "$VMEMCTL" create --id 4 1M >/dev/null ||
+	! dd if=/dev/zero of=/dev/vmem4 bs=64k count=16 oflag=direct status=none; then
+	fail "races: set up vmem4"
+	t_summary
+	exit 1
+fi
+"$VMEMCTL" write-buffer on --mb 1 --delay-us 1000 >/dev/null
+echo 2000 >/sys/module/vmem/parameters/hook_wb_open_us
+echo "races: write buffer cycles: 30 x 1 MiB verified, hook_wb_open_us=2000"
+mark=$(dmesg | wc -l)
+fio --name=cycles --filename=/dev/vmem4 --direct=1 --ioengine=libaio \
+	--rw=write --bs=4k --size=1M --iodepth=16 --loops=30 \
+	--verify=crc32c --verify_fatal=1 --output=/tmp/cycles.out >/dev/null 2>&1
+st=$?
+echo 0 >/sys/module/vmem/parameters/hook_wb_open_us
+scenario "write buffer: no cycle skipped while the next one opens" "$mark" \
+	"$st" "$(awk '{print $1 " cycles written, " $3 " records"}' \
+		/sys/class/misc/vmem-control/write_buffer_stat)"
+if [ "$st" != 0 ]; then
+	# Switching off would wait for the lost cycle forever
+	grep -m 3 -i 'verify\|bad' /tmp/cycles.out
+	t_summary
+	exit
+fi
+"$VMEMCTL" write-buffer off >/dev/null
+check "races: delete vmem4" "$VMEMCTL" delete 4
 check "races: detach" "$VMEMCTL" detach
 t_summary
