@@ -5,7 +5,7 @@
  * refusing what does not fit, sealing, refusing a sealed buffer, the
  * last writer out flushing), then several kthreads reserving, leaving
  * and sealing at once: every cycle is flushed exactly once, by one
- * caller, and no reserved byte is lost.
+ * caller, and no reserved byte is lost. And which bios the buffer takes.
  */
 #include <kunit/test.h>
 #include <linux/completion.h>
@@ -220,7 +220,21 @@ static void vmem_wbuf_concurrent(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, atomic64_read(&ctx->st), 0);
 }
 
+/* Only plain writes are buffered; flush and FUA semantics need the disk */
+static void vmem_wbuf_takes(struct kunit *test)
+{
+	KUNIT_EXPECT_TRUE(test, vmem_wb_takes(REQ_OP_WRITE));
+	KUNIT_EXPECT_TRUE(test, vmem_wb_takes(REQ_OP_WRITE | REQ_SYNC |
+					      REQ_META));
+	KUNIT_EXPECT_FALSE(test, vmem_wb_takes(REQ_OP_READ));
+	KUNIT_EXPECT_FALSE(test, vmem_wb_takes(REQ_OP_WRITE | REQ_FUA));
+	KUNIT_EXPECT_FALSE(test, vmem_wb_takes(REQ_OP_WRITE | REQ_PREFLUSH));
+	KUNIT_EXPECT_FALSE(test, vmem_wb_takes(REQ_OP_WRITE | REQ_PREFLUSH |
+					       REQ_FUA));
+}
+
 static struct kunit_case vmem_wbuf_cases[] = {
+	KUNIT_CASE(vmem_wbuf_takes),
 	KUNIT_CASE(vmem_wbuf_pack),
 	KUNIT_CASE(vmem_wbuf_reserve_leave),
 	KUNIT_CASE(vmem_wbuf_seal),

@@ -198,7 +198,8 @@ static bool vmem_submit_flush(struct vmem_dev *dev, struct bio *bio)
 
 /*
  * With the write buffer on (or still holding data): a plain write goes
- * into it; a read or a FUA write waits for buffered data of its blocks.
+ * into it; a read, a FUA write or a write with REQ_PREFLUSH waits for
+ * buffered data of its blocks (vmem_wb_takes()).
  * Return: true if the bio was taken.
  */
 static bool vmem_submit_wb(struct vmem_dev *dev, struct bio *bio, s64 pb,
@@ -206,7 +207,7 @@ static bool vmem_submit_wb(struct vmem_dev *dev, struct bio *bio, s64 pb,
 {
 	u64 phys = vmem_bio_phys(dev, bio, pb);
 
-	if (op_is_write(bio_op(bio)) && !(bio->bi_opf & REQ_FUA))
+	if (vmem_wb_takes(bio->bi_opf))
 		return vmem_wb_write(dev, bio, phys, idx);
 	return vmem_wb_wait_hit(dev->pool, bio, phys, idx);
 }

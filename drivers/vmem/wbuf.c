@@ -12,7 +12,8 @@
  *    map committed: commit.c);
  *  - a REQ_FUA write is durable when it completes: it is never buffered,
  *    and before it is sent it waits for any buffered data of its blocks,
- *    so older buffered data never overtakes it;
+ *    so older buffered data never overtakes it; a write with data and
+ *    REQ_PREFLUSH is not buffered either (vmem_wb_takes());
  *  - a read returns the newest data: a read of blocks a buffer holds
  *    waits until that buffer is on the backing device, then reads;
  *  - discard and write-zeroes wait for everything buffered before they

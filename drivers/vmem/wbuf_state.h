@@ -16,6 +16,8 @@
  * leave, or a sealer finding no writer inside -- is told to flush it.
  * The flusher takes the data and resets the word to 0.
  *
+ * Which bios the buffer takes at all is vmem_wb_takes().
+ *
  * These helpers are pure (no locks, no sleeping, any context) so KUnit
  * can test the state machine directly.
  */
@@ -24,6 +26,7 @@
 
 #include <linux/atomic.h>
 #include <linux/bits.h>
+#include <linux/blk_types.h>
 #include <linux/build_bug.h>
 #include <linux/types.h>
 
@@ -148,6 +151,21 @@ static inline bool vmem_wb_seal(atomic64_t *state)
 static inline void vmem_wb_reset(atomic64_t *state)
 {
 	atomic64_set_release(state, 0);
+}
+
+/**
+ * vmem_wb_takes() - may a bio to a provisioned bucket be buffered?
+ * @opf: the bio's operation and flags
+ *
+ * Only a plain write: a REQ_FUA write must be durable when it completes,
+ * and a write with REQ_PREFLUSH must reach the backing device with its
+ * flag, after every write completed before it. Those, and reads, only
+ * wait for buffered data of their blocks.
+ */
+static inline bool vmem_wb_takes(blk_opf_t opf)
+{
+	return op_is_write(opf & REQ_OP_MASK) &&
+	       !(opf & (REQ_FUA | REQ_PREFLUSH));
 }
 
 #endif /* _VMEM_WBUF_STATE_H */
