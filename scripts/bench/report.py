@@ -38,6 +38,8 @@ FILL_TARGETS = ["raw", "dm-linear", "thin-1M", "thin-1M-nz", "thin-512K",
 # clat percentiles kept for the "del" group (fio's keys), and their labels
 PCTS = [("50.000000", "p50"), ("99.000000", "p99"), ("99.900000", "p99.9")]
 DISK_NAME = {"brd": "brd (memory)", "vda": "virtio disk (sparse file)"}
+# Files in docs/bench/raw/ that make bench does not write
+RAW_KEEP = ("large-pools.txt",)
 
 
 def read_kv(path):
@@ -797,10 +799,13 @@ def main():
     host = read_kv(os.path.join(a.indir, "meta-host.txt"))
     guest = read_kv(os.path.join(a.indir, "meta-guest.txt"))
 
+    # Replace this run's files; keep what other measurements put there
+    # (large-pools.txt: BENCHMARKS.md "Large pools", not make bench)
     rawdir = os.path.join(a.docs, "raw")
-    if os.path.isdir(rawdir):
-        shutil.rmtree(rawdir)
-    os.makedirs(rawdir)
+    os.makedirs(rawdir, exist_ok=True)
+    for name in os.listdir(rawdir):
+        if name not in RAW_KEEP:
+            os.remove(os.path.join(rawdir, name))
     for path in glob.glob(os.path.join(a.indir, "raw", "*.json")):
         doc = load_json(path)
         if doc:
