@@ -10,9 +10,13 @@ run: files of 4 KiB .. 3 MiB created, replaced (rename over), appended
 to and deleted on each mounted filesystem, with fsync; 256 KiB O_DIRECT
 writes and whole-bucket discards on a raw vmem device; FITRIM; and, with
 --churn, devices created, written, resized and deleted through vmemctl.
-Every durable step is recorded in the ledger only after its fsync (or
-discard) returned; a step that is under way is recorded first as pending,
-so after a power cut either its old or its new state is acceptable.
+Every durable step is recorded in the ledger only after its fsync
+returned; a step that is under way is recorded first as pending, so after
+a power cut either its old or its new state is acceptable. A discard is
+recorded when it returned, but the devices have a volatile write cache:
+it is durable only once a later fsync (a flush on any device of the
+pool, which commits the pool's map) returned; until then its slots read
+zeros or what they held before.
 
 verify: every committed file, append and raw slot must read back as the
 ledger says (old or new for a pending step). Prints PASS:/FAIL: lines.
@@ -271,12 +275,18 @@ class Work:
 
 def read_ledger(path):
     files, appends, slots = {}, {}, {}
+    zpend = set()       # slots discarded, not yet behind a flush
     with open(path) as f:
         for line in f:
             w = line.split()
             if not w or (line and not line.endswith("\n")):
                 continue
             k = w[0]
+            if k in ("F", "A", "R"):
+                # an fsync returned: the discards before it are durable
+                for s in zpend:
+                    slots[s] = [0]
+                zpend.clear()
             if k == "F":
                 files[w[1]] = [(int(w[2]), int(w[3]))]
             elif k == "P":
@@ -290,8 +300,9 @@ def read_ledger(path):
             elif k == "RP":
                 slots.setdefault(int(w[1]), [0]).append(int(w[2]))
             elif k == "Z":
+                # zeros (added by ZP) or the old data, until a flush
                 for s in range(BUCKET // SLOT):
-                    slots[int(w[1]) * (BUCKET // SLOT) + s] = [0]
+                    zpend.add(int(w[1]) * (BUCKET // SLOT) + s)
             elif k == "ZP":
                 for s in range(BUCKET // SLOT):
                     slots.setdefault(int(w[1]) * (BUCKET // SLOT) + s,
