@@ -309,6 +309,11 @@ for bs in 4k 16k; do
 		done
 	done
 done
+# and an fsync after every write (issue 12: the buffer must not slow a
+# writer that flushes each write), 1 and 4 jobs, sequential per job
+for nj in 1 4; do
+	WB_WL+=("wbfsync-4k-qd1x$nj write 4k 1 $nj ioengine=psync fsync=1")
+done
 MANY_WL=(
 	"randwrite-4k-qd32x4 randwrite 4k 32 4"
 	"randread-4k-qd32x4 randread 4k 32 4"

@@ -354,6 +354,10 @@ def wb_table(d, tag):
         allr += r
         lab = wl_label(wl[2:]).replace("write", "write (seq per job)", 1) \
             if wl.startswith("wbwrite") else wl_label(wl[2:])
+        m = re.match(r"wbfsync-(\d+k)-qd(\d+)x(\d+)", wl)
+        if m:
+            lab = (f"write {m.group(1)} + fsync each (seq per job) "
+                   f"QD{m.group(2)}×{m.group(3)}")
         out.append(f"| {lab} | {fmt_iops(off)} | {fmt_iops(on)} "
                    f"| {fmt_ratio(r, True)} |")
     return out, allr
