@@ -8,7 +8,9 @@
 # and a few text files in $VMEM_OUT. Parsing happens on the host.
 #
 # Usage: guest.sh [--quick] [--reps N] [--extra N] [--runtime S] [--ramp S]
-#                 [--no-virtio] [--attach-mb MB]
+#                 [--no-virtio] [--attach-mb MB] [--wb-only]
+# --wb-only: only the write buffer's on/off grid, once on brd and REPS
+# times on virtio
 # --reps N full repetitions, then --extra N more of the headline subset
 # (the workloads and targets the performance targets are about).
 #        guest.sh hook free|freewait|new|delprep|delete|wb ...  (called
@@ -190,10 +192,11 @@ if [[ ${1:-} == hook ]]; then
 	exit 0
 fi
 
-QUICK=0 REPS=3 EXTRA=2 RUNTIME=2 RAMP=1 VIRTIO=1 ATTACH_MB=4096
+QUICK=0 REPS=3 EXTRA=2 RUNTIME=2 RAMP=1 VIRTIO=1 ATTACH_MB=4096 WBONLY=0
 while (($#)); do
 	case $1 in
 	--quick) QUICK=1 ;;
+	--wb-only) WBONLY=1 ;;
 	--reps) REPS=$2; shift ;;
 	--extra) EXTRA=$2; shift ;;
 	--runtime) RUNTIME=$2; shift ;;
@@ -896,6 +899,21 @@ modprobe brd rd_nr=256 rd_size=$((brd_mb * 1024)) max_part=31 || die "modprobe b
 echo "brd_mb=$brd_mb" >>"$OUT/meta-guest.txt"
 log "brd: /dev/ram0 $brd_mb MiB"
 setup_disk brd /dev/ram0 p "$G" "$F" 1 "$FRESH_MB" "$SRCU_MB"
+if ((WBONLY)); then
+	# brd once (its targets are virtio's), virtio REPS times
+	wbgrid brd 1 "$G"
+	teardown_disk brd
+	if ((VIRTIO)) && [[ -b /dev/vda ]]; then
+		setup_disk vda /dev/vda "" 256 64 0 "$ATTACH_MB" 0
+		for ((rep = 1; rep <= REPS; rep++)); do
+			wbgrid vda "$rep" 256
+		done
+		teardown_disk vda
+	fi
+	dmesg >"$OUT/dmesg.txt"
+	log "all done"
+	exit 0
+fi
 fill_dev /dev/ram1 510
 rfiles=
 for ((id = 2; id <= 255; id++)); do rfiles+=/dev/ram$id:; done
