@@ -2,7 +2,8 @@
 /*
  * KUnit suite vmem_format: the on-disk codec (lib/vmem_format.c). Every
  * corruption class the codec knows is produced once and must be refused
- * with its own fault.
+ * with its own fault; the two copies of layout version 2 are merged by
+ * the reading rule in the kernel's build of the codec too.
  */
 #include <kunit/test.h>
 #include <linux/random.h>
@@ -52,25 +53,33 @@ struct vmem_geom_case {
 	const char *name;
 	u64 dev_bytes;
 	u32 bucket_pages;
+	u32 version;
 	enum vmem_fault fault;
 	u64 nr_buckets;
 	u64 data_start;
+	u64 copy_b;
 };
 
 static const struct vmem_geom_case vmem_geom_cases[] = {
-	{ "1G/1M", GIB, 16, VMEM_OK, 1023, 16 },
-	{ "10G/1M", 10 * GIB, 16, VMEM_OK, 10239, 16 },
-	{ "1G/64K", GIB, 1, VMEM_OK, 16368, 16 },
+	{ "1G/1M", GIB, 16, 2, VMEM_OK, 1023, 16, 1024 },
+	{ "10G/1M", 10 * GIB, 16, 2, VMEM_OK, 10239, 16, 1024 },
+	/* Room for 4 GiB of 64 KiB buckets: copy B past 1 MiB */
+	{ "1G/64K", GIB, 1, 2, VMEM_OK, 16352, 32, 2048 },
+	{ "1T/1M", 1024 * GIB, 16, 2, VMEM_OK, 1048478, 1568, 131072 },
+	{ "1G/1G", 2 * GIB, 16384, 2, VMEM_OK, 1, 16, 1024 },
+	{ "v1-1G/64K", GIB, 1, 1, VMEM_OK, 16368, 16, 0 },
 	/* 7316 buckets fill page 0's map exactly; one more spills over */
-	{ "page0-full", (16 + 7316) * 65536ULL, 1, VMEM_OK, 7316, 16 },
-	{ "page0-spill", (16 + 7317) * 65536ULL, 1, VMEM_OK, 7317, 16 },
-	{ "1T/1M", 1024 * GIB, 16, VMEM_OK, 1048567, 144 },
-	{ "1G/1G", 2 * GIB, 16384, VMEM_OK, 1, 16 },
-	{ "too-small", 1 << 20, 16, VMEM_F_TOO_SMALL, 0, 0 },
-	{ "empty", 0, 16, VMEM_F_TOO_SMALL, 0, 0 },
-	{ "not-pow2", GIB, 3, VMEM_F_BUCKET_SIZE, 0, 0 },
-	{ "zero-bucket", GIB, 0, VMEM_F_BUCKET_SIZE, 0, 0 },
-	{ "2G-bucket", 4 * GIB, 32768, VMEM_F_BUCKET_SIZE, 0, 0 },
+	{ "v1-page0-full", (16 + 7316) * 65536ULL, 1, 1, VMEM_OK, 7316, 16, 0 },
+	{ "v1-page0-spill", (16 + 7317) * 65536ULL, 1, 1, VMEM_OK, 7317, 16,
+	  0 },
+	{ "v1-1T/1M", 1024 * GIB, 16, 1, VMEM_OK, 1048567, 144, 0 },
+	{ "too-small", 1 << 20, 16, 2, VMEM_F_TOO_SMALL, 0, 0, 0 },
+	{ "v1-too-small", 1 << 20, 16, 1, VMEM_F_TOO_SMALL, 0, 0, 0 },
+	{ "empty", 0, 16, 2, VMEM_F_TOO_SMALL, 0, 0, 0 },
+	{ "not-pow2", GIB, 3, 2, VMEM_F_BUCKET_SIZE, 0, 0, 0 },
+	{ "zero-bucket", GIB, 0, 2, VMEM_F_BUCKET_SIZE, 0, 0, 0 },
+	{ "2G-bucket", 4 * GIB, 32768, 2, VMEM_F_BUCKET_SIZE, 0, 0, 0 },
+	{ "version-3", GIB, 16, 3, VMEM_F_VERSION, 0, 0, 0 },
 };
 
 static void vmem_geom_desc(const struct vmem_geom_case *c, char *desc)
@@ -85,12 +94,20 @@ static void vmem_format_geometry(struct kunit *test)
 	const struct vmem_geom_case *c = test->param_value;
 	struct vmem_geom g;
 
-	KUNIT_ASSERT_EQ(test, vmem_geom_compute(c->dev_bytes, c->bucket_pages,
-						&g), c->fault);
+	KUNIT_ASSERT_EQ(test, vmem_geom_layout(c->dev_bytes, c->bucket_pages,
+					       0, c->version, &g), c->fault);
 	if (c->fault)
 		return;
 	KUNIT_EXPECT_EQ(test, g.nr_buckets, c->nr_buckets);
 	KUNIT_EXPECT_EQ(test, g.data_start, c->data_start);
+	KUNIT_EXPECT_EQ(test, g.copy_b, c->copy_b);
+	if (c->version >= 2) {
+		/* Copy A with its room, then copy B, then the data */
+		KUNIT_EXPECT_LE(test, VMEM_MAP_START + g.map_max, g.copy_b);
+		KUNIT_EXPECT_LE(test, g.copy_b + VMEM_MAP_START + g.map_max,
+				g.data_start * VMEM_SECTORS_PER_PAGE);
+		KUNIT_EXPECT_GE(test, g.map_max, g.map_sectors);
+	}
 	/* The map holds every bucket and ends before the data */
 	KUNIT_EXPECT_GE(test, g.map_sectors * VMEM_ENTRIES_PER_SECTOR,
 			g.nr_buckets);
@@ -166,7 +183,17 @@ static void sb_flip(struct vmem_sb *sb)
 
 static void sb_version(struct vmem_sb *sb)
 {
-	sb->version = cpu_to_le32(2);
+	sb->version = cpu_to_le32(VMEM_VERSION + 1);
+}
+
+static void sb_copy_b(struct vmem_sb *sb)
+{
+	le64_add_cpu(&sb->copy_b, 8);
+}
+
+static void sb_map_max(struct vmem_sb *sb)
+{
+	sb->map_max = cpu_to_le64(0);
 }
 
 static void sb_version0(struct vmem_sb *sb)
@@ -239,6 +266,8 @@ static const struct vmem_sb_case vmem_sb_cases[] = {
 	{ "data-start", sb_start, true, true, VMEM_F_GEOMETRY },
 	{ "reserved", sb_reserved, true, true, VMEM_F_RESERVED },
 	{ "pool-pages", sb_pool, true, true, VMEM_F_GEOMETRY },
+	{ "copy-b", sb_copy_b, true, true, VMEM_F_GEOMETRY },
+	{ "map-max", sb_map_max, true, true, VMEM_F_GEOMETRY },
 };
 
 static void vmem_sb_desc(const struct vmem_sb_case *c, char *desc)
@@ -387,8 +416,8 @@ static void vmem_format_meta_yield(struct kunit *test)
 	struct vmem_meta_view *view;
 	struct vmem_geom g;
 	size_t bytes;
-	/* 64 KiB buckets: 65520 buckets, 1057 map sectors */
-	u8 *meta = vmem_test_meta(test, 4 * GIB, 1, &g, &bytes);
+	/* 64 KiB buckets, layout version 1: 65520 buckets, 1057 map sectors */
+	u8 *meta = vmem_test_meta_v(test, 4 * GIB, 1, 1, &g, &bytes);
 
 	view = kunit_kzalloc(test, sizeof(*view), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, view);
@@ -404,6 +433,130 @@ static void vmem_format_meta_yield(struct kunit *test)
 	vfree(meta);
 }
 
+struct vmem_copy_log {
+	unsigned int n;
+	u64 sector[8];
+	enum vmem_copies state[8];
+};
+
+static void vmem_test_copy(void *ctx, u64 sector, enum vmem_copies state,
+			   enum vmem_fault fa, enum vmem_fault fb)
+{
+	struct vmem_copy_log *log = ctx;
+
+	if (log->n < ARRAY_SIZE(log->sector)) {
+		log->sector[log->n] = sector;
+		log->state[log->n] = state;
+	}
+	log->n++;
+}
+
+/*
+ * Layout version 2: a copy B with a damaged sector, one older than copy
+ * A, and a copy A with a damaged one merge to the image; a sector damaged
+ * in both is counted lost
+ */
+static void vmem_format_copies_merge(struct kunit *test)
+{
+	struct vmem_copy_log log = { };
+	struct vmem_geom g;
+	size_t bytes;
+	u8 *meta = vmem_test_meta(test, GIB, 16, &g, &bytes);
+	u8 *a = vmalloc(bytes), *b = vmalloc(bytes);
+	u32 id = vmem_pool_id((void *)meta);
+
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_EQ(test, g.version, 2);
+	vmem_test_add_dev(meta, 3, 64, 0);
+	vmem_test_map(meta, 10, 3, 0);
+	memcpy(a, meta, bytes);
+	memcpy(b, meta, bytes);
+	KUNIT_EXPECT_EQ(test, vmem_copies_merge(a, b, 0, g.meta_sectors, &g,
+						id, GIB, vmem_test_copy, &log),
+			0);
+	KUNIT_EXPECT_EQ(test, log.n, 0);
+
+	/* B damaged in the device table, older in the map; A damaged */
+	((u8 *)vmem_test_sector(b, VMEM_DEVT_START))[100] ^= 1;
+	vmem_test_map(b, 70, 3, 1);
+	((u8 *)vmem_test_sector(a, VMEM_MAP_START + 5))[200] ^= 1;
+	KUNIT_EXPECT_EQ(test, vmem_copies_merge(a, b, 0, g.meta_sectors, &g,
+						id, GIB, vmem_test_copy, &log),
+			0);
+	KUNIT_EXPECT_EQ(test, log.n, 3);
+	KUNIT_EXPECT_EQ(test, log.sector[0], VMEM_DEVT_START);
+	KUNIT_EXPECT_EQ(test, log.state[0], VMEM_COPIES_B_BAD);
+	KUNIT_EXPECT_EQ(test, log.sector[1], VMEM_MAP_START + 1);
+	KUNIT_EXPECT_EQ(test, log.state[1], VMEM_COPIES_B_OLD);
+	KUNIT_EXPECT_EQ(test, log.sector[2], VMEM_MAP_START + 5);
+	KUNIT_EXPECT_EQ(test, log.state[2], VMEM_COPIES_A_BAD);
+	KUNIT_EXPECT_EQ(test, memcmp(a, meta, g.meta_sectors *
+				     VMEM_SECTOR_SIZE), 0);
+
+	/* Both copies of one sector: lost */
+	((u8 *)vmem_test_sector(a, VMEM_MAP_START + 7))[50] ^= 1;
+	((u8 *)vmem_test_sector(b, VMEM_MAP_START + 7))[60] ^= 1;
+	log.n = 0;
+	KUNIT_EXPECT_EQ(test, vmem_copies_merge(a, b, 0, g.meta_sectors, &g,
+						id, GIB, vmem_test_copy, &log),
+			1);
+	vfree(a);
+	vfree(b);
+	vfree(meta);
+}
+
+/* One sector of the probe for copy B's superblock, from @ctx */
+static int vmem_test_read(void *ctx, u64 sector, void *buf)
+{
+	const u8 *copy_b_sb = ctx;
+
+	if (sector == 1024)
+		memcpy(buf, copy_b_sb, VMEM_SECTOR_SIZE);
+	else
+		memset(buf, 0, VMEM_SECTOR_SIZE);
+	return 0;
+}
+
+/* A torn superblock A: copy B's is found and taken; a foreign one is not */
+static void vmem_format_sb_choose(struct kunit *test)
+{
+	struct vmem_geom g;
+	struct vmem_sb sb;
+	size_t bytes;
+	u8 *meta = vmem_test_meta(test, GIB, 16, &g, &bytes);
+	u8 *page0 = kunit_kzalloc(test, VMEM_PAGE_SIZE, GFP_KERNEL);
+	u64 at;
+
+	KUNIT_ASSERT_NOT_NULL(test, page0);
+	memcpy(page0, meta, g.meta_sectors * VMEM_SECTOR_SIZE);
+	KUNIT_EXPECT_EQ(test, vmem_sb_choose((void *)page0, GIB, true,
+					     vmem_test_read, meta, &sb, &at),
+			VMEM_OK);
+	KUNIT_EXPECT_EQ(test, at, 0);
+	page0[70] ^= 1;
+	KUNIT_EXPECT_EQ(test, vmem_sb_choose((void *)page0, GIB, true,
+					     vmem_test_read, meta, &sb, &at),
+			VMEM_OK);
+	KUNIT_EXPECT_EQ(test, at, 1024);
+	KUNIT_EXPECT_EQ(test, memcmp(&sb, meta, sizeof(sb)), 0);
+	KUNIT_EXPECT_EQ(test, vmem_sb_choose(NULL, GIB, true,
+					     vmem_test_read, meta, &sb, &at),
+			VMEM_OK);
+	/* The magic flipped, the uuid still this pool's: damage */
+	page0[70] ^= 1;
+	page0[8] ^= 1;
+	KUNIT_EXPECT_EQ(test, vmem_sb_choose((void *)page0, GIB, true,
+					     vmem_test_read, meta, &sb, &at),
+			VMEM_OK);
+	/* Sector 0 names no pool (another format's data): refused */
+	memset(page0, 0x5a, VMEM_SECTOR_SIZE);
+	KUNIT_EXPECT_EQ(test, vmem_sb_choose((void *)page0, GIB, true,
+					     vmem_test_read, meta, &sb, &at),
+			VMEM_F_MAGIC);
+	vfree(meta);
+}
+
 static struct kunit_case vmem_format_cases[] = {
 	KUNIT_CASE(vmem_format_crc32c),
 	KUNIT_CASE(vmem_format_crc32c_random),
@@ -415,6 +568,8 @@ static struct kunit_case vmem_format_cases[] = {
 	KUNIT_CASE(vmem_format_blk),
 	KUNIT_CASE(vmem_format_meta_check),
 	KUNIT_CASE(vmem_format_meta_yield),
+	KUNIT_CASE(vmem_format_copies_merge),
+	KUNIT_CASE(vmem_format_sb_choose),
 	{}
 };
 

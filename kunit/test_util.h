@@ -7,21 +7,33 @@
 #include <linux/vmalloc.h>
 #include <vmem/meta.h>
 
-/* A formatted, empty metadata area for a pool of @dev_bytes, vmalloc'ed */
-static inline u8 *vmem_test_meta(struct kunit *test, u64 dev_bytes,
-				 u32 bucket_pages, struct vmem_geom *g,
-				 size_t *bytes)
+/*
+ * A formatted, empty metadata area (one copy: the image) of layout
+ * @version for a pool of @dev_bytes, vmalloc'ed
+ */
+static inline u8 *vmem_test_meta_v(struct kunit *test, u64 dev_bytes,
+				   u32 bucket_pages, u32 version,
+				   struct vmem_geom *g, size_t *bytes)
 {
 	static const u8 uuid[16] = { 0x12, 0x34, 0x56, 0x78, 9 };
 	u8 *meta;
 
-	KUNIT_ASSERT_EQ(test, vmem_geom_compute(dev_bytes, bucket_pages, g),
-			VMEM_OK);
+	KUNIT_ASSERT_EQ(test, vmem_geom_layout(dev_bytes, bucket_pages, 0,
+					       version, g), VMEM_OK);
 	*bytes = round_up(g->meta_sectors * VMEM_SECTOR_SIZE, PAGE_SIZE);
 	meta = vzalloc(*bytes);
 	KUNIT_ASSERT_NOT_NULL(test, meta);
 	vmem_meta_init(meta, g, dev_bytes >> VMEM_PAGE_SHIFT, uuid, 0, false);
 	return meta;
+}
+
+/* The same in the current layout version */
+static inline u8 *vmem_test_meta(struct kunit *test, u64 dev_bytes,
+				 u32 bucket_pages, struct vmem_geom *g,
+				 size_t *bytes)
+{
+	return vmem_test_meta_v(test, dev_bytes, bucket_pages, VMEM_VERSION,
+				g, bytes);
 }
 
 static inline void *vmem_test_sector(u8 *meta, u64 sector)

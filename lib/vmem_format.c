@@ -130,22 +130,26 @@ static u64 vmem_round_up(u64 x, u64 align)
 	return (x + align - 1) / align * align;
 }
 
+/* Fill the geometry of a version 1 pool of @nr_buckets buckets */
 static void vmem_geom_fill(struct vmem_geom *g, u32 bucket_pages,
 			   u64 nr_buckets)
 {
 	u64 meta_pages;
 
+	g->version = 1;
 	g->bucket_pages = bucket_pages;
 	g->nr_buckets = nr_buckets;
 	g->map_sectors = (nr_buckets + VMEM_ENTRIES_PER_SECTOR - 1) /
 			 VMEM_ENTRIES_PER_SECTOR;
 	g->meta_sectors = VMEM_MAP_START + g->map_sectors;
+	g->map_max = g->map_sectors;
+	g->copy_b = 0;
 	meta_pages = (g->meta_sectors + VMEM_SECTORS_PER_PAGE - 1) /
 		     VMEM_SECTORS_PER_PAGE;
 	g->data_start = vmem_round_up(meta_pages, VMEM_DATA_ALIGN_PAGES);
 }
 
-/* Does a pool of @n buckets, map included, fit @dev_pages? */
+/* Does a version 1 pool of @n buckets, map included, fit @dev_pages? */
 static bool vmem_geom_fits(struct vmem_geom *g, u32 bucket_pages, u64 n,
 			   u64 dev_pages)
 {
@@ -153,14 +157,11 @@ static bool vmem_geom_fits(struct vmem_geom *g, u32 bucket_pages, u64 n,
 	return g->data_start + n * bucket_pages <= dev_pages;
 }
 
-enum vmem_fault vmem_geom_compute(u64 dev_bytes, u32 bucket_pages,
-				  struct vmem_geom *g)
+static enum vmem_fault vmem_geom_compute_v1(u64 dev_pages, u32 bucket_pages,
+					    struct vmem_geom *g)
 {
-	u64 dev_pages = dev_bytes >> VMEM_PAGE_SHIFT;
 	u64 lo = 0, hi, mid;
 
-	if (!vmem_is_pow2(bucket_pages) || bucket_pages > VMEM_MAX_BUCKET_PAGES)
-		return VMEM_F_BUCKET_SIZE;
 	/*
 	 * The map grows with the bucket count, so take the largest count
 	 * whose map and buckets both fit. Fitting is monotonic in the
@@ -186,10 +187,123 @@ enum vmem_fault vmem_geom_compute(u64 dev_bytes, u32 bucket_pages,
 	return VMEM_OK;
 }
 
+/* The smallest power of two >= @x, for @x <= 2^63 */
+static u64 vmem_pow2_ceil(u64 x)
+{
+	u64 p = 1;
+
+	while (p < x)
+		p <<= 1;
+	return p;
+}
+
+/* Sectors from copy B's start to the data area's, in version 2 */
+#define VMEM_DATA_ALIGN_SECTORS \
+	((u64)VMEM_DATA_ALIGN_PAGES * VMEM_SECTORS_PER_PAGE)
+
+/*
+ * Version 2: where copy B and the data area go when each copy reserves
+ * @map_max map sectors (the placement rule of format.h)
+ */
+static void vmem_geom_place(struct vmem_geom *g, u64 map_max)
+{
+	u64 extent = VMEM_MAP_START + map_max;
+
+	g->version = 2;
+	g->map_max = map_max;
+	g->copy_b = vmem_pow2_ceil(extent);
+	if (g->copy_b < VMEM_COPY_B_MIN)
+		g->copy_b = VMEM_COPY_B_MIN;
+	g->data_start = vmem_round_up(g->copy_b + extent,
+				      VMEM_DATA_ALIGN_SECTORS) /
+			VMEM_SECTORS_PER_PAGE;
+}
+
+/* Fill the map fields of @g for @nr_buckets buckets */
+static void vmem_geom_set_buckets(struct vmem_geom *g, u64 nr_buckets)
+{
+	g->nr_buckets = nr_buckets;
+	g->map_sectors = (nr_buckets + VMEM_ENTRIES_PER_SECTOR - 1) /
+			 VMEM_ENTRIES_PER_SECTOR;
+	g->meta_sectors = VMEM_MAP_START + g->map_sectors;
+}
+
+enum vmem_fault vmem_geom_layout(u64 dev_bytes, u32 bucket_pages,
+				 u64 max_bytes, u32 version,
+				 struct vmem_geom *g)
+{
+	u64 dev_pages = dev_bytes >> VMEM_PAGE_SHIFT;
+	u64 max_pages, max_buckets, n;
+
+	memset(g, 0, sizeof(*g));
+	if (!vmem_is_pow2(bucket_pages) || bucket_pages > VMEM_MAX_BUCKET_PAGES)
+		return VMEM_F_BUCKET_SIZE;
+	if (version == 1)
+		return vmem_geom_compute_v1(dev_pages, bucket_pages, g);
+	if (version != 2)
+		return VMEM_F_VERSION;
+	g->bucket_pages = bucket_pages;
+	if (max_bytes)
+		max_pages = max_bytes >> VMEM_PAGE_SHIFT;
+	else if (dev_pages > ~0ULL / VMEM_DEFAULT_GROWTH)
+		max_pages = ~0ULL;
+	else
+		max_pages = dev_pages * VMEM_DEFAULT_GROWTH;
+	max_buckets = max_pages / bucket_pages;
+	if (max_buckets > VMEM_MAX_BUCKETS)
+		max_buckets = VMEM_MAX_BUCKETS;
+	if (!max_buckets)
+		return VMEM_F_TOO_SMALL;
+	vmem_geom_place(g, (max_buckets + VMEM_ENTRIES_PER_SECTOR - 1) /
+			VMEM_ENTRIES_PER_SECTOR);
+	if (g->data_start >= dev_pages)
+		return VMEM_F_TOO_SMALL;
+	n = (dev_pages - g->data_start) / bucket_pages;
+	if (n > max_buckets)
+		n = max_buckets;
+	if (!n)
+		return VMEM_F_TOO_SMALL;
+	vmem_geom_set_buckets(g, n);
+	return VMEM_OK;
+}
+
+enum vmem_fault vmem_geom_compute(u64 dev_bytes, u32 bucket_pages,
+				  struct vmem_geom *g)
+{
+	return vmem_geom_layout(dev_bytes, bucket_pages, 0, VMEM_VERSION, g);
+}
+
+enum vmem_fault vmem_geom_upgrade(const struct vmem_geom *v1,
+				  struct vmem_geom *g)
+{
+	u64 start = v1->data_start * VMEM_SECTORS_PER_PAGE;
+
+	if (v1->version != 1)
+		return VMEM_F_VERSION;
+	*g = *v1;
+	g->version = 2;
+	g->copy_b = VMEM_COPY_B_MIN;
+	/* Copy A's room ends where copy B starts; copy B's where data does */
+	if (start < g->copy_b + VMEM_MAP_START)
+		return VMEM_F_GEOMETRY;
+	g->map_max = start - g->copy_b - VMEM_MAP_START;
+	if (g->map_max > g->copy_b - VMEM_MAP_START)
+		g->map_max = g->copy_b - VMEM_MAP_START;
+	if (g->map_max < g->map_sectors)
+		return VMEM_F_GEOMETRY;
+	return VMEM_OK;
+}
+
 void vmem_geom_from_sb(const struct vmem_sb *sb, struct vmem_geom *g)
 {
 	vmem_geom_fill(g, le32_to_cpu(sb->bucket_pages),
 		       le64_to_cpu(sb->nr_buckets));
+	if (le32_to_cpu(sb->version) < 2)
+		return;
+	g->version = le32_to_cpu(sb->version);
+	g->map_max = le64_to_cpu(sb->map_max);
+	g->copy_b = le64_to_cpu(sb->copy_b);
+	g->data_start = le64_to_cpu(sb->data_start);
 }
 
 static bool vmem_all_zero(const void *buf, size_t len)
@@ -223,7 +337,7 @@ void vmem_sb_init(struct vmem_sb *sb, const struct vmem_geom *g,
 {
 	memset(sb, 0, sizeof(*sb));
 	sb->magic = cpu_to_le64(VMEM_MAGIC);
-	sb->version = cpu_to_le32(VMEM_VERSION);
+	sb->version = cpu_to_le32(g->version);
 	sb->bucket_pages = cpu_to_le32(g->bucket_pages);
 	sb->nr_buckets = cpu_to_le64(g->nr_buckets);
 	sb->map_sectors = cpu_to_le64(g->map_sectors);
@@ -231,7 +345,54 @@ void vmem_sb_init(struct vmem_sb *sb, const struct vmem_geom *g,
 	sb->pool_pages = cpu_to_le64(pool_pages);
 	sb->format_time = cpu_to_le64(now);
 	memcpy(sb->uuid, uuid, sizeof(sb->uuid));
+	if (g->version >= 2) {
+		sb->copy_b = cpu_to_le64(g->copy_b);
+		sb->map_max = cpu_to_le64(g->map_max);
+	}
 	vmem_sb_seal(sb);
+}
+
+/* Bounds that keep every sum below in 64 bits */
+#define VMEM_MAX_DATA_START	0x1000000000000ULL	/* 2^48 pages */
+#define VMEM_MAX_COPY_B		0x80000000000000ULL	/* 2^55 sectors */
+
+/*
+ * Version 2 placement: copy A's extent, copy B and the data area do not
+ * overlap, and all of them end inside the pool
+ */
+static enum vmem_fault vmem_sb_validate_v2(const struct vmem_sb *sb,
+					   const struct vmem_geom *g)
+{
+	u64 extent = VMEM_MAP_START + g->map_max;
+	u64 start = g->data_start * VMEM_SECTORS_PER_PAGE;
+	u64 data_end = g->data_start + g->nr_buckets * g->bucket_pages;
+	u64 pool_pages = le64_to_cpu(sb->pool_pages);
+
+	if (g->map_max < g->map_sectors || g->map_max > VMEM_MAX_MAP_SECTORS ||
+	    g->copy_b < VMEM_COPY_B_MIN || g->copy_b > VMEM_MAX_COPY_B ||
+	    g->copy_b % VMEM_COPY_B_MIN || g->copy_b < extent ||
+	    g->data_start > VMEM_MAX_DATA_START ||
+	    g->data_start % VMEM_DATA_ALIGN_PAGES || start < extent)
+		return VMEM_F_GEOMETRY;
+	/* Copy B before the data area, or after it */
+	if (g->copy_b + extent > start &&
+	    g->copy_b < data_end * VMEM_SECTORS_PER_PAGE)
+		return VMEM_F_GEOMETRY;
+	if (data_end > pool_pages ||
+	    pool_pages < (g->copy_b + extent + VMEM_SECTORS_PER_PAGE - 1) /
+	    VMEM_SECTORS_PER_PAGE)
+		return VMEM_F_GEOMETRY;
+	return VMEM_OK;
+}
+
+/* Pages from 0 to the end of the last thing the pool holds */
+static u64 vmem_geom_end_pages(const struct vmem_geom *g)
+{
+	u64 end = g->data_start + g->nr_buckets * g->bucket_pages;
+	u64 b_end = (g->copy_b + VMEM_MAP_START + g->map_max +
+		     VMEM_SECTORS_PER_PAGE - 1) / VMEM_SECTORS_PER_PAGE;
+
+	return g->copy_b && b_end > end ? b_end : end;
 }
 
 enum vmem_fault vmem_sb_validate(const struct vmem_sb *sb, u64 dev_bytes,
@@ -239,15 +400,17 @@ enum vmem_fault vmem_sb_validate(const struct vmem_sb *sb, u64 dev_bytes,
 {
 	u32 bucket_pages = le32_to_cpu(sb->bucket_pages);
 	u64 nr_buckets = le64_to_cpu(sb->nr_buckets);
+	u32 version = le32_to_cpu(sb->version);
 	struct vmem_geom g;
+	enum vmem_fault f;
 
 	if (le64_to_cpu(sb->magic) != VMEM_MAGIC)
 		return VMEM_F_MAGIC;
 	if (le32_to_cpu(sb->csum) != vmem_sector_csum(sb))
 		return VMEM_F_CSUM;
-	if (le32_to_cpu(sb->version) > VMEM_VERSION)
+	if (version > VMEM_VERSION)
 		return VMEM_F_VERSION;
-	if (le32_to_cpu(sb->version) < 1)
+	if (version < VMEM_VERSION_MIN)
 		return VMEM_F_GEOMETRY;
 	if (le32_to_cpu(sb->incompat) & ~VMEM_INCOMPAT_SUPPORTED)
 		return VMEM_F_INCOMPAT;
@@ -257,17 +420,25 @@ enum vmem_fault vmem_sb_validate(const struct vmem_sb *sb, u64 dev_bytes,
 		return VMEM_F_BUCKET_SIZE;
 	if (!nr_buckets || nr_buckets > VMEM_MAX_BUCKETS)
 		return VMEM_F_GEOMETRY;
-	vmem_geom_fill(&g, bucket_pages, nr_buckets);
-	if (le64_to_cpu(sb->map_sectors) != g.map_sectors ||
-	    le64_to_cpu(sb->data_start) != g.data_start ||
-	    g.data_start + nr_buckets * bucket_pages >
-	    le64_to_cpu(sb->pool_pages))
+	vmem_geom_from_sb(sb, &g);
+	if (le64_to_cpu(sb->map_sectors) != g.map_sectors)
 		return VMEM_F_GEOMETRY;
+	if (version == 1) {
+		/* Version 1 has no copy B: its fields were reserved, zero */
+		if (le64_to_cpu(sb->data_start) != g.data_start ||
+		    g.data_start + nr_buckets * bucket_pages >
+		    le64_to_cpu(sb->pool_pages))
+			return VMEM_F_GEOMETRY;
+		if (sb->copy_b || sb->map_max)
+			return VMEM_F_RESERVED;
+	} else {
+		f = vmem_sb_validate_v2(sb, &g);
+		if (f)
+			return f;
+	}
 	if (!vmem_all_zero(sb->reserved, sizeof(sb->reserved)))
 		return VMEM_F_RESERVED;
-	if (dev_bytes &&
-	    (g.data_start + nr_buckets * bucket_pages) >
-	    (dev_bytes >> VMEM_PAGE_SHIFT))
+	if (dev_bytes && vmem_geom_end_pages(&g) > dev_bytes >> VMEM_PAGE_SHIFT)
 		return VMEM_F_TOO_SMALL;
 	return VMEM_OK;
 }
@@ -539,4 +710,134 @@ void vmem_meta_init(void *meta, const struct vmem_geom *g, u64 pool_pages,
 	for (i = 0; i < g->map_sectors; i++)
 		vmem_blk_seal((u8 *)meta + (VMEM_MAP_START + i) *
 			      VMEM_SECTOR_SIZE, VMEM_MAP_MAGIC, i, pool_id);
+}
+
+const char *vmem_sector_kind(u64 sector, u64 *index)
+{
+	if (sector == 0) {
+		*index = 0;
+		return "superblock";
+	}
+	if (sector < VMEM_MAP_START) {
+		*index = sector - VMEM_DEVT_START;
+		return "devtable";
+	}
+	*index = sector - VMEM_MAP_START;
+	return "mapsector";
+}
+
+enum vmem_fault vmem_meta_sector_validate(const void *buf, u64 sector,
+					  const struct vmem_geom *g,
+					  u32 pool_id, u64 dev_bytes)
+{
+	const struct vmem_sb *sb = buf;
+	struct vmem_geom sg;
+	enum vmem_fault f;
+
+	if (sector >= VMEM_MAP_START)
+		return vmem_blk_validate(buf, VMEM_MAP_MAGIC,
+					 sector - VMEM_MAP_START, pool_id);
+	if (sector >= VMEM_DEVT_START)
+		return vmem_blk_validate(buf, VMEM_DEVT_MAGIC,
+					 sector - VMEM_DEVT_START, pool_id);
+	f = vmem_sb_validate(sb, dev_bytes, false);
+	if (f)
+		return f;
+	/* A valid superblock of another pool, or of another layout */
+	if (vmem_pool_id(sb) != pool_id)
+		return VMEM_F_POOL_ID;
+	vmem_geom_from_sb(sb, &sg);
+	if (sg.version != g->version || sg.copy_b != g->copy_b ||
+	    sg.bucket_pages != g->bucket_pages ||
+	    sg.data_start != g->data_start)
+		return VMEM_F_GEOMETRY;
+	return VMEM_OK;
+}
+
+enum vmem_copies vmem_copies_pick(const void *a, const void *b, u64 sector,
+				  const struct vmem_geom *g, u32 pool_id,
+				  u64 dev_bytes, enum vmem_fault *fa,
+				  enum vmem_fault *fb)
+{
+	*fa = vmem_meta_sector_validate(a, sector, g, pool_id, dev_bytes);
+	*fb = vmem_meta_sector_validate(b, sector, g, pool_id, dev_bytes);
+	if (*fa)
+		return *fb ? VMEM_COPIES_BOTH_BAD : VMEM_COPIES_A_BAD;
+	if (*fb)
+		return VMEM_COPIES_B_BAD;
+	/* Both valid: by the copy rule copy A is the newer one */
+	return memcmp(a, b, VMEM_SECTOR_SIZE) ? VMEM_COPIES_B_OLD :
+	       VMEM_COPIES_SAME;
+}
+
+u64 vmem_copies_merge(void *a, const void *b, u64 first, u64 n,
+		      const struct vmem_geom *g, u32 pool_id, u64 dev_bytes,
+		      vmem_copy_fn fn, void *ctx)
+{
+	enum vmem_fault fa, fb;
+	enum vmem_copies c;
+	u64 i, lost = 0;
+
+	for (i = 0; i < n; i++) {
+		u8 *sa = (u8 *)a + i * VMEM_SECTOR_SIZE;
+		const u8 *sb = (const u8 *)b + i * VMEM_SECTOR_SIZE;
+
+		/* The common case: both the same; one checksum tells */
+		if (!memcmp(sa, sb, VMEM_SECTOR_SIZE) &&
+		    !vmem_meta_sector_validate(sa, first + i, g, pool_id,
+					       dev_bytes))
+			continue;
+		c = vmem_copies_pick(sa, sb, first + i, g, pool_id, dev_bytes,
+				     &fa, &fb);
+		if (c == VMEM_COPIES_A_BAD)
+			memcpy(sa, sb, VMEM_SECTOR_SIZE);
+		else if (c == VMEM_COPIES_BOTH_BAD)
+			lost++;
+		if (fn && c != VMEM_COPIES_SAME)
+			fn(ctx, first + i, c, fa, fb);
+	}
+	return lost;
+}
+
+bool vmem_sb_is_copy_b(const struct vmem_sb *sb, u64 sector, u64 dev_bytes,
+		       const struct vmem_sb *sb_a)
+{
+	if (vmem_sb_validate(sb, dev_bytes, false) ||
+	    le32_to_cpu(sb->version) < 2 || le64_to_cpu(sb->copy_b) != sector)
+		return false;
+	/* A damaged superblock A names its pool by its magic, or its uuid */
+	if (sb_a && le64_to_cpu(sb_a->magic) != VMEM_MAGIC &&
+	    memcmp(sb_a->uuid, sb->uuid, sizeof(sb->uuid)))
+		return false;
+	return true;
+}
+
+enum vmem_fault vmem_sb_choose(const struct vmem_sb *sb_a, u64 dev_bytes,
+			       bool rw, vmem_read_fn read, void *ctx,
+			       struct vmem_sb *sb, u64 *at)
+{
+	u64 sectors = dev_bytes / VMEM_SECTOR_SIZE, s;
+	enum vmem_fault f = VMEM_F_CSUM;
+	unsigned int k;
+
+	*at = 0;
+	if (sb_a) {
+		f = vmem_sb_validate(sb_a, dev_bytes, rw);
+		if (!f) {
+			memcpy(sb, sb_a, sizeof(*sb));
+			return VMEM_OK;
+		}
+		if (f != VMEM_F_CSUM && f != VMEM_F_MAGIC)
+			return f;
+	}
+	/* Copy B's, whose uuid sector 0 still carries if it can be read */
+	for (k = 0; (s = vmem_copy_b_probe(k)) && s < sectors; k++) {
+		if (read(ctx, s, sb) ||
+		    !vmem_sb_is_copy_b(sb, s, dev_bytes, sb_a))
+			continue;
+		*at = s;
+		/* Copy B's, for instance with a feature refused read-write */
+		return vmem_sb_validate(sb, dev_bytes, rw);
+	}
+	return f;
 }

@@ -6,10 +6,18 @@
  * superblock may sit at 64 KiB) unless --force: we say what is there
  * (probe.c).
  *
+ * The pool is layout version 2 (two copies of the metadata, see
+ * include/vmem/format.h) unless --layout-version 1 asks for the old one;
+ * --max-size sets how far it may grow (the map's room, default
+ * VMEM_DEFAULT_GROWTH times the target).
+ *
  * Write order, so that a crash never leaves a valid superblock in front
  * of metadata that does not belong to it: zero the old superblock and
- * sync; write the device table, the empty map and the zero padding up to
- * data_start and sync; write the new superblock and sync.
+ * sync; write the device table, the empty map and the zero padding after
+ * them; in version 2 the same for copy B, with copy B's superblock, and
+ * zeros wherever a reader looks for copy B's superblock before the data
+ * area (so that no stale one of an earlier pool is found there); sync;
+ * write the new superblock (copy A's) and sync.
  *
  * Zeroing the data area: when it is cheap (a hole punched in an image
  * file; BLKZEROOUT on a device that advertises write-zeroes) or asked
@@ -48,16 +56,22 @@ static int vctl_describe(struct vctl_target *t, char *what, size_t len)
 	int ret;
 
 	what[0] = 0;
-	ret = vctl_probe(t, &kind, &fmt);
-	if (ret || kind == VMEM_PAGE0_EMPTY)
-		return ret;
-	if (kind == VMEM_PAGE0_FOREIGN) {
-		snprintf(what, len, "%s", fmt);
-		return 0;
-	}
 	ret = vctl_pool_read_sb(t, &p, &kind);
 	if (ret)
 		return ret;
+	if (p.unreadable) {
+		snprintf(what, len, "a start that cannot be read (sector 0)");
+		return 0;
+	}
+	if (p.sb_fault) {
+		ret = vctl_probe(t, &kind, &fmt);
+		if (ret || kind == VMEM_PAGE0_EMPTY)
+			return ret;
+	}
+	if (p.sb_fault && kind == VMEM_PAGE0_FOREIGN) {
+		snprintf(what, len, "%s", fmt);
+		return 0;
+	}
 	if (p.sb_fault) {
 		snprintf(what, len, "a damaged vmem pool (superblock: %s)",
 			 vmem_fault_str(p.sb_fault));
@@ -70,7 +84,8 @@ static int vctl_describe(struct vctl_target *t, char *what, size_t len)
 			 p.nr_devices, p.nr_devices == 1 ? "" : "s",
 			 (unsigned long long)p.used_buckets,
 			 (unsigned long long)p.g.nr_buckets,
-			 p.faults ? ", damaged" : "");
+			 p.faults || vctl_copy_faults(&p) || p.sb_at ?
+			 ", damaged" : "");
 	vctl_pool_free(&p);
 	return ret;
 }
@@ -118,11 +133,29 @@ static int vctl_write_zeros(struct vctl_target *t, u64 from, u64 to)
 	return ret;
 }
 
+/* Padding zeroed after each copy's map, at most (the map's room is not) */
+#define VCTL_PAD_ZERO_MAX	(1024 * 1024)
+
+/* Zero [@from, @to) sectors, but at most VCTL_PAD_ZERO_MAX bytes of it */
+static int vctl_zero_pad(struct vctl_target *t, u64 from, u64 to)
+{
+	u64 end;
+
+	if (from >= to)
+		return 0;
+	end = to - from > VCTL_PAD_ZERO_MAX / VMEM_SECTOR_SIZE ?
+	      from + VCTL_PAD_ZERO_MAX / VMEM_SECTOR_SIZE : to;
+	return vctl_write_zeros(t, from * VMEM_SECTOR_SIZE,
+				end * VMEM_SECTOR_SIZE);
+}
+
 static int vctl_write_pool(struct vctl_target *t, const void *meta,
 			   const struct vmem_geom *g)
 {
 	static const u8 zero_sector[VMEM_SECTOR_SIZE];
 	u64 meta_bytes = g->meta_sectors * VMEM_SECTOR_SIZE;
+	u64 start = g->data_start * VMEM_SECTORS_PER_PAGE, s;
+	unsigned int k;
 	int ret;
 
 	ret = vctl_pwrite(t, zero_sector, VMEM_SECTOR_SIZE, 0);
@@ -132,9 +165,26 @@ static int vctl_write_pool(struct vctl_target *t, const void *meta,
 		ret = vctl_pwrite(t, (const u8 *)meta + VMEM_SECTOR_SIZE,
 				  meta_bytes - VMEM_SECTOR_SIZE,
 				  VMEM_SECTOR_SIZE);
-	if (!ret)
+	if (ret)
+		return ret;
+	if (g->version < 2) {
 		ret = vctl_write_zeros(t, meta_bytes,
 				       g->data_start * VMEM_PAGE_SIZE);
+		goto out;
+	}
+	ret = vctl_zero_pad(t, g->meta_sectors, g->copy_b);
+	/* Not where either copy's metadata is, of course */
+	for (k = 0; !ret && (s = vmem_copy_b_probe(k)) && s < start; k++)
+		if (s >= g->meta_sectors &&
+		    (s < g->copy_b || s >= g->copy_b + g->meta_sectors))
+			ret = vctl_pwrite(t, zero_sector, VMEM_SECTOR_SIZE,
+					  s * VMEM_SECTOR_SIZE);
+	if (!ret)
+		ret = vctl_pwrite(t, meta, meta_bytes,
+				  g->copy_b * VMEM_SECTOR_SIZE);
+	if (!ret)
+		ret = vctl_zero_pad(t, g->copy_b + g->meta_sectors, start);
+out:
 	if (!ret)
 		ret = vctl_sync(t);
 	if (!ret)
@@ -229,6 +279,17 @@ static void vctl_print_geom(const struct vctl_target *t,
 	       (unsigned long long)bucket);
 	printf("  buckets:         %llu\n", (unsigned long long)g->nr_buckets);
 	printf("  map sectors:     %llu\n", (unsigned long long)g->map_sectors);
+	if (g->version >= 2) {
+		printf("  layout:          version 2, metadata copies at sectors 0 and %llu\n",
+		       (unsigned long long)g->copy_b);
+		vctl_human(h, sizeof(h),
+			   g->map_max * VMEM_ENTRIES_PER_SECTOR * bucket);
+		printf("  max size:        %s (room for %llu buckets)\n", h,
+		       (unsigned long long)(g->map_max *
+					    VMEM_ENTRIES_PER_SECTOR));
+	} else {
+		printf("  layout:          version 1, one metadata copy\n");
+	}
 	vctl_human(h, sizeof(h), start);
 	printf("  data start:      %s (page %llu, byte %llu)\n", h,
 	       (unsigned long long)g->data_start, (unsigned long long)start);
@@ -261,9 +322,13 @@ int cmd_format(int argc, char **argv)
 		{ "force", no_argument, NULL, 'f' },
 		{ "zero", no_argument, NULL, 'z' },
 		{ "no-zero", no_argument, NULL, 'Z' },
+		{ "max-size", required_argument, NULL, 'm' },
+		{ "layout-version", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
-	u32 bucket_pages = VMEM_DEFAULT_BUCKET_PAGES;
+	u32 bucket_pages = VMEM_DEFAULT_BUCKET_PAGES, version = VMEM_VERSION;
+	u64 max_bytes = 0;
+	enum vmem_fault f;
 	enum vctl_zero zero = VCTL_ZERO_AUTO;
 	struct vctl_target t;
 	struct vmem_geom g;
@@ -275,8 +340,23 @@ int cmd_format(int argc, char **argv)
 	int c, ret;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":b:fzZ", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":b:fzZm:L:", opts, NULL)) != -1) {
 		switch (c) {
+		case 'm':
+			if (!vctl_parse_size(optarg, &max_bytes) || !max_bytes) {
+				vctl_err("max size '%s': must be a positive size",
+					 optarg);
+				return vctl_usage();
+			}
+			break;
+		case 'L':
+			if (strcmp(optarg, "1") && strcmp(optarg, "2")) {
+				vctl_err("layout version '%s': must be 1 or 2",
+					 optarg);
+				return vctl_usage();
+			}
+			version = optarg[0] - '0';
+			break;
 		case 'z':
 			zero = VCTL_ZERO_YES;
 			break;
@@ -303,11 +383,19 @@ int cmd_format(int argc, char **argv)
 	ret = vctl_target_open(&t, argv[optind], true);
 	if (ret)
 		return ret;
-	if (vmem_geom_compute(t.bytes, bucket_pages, &g)) {
-		vctl_err("%s: too small (%llu bytes) for a pool of %u KiB buckets: at least %llu bytes needed",
+	if (max_bytes && version < 2) {
+		vctl_err("--max-size needs layout version 2 (version 1 cannot grow)");
+		ret = vctl_usage();
+		goto out;
+	}
+	f = vmem_geom_layout(t.bytes, bucket_pages, max_bytes, version, &g);
+	if (f) {
+		vctl_err("%s: too small (%llu bytes) for a pool of %u KiB buckets%s: at least %llu bytes needed",
 			 t.path, (unsigned long long)t.bytes,
 			 bucket_pages * (VMEM_PAGE_SIZE >> 10),
-			 (unsigned long long)(VMEM_DATA_ALIGN_PAGES +
+			 max_bytes ? " and that max size" : "",
+			 (unsigned long long)((g.data_start ? g.data_start :
+					       VMEM_DATA_ALIGN_PAGES) +
 					      bucket_pages) * VMEM_PAGE_SIZE);
 		ret = VCTL_REFUSED;
 		goto out;

@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vmemctl dump and check: read a pool offline and show or verify it.
- * Both rely on vmem_meta_check() (lib/vmem_format.c) for every rule, so
- * what they accept is exactly what the module accepts at attach time.
+ * Both rely on vmem_copies_merge() and vmem_meta_check()
+ * (lib/vmem_format.c) for every rule, so what they accept is exactly what
+ * the module accepts at attach time.
+ *
+ * Layout version 2 keeps two copies of every metadata sector. check
+ * names every damaged copy (a fault: exit 1, though the module attaches
+ * the pool and rewrites the copy from the good one, as repair does) and
+ * every sector lost in both copies (the module refuses the pool); a copy
+ * B older than its copy A is the normal state after a crash between the
+ * two writes, and only noted (a "note:" line, not a "vmemctl: check:"
+ * fault line).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -10,7 +19,10 @@
 #include <time.h>
 #include "vmemctl.h"
 
-/* Open TARGET and read a valid superblock, or say why not */
+/*
+ * Open TARGET and read a valid superblock (copy B's when copy A's is
+ * damaged, as attach would), or say why not
+ */
 static int vctl_open_pool(const char *path, struct vctl_target *t,
 			  struct vctl_pool *p)
 {
@@ -21,32 +33,44 @@ static int vctl_open_pool(const char *path, struct vctl_target *t,
 	ret = vctl_target_open(t, path, false);
 	if (ret)
 		return ret;
+	ret = vctl_pool_read_sb(t, p, &kind);
+	if (ret)
+		goto fail;
+	if (!p->sb_fault)
+		return 0;
 	ret = vctl_probe(t, &kind, &what);
 	if (ret)
 		goto fail;
 	ret = VCTL_REFUSED;
-	if (kind == VMEM_PAGE0_EMPTY) {
+	if (kind == VMEM_PAGE0_EMPTY)
 		vctl_err("%s: not a vmem pool (the first 64 KiB are all zero: not formatted)",
 			 path);
-		goto fail;
-	}
-	if (kind == VMEM_PAGE0_FOREIGN) {
+	else if (kind == VMEM_PAGE0_FOREIGN)
 		vctl_err("%s: not a vmem pool: it holds %s", path, what);
-		goto fail;
-	}
-	ret = vctl_pool_read_sb(t, p, &kind);
-	if (ret)
-		goto fail;
-	if (p->sb_fault) {
+	else
 		vctl_err("%s: superblock: %s", path,
 			 vmem_fault_str(p->sb_fault));
-		ret = VCTL_REFUSED;
-		goto fail;
-	}
-	return 0;
+	vctl_orphan_hint(t);
 fail:
 	vctl_target_close(t);
 	return ret;
+}
+
+/*
+ * Sector 0 names no pool, but copy B's superblock of the pool whose
+ * device table follows it is there: say how to restore it
+ */
+void vctl_orphan_hint(struct vctl_target *t)
+{
+	struct vmem_sb sb;
+	char u[VCTL_UUID_LEN];
+	u64 at = vctl_find_orphan_sb(t, &sb);
+
+	if (!at)
+		return;
+	vctl_uuid_str(u, sizeof(u), sb.uuid);
+	vctl_err("%s: but the device table after sector 0 is that of pool %s, whose superblock copy B is at sector %llu: if sector 0 was overwritten by mistake, 'vmemctl repair --superblock-from-copy' restores it",
+		 t->path, u, (unsigned long long)at);
 }
 
 /* A format time as "2024-05-01 12:00:00 UTC", or the raw number */
@@ -98,6 +122,22 @@ static void vctl_dump_text(const struct vctl_target *t,
 	       (unsigned long long)le64toh(sb->generation));
 	vctl_time_str(h, sizeof(h), le64toh(sb->format_time));
 	printf("  formatted:    %s\n", h);
+	if (p->g.version >= 2) {
+		printf("  copies:       2, at sectors 0 and %llu\n",
+		       (unsigned long long)p->g.copy_b);
+		vctl_human(h, sizeof(h),
+			   p->g.map_max * VMEM_ENTRIES_PER_SECTOR * bucket);
+		printf("  max size:     %s (map room for %llu buckets)\n", h,
+		       (unsigned long long)(p->g.map_max *
+					    VMEM_ENTRIES_PER_SECTOR));
+		printf("  copy state:   %llu damaged in copy A, %llu in copy B, %llu in both; %llu copies B older\n",
+		       (unsigned long long)p->nr_state[VMEM_COPIES_A_BAD],
+		       (unsigned long long)p->nr_state[VMEM_COPIES_B_BAD],
+		       (unsigned long long)p->nr_state[VMEM_COPIES_BOTH_BAD],
+		       (unsigned long long)p->nr_state[VMEM_COPIES_B_OLD]);
+	} else {
+		printf("  copies:       1 (layout version 1: vmemctl upgrade adds the second)\n");
+	}
 
 	printf("devices: %u\n", p->nr_devices);
 	printf("%4s %10s %10s %10s %10s %s\n", "ID", "CAPACITY", "BUDGET",
@@ -125,9 +165,10 @@ static void vctl_dump_text(const struct vctl_target *t,
 	       (unsigned long long)p->used_buckets,
 	       (unsigned long long)(p->g.nr_buckets - p->used_buckets),
 	       (unsigned long long)p->view.zeroed);
-	if (p->faults)
+	if (p->faults + vctl_copy_faults(p))
 		printf("faults: %llu (run 'vmemctl check %s')\n",
-		       (unsigned long long)p->faults, t->path);
+		       (unsigned long long)(p->faults + vctl_copy_faults(p)),
+		       t->path);
 }
 
 static void vctl_json_u64(const char *key, u64 v, bool comma)
@@ -163,7 +204,18 @@ static void vctl_dump_json(const struct vctl_target *t,
 		      true);
 	vctl_json_u64("pool_pages", le64toh(sb->pool_pages), true);
 	vctl_json_u64("generation", le64toh(sb->generation), true);
-	vctl_json_u64("format_time", le64toh(sb->format_time), false);
+	vctl_json_u64("format_time", le64toh(sb->format_time), true);
+	vctl_json_u64("copy_b_sector", p->g.copy_b, true);
+	vctl_json_u64("map_max_sectors", p->g.map_max, true);
+	vctl_json_u64("max_buckets", p->g.map_max * VMEM_ENTRIES_PER_SECTOR,
+		      false);
+	printf("},\n \"copies\": {");
+	vctl_json_u64("count", p->g.version >= 2 ? 2 : 1, true);
+	vctl_json_u64("superblock_at", p->sb_at, true);
+	vctl_json_u64("a_damaged", p->nr_state[VMEM_COPIES_A_BAD], true);
+	vctl_json_u64("b_damaged", p->nr_state[VMEM_COPIES_B_BAD], true);
+	vctl_json_u64("b_older", p->nr_state[VMEM_COPIES_B_OLD], true);
+	vctl_json_u64("lost", p->nr_state[VMEM_COPIES_BOTH_BAD], false);
 	printf("},\n \"devices\": [");
 	for (id = 0; id < VMEM_MAX_DEVICES; id++) {
 		const struct vmem_dev_rec *r = &p->view.devs[id];
@@ -190,7 +242,7 @@ static void vctl_dump_json(const struct vctl_target *t,
 	vctl_json_u64("free", p->g.nr_buckets - p->used_buckets, true);
 	vctl_json_u64("zeroed", p->view.zeroed, false);
 	printf("},\n ");
-	vctl_json_u64("faults", p->faults, false);
+	vctl_json_u64("faults", p->faults + vctl_copy_faults(p), false);
 	printf("}\n");
 }
 
@@ -240,6 +292,22 @@ static void vctl_check_report(void *ctx, enum vmem_fault f,
 	       (unsigned long long)index, vmem_fault_str(f));
 }
 
+/* check's lines on the copies: faults, and notes on older copies B */
+static void vctl_check_copies(const struct vctl_pool *p)
+{
+	char line[256];
+	u64 i;
+
+	for (i = 0; i < p->nr_copies; i++) {
+		const struct vctl_copy *c = &p->copies[i];
+
+		/* A note is not a fault: no "vmemctl: check:" in front */
+		printf("%s%s\n", c->state == VMEM_COPIES_B_OLD ? "note: " :
+		       "vmemctl: check: ", vctl_copy_str(line, sizeof(line), p,
+							  c));
+	}
+}
+
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -247,6 +315,7 @@ int cmd_check(int argc, char **argv)
 	};
 	struct vctl_target t;
 	struct vctl_pool p;
+	u64 copies, faults;
 	int c, ret;
 
 	opterr = 0;
@@ -261,18 +330,31 @@ int cmd_check(int argc, char **argv)
 	if (ret)
 		return ret;
 	ret = vctl_pool_check(&t, &p, vctl_check_report, NULL);
-	if (!ret && p.faults) {
-		printf("%s: %llu fault%s found\n", t.path,
-		       (unsigned long long)p.faults, p.faults == 1 ? "" : "s");
+	if (!ret)
+		vctl_check_copies(&p);
+	copies = vctl_copy_faults(&p);
+	faults = p.faults + copies;
+	if (!ret && faults) {
+		printf("%s: %llu fault%s found", t.path,
+		       (unsigned long long)faults, faults == 1 ? "" : "s");
+		if (copies && !p.lost && !p.faults)
+			printf(" (damaged copies only: attach and repair rewrite them from the good ones)");
+		printf("\n");
 		ret = VCTL_REFUSED;
 	} else if (!ret) {
-		printf("%s: clean: %llu buckets of %u KiB, %llu used, %llu free, %u device%s%s\n",
+		printf("%s: clean: %llu buckets of %u KiB, %llu used, %llu free, %u device%s%s",
 		       t.path, (unsigned long long)p.g.nr_buckets,
 		       p.g.bucket_pages * (VMEM_PAGE_SIZE >> 10),
 		       (unsigned long long)p.used_buckets,
 		       (unsigned long long)(p.g.nr_buckets - p.used_buckets),
 		       p.nr_devices, p.nr_devices == 1 ? "" : "s",
 		       p.dup_checked ? "" : " (duplicate check skipped)");
+		if (p.nr_state[VMEM_COPIES_B_OLD])
+			printf(" (%llu cop%s B older than copy A: attach rewrites %s)",
+			       (unsigned long long)p.nr_state[VMEM_COPIES_B_OLD],
+			       p.nr_state[VMEM_COPIES_B_OLD] == 1 ? "y" : "ies",
+			       p.nr_state[VMEM_COPIES_B_OLD] == 1 ? "it" : "them");
+		printf("\n");
 	}
 	vctl_pool_free(&p);
 	vctl_target_close(&t);

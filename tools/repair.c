@@ -13,14 +13,25 @@
  *  - a free map entry with a stray virtual bucket number, or a non-zero
  *    entry past the last bucket: zeroed (they map nothing either way).
  *
+ * Layout version 2 (two copies of every metadata sector): a damaged copy
+ * (checksum, kind, place or pool wrong), or a copy B older than its copy
+ * A (a crash between their writes), is restored from the other, as
+ * attach would do. A map sector lost in both copies is refused unless
+ * --drop-unreadable is given: then it is rewritten empty, so the (up to
+ * 62) buckets it described are free and whatever devices held them read
+ * zeros there; nothing says which devices those were, so this is never
+ * done unasked.
+ *
  * Refused (nothing is written at all if any of these is present):
  *  - any superblock fault (magic, checksum, newer version or features,
  *    geometry, size): the geometry is what every other check rests on;
- *  - a device-table sector that fails its checksum or header, or an
+ *  - a device-table sector that fails its checksum or header (in version
+ *    2: in both copies), or an
  *    invalid device record: capacities are recorded nowhere else, and
  *    the buckets of a device whose record is unreadable would look
  *    ownerless; freeing them would destroy that device's data;
- *  - a map sector that fails its checksum or header, even when each of
+ *  - a map sector that fails its checksum or header (in version 2: in
+ *    both copies; see --drop-unreadable), even when each of
  *    its entries still looks plausible: a flipped bit can turn a valid
  *    entry into another plausible one (another device, another virtual
  *    bucket), and resealing it would hand one device's data to another;
@@ -32,7 +43,10 @@
  * valid on-disk copy, written and synced before the next one, in an order
  * that keeps each intermediate state one that attach accepts or a rerun
  * of repair finishes (map entries are freed before a deleting device's
- * record is cleared). The pool is checked again at the end.
+ * record is cleared). In version 2 the damaged copies A are restored
+ * first, then the copies B (each group synced), then every changed sector
+ * is written to copy A, synced, and to copy B, synced: the copy rule of
+ * include/vmem/format.h. The pool is checked again at the end.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -81,9 +95,13 @@ struct vctl_repair {
 	struct vctl_pool p;
 	struct vctl_faults fs;
 	bool *dirty;		/* per metadata sector: needs writing */
+	bool *fix_a;		/* per metadata sector: restore copy A */
+	bool *fix_b;		/* per metadata sector: restore copy B */
 	bool *deleting;		/* per device: finish its deletion */
-	u64 changes;		/* entries and records changed */
+	u64 changes;		/* entries, records and copies changed */
 	bool dry_run;
+	bool drop;		/* --drop-unreadable */
+	bool sb_from_copy;	/* --superblock-from-copy */
 };
 
 /* Free the map entry of bucket @b in memory, saying why */
@@ -164,24 +182,64 @@ static bool vctl_plan_fault(struct vctl_repair *r, const struct vctl_fault *x)
 	return false;
 }
 
-/* Write sector @s of the in-memory metadata, resealed, and sync it */
-static int vctl_write_meta_sector(struct vctl_repair *r, u64 s)
+/* Write sector @s of the merged image to copy @b, as it is, and sync */
+static int vctl_write_copy(struct vctl_repair *r, bool b, u64 s,
+			   const char *why)
 {
 	u8 *sec = (u8 *)r->p.meta + s * VMEM_SECTOR_SIZE;
+	u64 at = b ? vmem_copy_b_sector(&r->p.g, s) : s, index;
+	const char *kind = vmem_sector_kind(s, &index);
 	int ret;
 
-	vmem_meta_seal(r->p.meta, s, vmem_pool_id(&r->p.sb));
-	ret = vctl_pwrite(&r->t, sec, VMEM_SECTOR_SIZE, s * VMEM_SECTOR_SIZE);
+	ret = vctl_pwrite(&r->t, sec, VMEM_SECTOR_SIZE, at * VMEM_SECTOR_SIZE);
 	if (!ret)
 		ret = vctl_sync(&r->t);
 	if (!ret)
-		printf("wrote %s sector %llu (sector %llu of %s)\n",
-		       s >= VMEM_MAP_START ? "map" : "device-table",
-		       (unsigned long long)(s >= VMEM_MAP_START ?
-					    s - VMEM_MAP_START :
-					    s - VMEM_DEVT_START),
-		       (unsigned long long)s, r->t.path);
+		printf("wrote %s %llu%s (sector %llu of %s)%s\n",
+		       !strcmp(kind, "mapsector") ? "map sector" :
+		       !strcmp(kind, "devtable") ? "device-table sector" :
+		       "superblock", (unsigned long long)index,
+		       r->p.g.version >= 2 ? (b ? ", copy B" : ", copy A") : "",
+		       (unsigned long long)at, r->t.path, why);
 	return ret;
+}
+
+/*
+ * Write sector @s of the in-memory metadata, resealed: to copy A, synced,
+ * then (version 2) to copy B, synced
+ */
+static int vctl_write_meta_sector(struct vctl_repair *r, u64 s)
+{
+	int ret;
+
+	vmem_meta_seal(r->p.meta, s, vmem_pool_id(&r->p.sb));
+	ret = vctl_write_copy(r, false, s, "");
+	if (!ret && r->p.g.version >= 2)
+		ret = vctl_write_copy(r, true, s, "");
+	return ret;
+}
+
+/* Restore the copies planned: copies A, then copies B */
+static int vctl_write_copies(struct vctl_repair *r)
+{
+	int ret;
+	u64 s;
+
+	for (s = 0; s < r->p.g.meta_sectors; s++) {
+		if (!r->fix_a[s])
+			continue;
+		ret = vctl_write_copy(r, false, s, ": restored from copy B");
+		if (ret)
+			return ret;
+	}
+	for (s = 0; s < r->p.g.meta_sectors; s++) {
+		if (!r->fix_b[s])
+			continue;
+		ret = vctl_write_copy(r, true, s, ": restored from copy A");
+		if (ret)
+			return ret;
+	}
+	return 0;
 }
 
 /* Write every dirty sector in [from, to), in order */
@@ -201,19 +259,74 @@ static int vctl_write_dirty(struct vctl_repair *r, u64 from, u64 to)
 	return 0;
 }
 
+/*
+ * Plan the fix of one sector whose copies differ: restore the damaged or
+ * older copy, or (lost in both, --drop-unreadable) rewrite a map sector
+ * empty. Return: false when it is not safe.
+ */
+static bool vctl_plan_copy(struct vctl_repair *r, const struct vctl_copy *c)
+{
+	struct vmem_map_sector *ms;
+	char line[256];
+	u64 index;
+	const char *kind = vmem_sector_kind(c->sector, &index);
+
+	printf("%s: ", vctl_copy_str(line, sizeof(line), &r->p, c));
+	switch (c->state) {
+	case VMEM_COPIES_A_BAD:
+		printf("restore copy A from copy B\n");
+		r->fix_a[c->sector] = true;
+		r->changes++;
+		return true;
+	case VMEM_COPIES_B_BAD:
+	case VMEM_COPIES_B_OLD:
+		printf("restore copy B from copy A\n");
+		r->fix_b[c->sector] = true;
+		r->changes++;
+		return true;
+	default:
+		break;
+	}
+	if (strcmp(kind, "mapsector")) {
+		printf("NOT safe to repair: %s\n",
+		       "device records are kept nowhere else");
+		return false;
+	}
+	if (!r->drop) {
+		printf("NOT safe to repair: its map entries are lost ('vmemctl repair --drop-unreadable' frees its buckets: whatever devices held them then read zeros there)\n");
+		return false;
+	}
+	printf("drop it: %s rewrite it empty; its buckets %llu..%llu become free, and whatever devices held them read zeros there (--drop-unreadable)\n",
+	       r->dry_run ? "would" : "will",
+	       (unsigned long long)(index * VMEM_ENTRIES_PER_SECTOR),
+	       (unsigned long long)(index * VMEM_ENTRIES_PER_SECTOR +
+				    VMEM_ENTRIES_PER_SECTOR - 1));
+	ms = (void *)((u8 *)r->p.meta + c->sector * VMEM_SECTOR_SIZE);
+	memset(ms->entry, 0, sizeof(ms->entry));
+	r->dirty[c->sector] = true;
+	r->changes++;
+	return true;
+}
+
 /* Plan every fix; false if any fault is not safe to repair */
 static bool vctl_plan(struct vctl_repair *r)
 {
-	u64 i, b, refused = 0;
+	u64 i, b, refused = 0, nfaults = r->fs.n;
 	u32 id;
 
+	for (i = 0; i < r->p.nr_copies; i++) {
+		if (!vctl_plan_copy(r, &r->p.copies[i]))
+			refused++;
+		if (r->p.copies[i].state != VMEM_COPIES_B_OLD)
+			nfaults++;
+	}
 	for (i = 0; i < r->fs.n; i++)
 		if (!vctl_plan_fault(r, &r->fs.v[i]))
 			refused++;
 	if (refused) {
 		printf("%s: %llu of %llu fault%s not safe to repair; nothing written\n",
 		       r->t.path, (unsigned long long)refused,
-		       (unsigned long long)r->fs.n, r->fs.n == 1 ? "" : "s");
+		       (unsigned long long)nfaults, nfaults == 1 ? "" : "s");
 		return false;
 	}
 
@@ -257,10 +370,11 @@ static int vctl_recheck(struct vctl_repair *r)
 		return VCTL_REFUSED;
 	}
 	ret = vctl_pool_check(&r->t, &p, NULL, NULL);
-	if (!ret && p.faults) {
+	if (!ret && (p.faults || p.nr_copies)) {
 		vctl_err("%s: %llu fault%s left after repair (run vmemctl check)",
-			 r->t.path, (unsigned long long)p.faults,
-			 p.faults == 1 ? "" : "s");
+			 r->t.path,
+			 (unsigned long long)(p.faults + p.nr_copies),
+			 p.faults + p.nr_copies == 1 ? "" : "s");
 		ret = VCTL_REFUSED;
 	} else if (!ret) {
 		printf("%s: repaired: %llu change%s; the pool is clean\n",
@@ -268,6 +382,49 @@ static int vctl_recheck(struct vctl_repair *r)
 		       r->changes == 1 ? "" : "s");
 	}
 	vctl_pool_free(&p);
+	return ret;
+}
+
+/*
+ * --superblock-from-copy: sector 0 names no pool; write copy B's
+ * superblock of the pool whose device table follows it over sector 0,
+ * then read the pool as usual
+ */
+static int vctl_restore_sb(struct vctl_repair *r, const char *path)
+{
+	enum vmem_page0_kind kind;
+	char u[VCTL_UUID_LEN];
+	struct vmem_sb sb;
+	u64 at;
+	int ret;
+
+	at = vctl_find_orphan_sb(&r->t, &sb);
+	if (!at) {
+		vctl_err("%s: no superblock copy B of a pool whose device table follows sector 0: nothing to restore",
+			 path);
+		return VCTL_REFUSED;
+	}
+	vctl_uuid_str(u, sizeof(u), sb.uuid);
+	printf("superblock 0: names no pool: %s restore it from copy B at sector %llu (pool %s, whose device table follows sector 0) (--superblock-from-copy)\n",
+	       r->dry_run ? "would" : "will", (unsigned long long)at, u);
+	if (r->dry_run) {
+		printf("%s: dry run: nothing written\n", path);
+		return VCTL_REFUSED;
+	}
+	ret = vctl_pwrite(&r->t, &sb, sizeof(sb), 0);
+	if (!ret)
+		ret = vctl_sync(&r->t);
+	if (ret)
+		return ret;
+	printf("wrote superblock 0, copy A (sector 0 of %s): restored from copy B\n",
+	       path);
+	r->changes++;
+	ret = vctl_pool_read_sb(&r->t, &r->p, &kind);
+	if (!ret && r->p.sb_fault) {
+		vctl_err("%s: superblock: %s", path,
+			 vmem_fault_str(r->p.sb_fault));
+		ret = VCTL_REFUSED;
+	}
 	return ret;
 }
 
@@ -282,23 +439,29 @@ static int vctl_repair_open(struct vctl_repair *r, const char *path)
 	ret = vctl_target_open(&r->t, path, !r->dry_run);
 	if (ret)
 		return ret;
-	ret = vctl_probe(&r->t, &kind, &what);
-	if (ret)
-		return ret;
-	if (kind == VMEM_PAGE0_EMPTY) {
-		vctl_err("%s: not a vmem pool (the first 64 KiB are all zero); nothing to repair",
-			 path);
-		return VCTL_REFUSED;
-	}
-	if (kind == VMEM_PAGE0_FOREIGN) {
-		vctl_err("%s: not a vmem pool: it holds %s; refusing to touch it",
-			 path, what);
-		return VCTL_REFUSED;
-	}
 	ret = vctl_pool_read_sb(&r->t, &r->p, &kind);
 	if (ret)
 		return ret;
 	f = r->p.sb_fault;
+	if (f) {
+		ret = vctl_probe(&r->t, &kind, &what);
+		if (ret)
+			return ret;
+	}
+	if (f && kind != VMEM_PAGE0_VMEM && r->sb_from_copy)
+		return vctl_restore_sb(r, path);
+	if (f && kind == VMEM_PAGE0_EMPTY) {
+		vctl_err("%s: not a vmem pool (the first 64 KiB are all zero); nothing to repair",
+			 path);
+		vctl_orphan_hint(&r->t);
+		return VCTL_REFUSED;
+	}
+	if (f && kind == VMEM_PAGE0_FOREIGN) {
+		vctl_err("%s: not a vmem pool: it holds %s; refusing to touch it",
+			 path, what);
+		vctl_orphan_hint(&r->t);
+		return VCTL_REFUSED;
+	}
 	if (!f)
 		f = vmem_sb_validate(&r->p.sb, r->t.bytes, true);
 	if (f) {
@@ -316,6 +479,8 @@ int cmd_repair(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
+		{ "drop-unreadable", no_argument, NULL, 'D' },
+		{ "superblock-from-copy", no_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct vctl_repair r;
@@ -324,10 +489,15 @@ int cmd_repair(int argc, char **argv)
 	memset(&r, 0, sizeof(r));
 	r.t.fd = -1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":n", opts, NULL)) != -1) {
-		if (c != 'n')
+	while ((c = getopt_long(argc, argv, ":nDS", opts, NULL)) != -1) {
+		if (c == 'n')
+			r.dry_run = true;
+		else if (c == 'D')
+			r.drop = true;
+		else if (c == 'S')
+			r.sb_from_copy = true;
+		else
 			return vctl_bad_option(argv, optind, c);
-		r.dry_run = true;
 	}
 	if (argc - optind != 1) {
 		vctl_err("%s", argc == optind ? "no TARGET given" :
@@ -345,13 +515,19 @@ int cmd_repair(int argc, char **argv)
 		ret = VCTL_ERROR;
 		goto out;
 	}
-	if (!r.p.faults) {
-		printf("%s: clean; nothing to repair\n", r.t.path);
+	if (!r.p.faults && !r.p.nr_copies) {
+		if (r.changes)
+			printf("%s: repaired: 1 change; the pool is clean\n",
+			       r.t.path);
+		else
+			printf("%s: clean; nothing to repair\n", r.t.path);
 		goto out;
 	}
 	r.dirty = calloc(r.p.g.meta_sectors, sizeof(*r.dirty));
+	r.fix_a = calloc(r.p.g.meta_sectors, sizeof(*r.fix_a));
+	r.fix_b = calloc(r.p.g.meta_sectors, sizeof(*r.fix_b));
 	r.deleting = calloc(VMEM_MAX_DEVICES, sizeof(*r.deleting));
-	if (!r.dirty || !r.deleting) {
+	if (!r.dirty || !r.fix_a || !r.fix_b || !r.deleting) {
 		vctl_err("out of memory; nothing written");
 		ret = VCTL_ERROR;
 		goto out;
@@ -366,14 +542,18 @@ int cmd_repair(int argc, char **argv)
 		       r.changes == 1 ? "" : "s");
 		goto out;
 	}
-	/* Map entries first, then device records (the driver's order) */
-	ret = vctl_write_dirty(&r, VMEM_MAP_START, r.p.g.meta_sectors);
+	/* Copies first; then map entries, then device records */
+	ret = vctl_write_copies(&r);
+	if (!ret)
+		ret = vctl_write_dirty(&r, VMEM_MAP_START, r.p.g.meta_sectors);
 	if (!ret)
 		ret = vctl_write_dirty(&r, VMEM_DEVT_START, VMEM_MAP_START);
 	if (!ret)
 		ret = vctl_recheck(&r);
 out:
 	free(r.dirty);
+	free(r.fix_a);
+	free(r.fix_b);
 	free(r.deleting);
 	free(r.fs.v);
 	vctl_pool_free(&r.p);

@@ -30,6 +30,7 @@ int vctl_target_open(struct vctl_target *t, const char *path, bool rw)
 	memset(t, 0, sizeof(*t));
 	t->path = path;
 	t->fd = -1;
+	t->dfd = -1;
 	if (stat(path, &st)) {
 		vctl_err("%s: %s", path, strerror(errno));
 		return VCTL_ERROR;
@@ -79,11 +80,14 @@ void vctl_target_close(struct vctl_target *t)
 {
 	if (t->fd >= 0)
 		close(t->fd);
+	if (t->dfd >= 0)
+		close(t->dfd);
 	t->fd = -1;
+	t->dfd = -1;
 }
 
-/* Read exactly @len bytes at @off; 0 or VCTL_ERROR after printing why */
-int vctl_pread(struct vctl_target *t, void *buf, size_t len, u64 off)
+static int vctl_pread_at(struct vctl_target *t, void *buf, size_t len,
+			 u64 off, bool quiet)
 {
 	char *p = buf;
 
@@ -93,9 +97,11 @@ int vctl_pread(struct vctl_target *t, void *buf, size_t len, u64 off)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			vctl_err("%s: read at byte %llu: %s", t->path,
-				 (unsigned long long)off,
-				 n ? strerror(errno) : "unexpected end of file");
+			if (!quiet)
+				vctl_err("%s: read at byte %llu: %s", t->path,
+					 (unsigned long long)off,
+					 n ? strerror(errno) :
+					 "unexpected end of file");
 			return VCTL_ERROR;
 		}
 		p += n;
@@ -103,6 +109,52 @@ int vctl_pread(struct vctl_target *t, void *buf, size_t len, u64 off)
 		len -= n;
 	}
 	return 0;
+}
+
+/* Read exactly @len bytes at @off; 0 or VCTL_ERROR after printing why */
+int vctl_pread(struct vctl_target *t, void *buf, size_t len, u64 off)
+{
+	return vctl_pread_at(t, buf, len, off, false);
+}
+
+/* The same, printing nothing (for probes) */
+int vctl_pread_quiet(struct vctl_target *t, void *buf, size_t len, u64 off)
+{
+	return vctl_pread_at(t, buf, len, off, true);
+}
+
+/**
+ * vctl_read_sector() - read one 512-byte sector, printing nothing
+ * @t: the target
+ * @sector: which
+ * @buf: 512 bytes out
+ *
+ * On a block device the read bypasses the page cache (O_DIRECT, a
+ * logical block at a time), so that a bad sector fails alone, as in the
+ * module, not with the 4 KiB page around it.
+ *
+ * Return: 0, or VCTL_ERROR when it cannot be read.
+ */
+int vctl_read_sector(struct vctl_target *t, u64 sector, void *buf)
+{
+	u64 off = sector * VMEM_SECTOR_SIZE;
+	unsigned int lbs = VMEM_SECTOR_SIZE;
+	void *b;
+	int ret = VCTL_ERROR;
+
+	if (!t->is_blk)
+		return vctl_pread_quiet(t, buf, VMEM_SECTOR_SIZE, off);
+	if (t->dfd < 0)
+		t->dfd = open(t->path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (t->dfd < 0 || ioctl(t->dfd, BLKSSZGET, &lbs) || lbs < 512 ||
+	    lbs > 65536 || posix_memalign(&b, 4096, lbs))
+		return vctl_pread_quiet(t, buf, VMEM_SECTOR_SIZE, off);
+	if (pread(t->dfd, b, lbs, off / lbs * lbs) == (ssize_t)lbs) {
+		memcpy(buf, (u8 *)b + off % lbs, VMEM_SECTOR_SIZE);
+		ret = 0;
+	}
+	free(b);
+	return ret;
 }
 
 /* Write exactly @len bytes at @off; 0 or VCTL_ERROR after printing why */
@@ -139,21 +191,29 @@ int vctl_sync(struct vctl_target *t)
 }
 
 /**
- * vctl_read_meta() - read the metadata area a geometry describes
+ * vctl_read_meta() - read one copy of the metadata area a geometry describes
  * @t: the target
  * @g: geometry of a validated superblock
+ * @at: the copy's first sector: 0 (copy A) or g->copy_b (copy B)
+ *
+ * A sector that cannot be read (a bad block) reads as zeros, which no
+ * metadata sector validates as: the reading rule then takes the other
+ * copy, as the module does.
  *
  * Return: a malloc'ed buffer of g->meta_sectors sectors, or NULL after
  * printing why.
  */
-void *vctl_read_meta(struct vctl_target *t, const struct vmem_geom *g)
+void *vctl_read_meta(struct vctl_target *t, const struct vmem_geom *g,
+		     u64 at)
 {
-	u64 len = g->meta_sectors * VMEM_SECTOR_SIZE;
-	void *meta;
+	u64 len = g->meta_sectors * VMEM_SECTOR_SIZE, s;
+	u64 off = at * VMEM_SECTOR_SIZE;
+	u8 *meta;
 
-	if (len > t->bytes) {
-		vctl_err("%s: metadata area (%llu bytes) is beyond the end of the target",
-			 t->path, (unsigned long long)len);
+	if (off > t->bytes || len > t->bytes - off) {
+		vctl_err("%s: metadata area (%llu bytes at byte %llu) is beyond the end of the target",
+			 t->path, (unsigned long long)len,
+			 (unsigned long long)off);
 		return NULL;
 	}
 	meta = malloc(len);
@@ -162,9 +222,16 @@ void *vctl_read_meta(struct vctl_target *t, const struct vmem_geom *g)
 			 (unsigned long long)len);
 		return NULL;
 	}
-	if (vctl_pread(t, meta, len, 0)) {
-		free(meta);
-		return NULL;
+	if (!vctl_pread_quiet(t, meta, len, off))
+		return meta;
+	for (s = 0; s < g->meta_sectors; s++) {
+		u8 *p = meta + s * VMEM_SECTOR_SIZE;
+
+		if (vctl_read_sector(t, at + s, p)) {
+			vctl_err("%s: warning: sector %llu cannot be read",
+				 t->path, (unsigned long long)(at + s));
+			memset(p, 0, VMEM_SECTOR_SIZE);
+		}
 	}
 	return meta;
 }

@@ -21,19 +21,28 @@ struct vctl_command {
 
 static const struct vctl_command vctl_commands[] = {
 	{ "format", cmd_format,
-	  "format [--bucket-size SIZE] [--force] [--zero|--no-zero] TARGET",
+	  "format [--bucket-size SIZE] [--max-size SIZE] [--layout-version N] [--force] [--zero|--no-zero] TARGET",
 	  "Lay out a new, empty pool on TARGET (a block device or an image\n"
-	  "file). Writes the superblock, the device table, an empty bucket\n"
-	  "map and zero padding up to the first data bucket, then syncs.\n"
+	  "file): layout version 2, which keeps two copies of every metadata\n"
+	  "sector (superblock, device table, bucket map), the second at least\n"
+	  "512 KiB after the first, so one damaged sector or area loses\n"
+	  "nothing. Writes both copies and zero padding up to the first data\n"
+	  "bucket, then the first superblock last, syncing in between.\n"
 	  "Refuses (exit 1) when the first 64 KiB of TARGET are not all zero\n"
 	  "(a filesystem, an existing pool, other data) unless --force.\n"
 	  "\n"
 	  "  -b, --bucket-size SIZE  bucket size, a power of two from 64K to\n"
 	  "                          1G (default 1M)\n"
+	  "  -m, --max-size SIZE     the size the pool may later grow to: its\n"
+	  "                          map keeps room for that many buckets, in\n"
+	  "                          both copies (default 4 times TARGET's size;\n"
+	  "                          each bucket of room costs 16 bytes)\n"
 	  "  -f, --force             overwrite whatever TARGET holds\n"
 	  "  -z, --zero              zero the data area even where that is\n"
 	  "                          slow (writing every byte)\n"
 	  "  -Z, --no-zero           do not zero it\n"
+	  "  -L, --layout-version N  1 for the old layout, one copy of the\n"
+	  "                          metadata (for older modules); default 2\n"
 	  "\n"
 	  "By default the data area is zeroed where that is cheap (a hole\n"
 	  "punched in an image file, BLKZEROOUT on a device with write-zeroes\n"
@@ -42,39 +51,73 @@ static const struct vctl_command vctl_commands[] = {
 	  "by the module the first time it gives them out.\n" },
 	{ "dump", cmd_dump,
 	  "dump [--json] TARGET",
-	  "Print the superblock of the pool on TARGET, every existing device\n"
-	  "(capacity, budget, buckets in use, flags) and a summary of the\n"
-	  "bucket map. Faults are counted, not listed (see check).\n"
+	  "Print the superblock of the pool on TARGET (layout version, where\n"
+	  "the metadata copies are, the size the map has room for), every\n"
+	  "existing device (capacity, budget, buckets in use, flags), a\n"
+	  "summary of the bucket map, and how many metadata copies are\n"
+	  "damaged. Faults are counted, not listed (see check).\n"
 	  "\n"
 	  "  -j, --json  print one JSON object\n" },
 	{ "check", cmd_check,
 	  "check TARGET",
 	  "Verify every invariant of the pool's metadata on TARGET: the\n"
 	  "superblock, every device-table and map sector, every device record\n"
-	  "and map entry, and that no virtual bucket is mapped twice. Prints\n"
+	  "and map entry, and that no virtual bucket is mapped twice. In\n"
+	  "layout version 2 both copies of every sector are read and the\n"
+	  "valid one is checked, as attach does; a damaged copy is a fault\n"
+	  "(attach and repair rewrite it from the good one), a sector damaged\n"
+	  "in both copies too (attach refuses the pool), and a copy B older\n"
+	  "than its copy A (a crash between their writes) is noted. Prints\n"
 	  "one line per fault. Exit 0 when clean, 1 when damage is found (or\n"
 	  "TARGET is not a vmem pool), 2 on usage or I/O error.\n" },
 	{ "repair", cmd_repair,
-	  "repair [--dry-run] TARGET",
+	  "repair [--dry-run] [--drop-unreadable] [--superblock-from-copy] TARGET",
 	  "Fix the damage check finds where exactly one fix is safe, and\n"
-	  "refuse the rest: finish an interrupted device deletion, free map\n"
+	  "refuse the rest: restore a damaged (or older) metadata copy from\n"
+	  "the good one, finish an interrupted device deletion, free map\n"
 	  "entries owned by a device that does not exist or mapped beyond\n"
 	  "their device's end, zero stray fields of free entries. Superblock\n"
-	  "damage, bad device-table or map sectors (even with plausible\n"
-	  "entries) and doubly mapped buckets are refused: then nothing is\n"
-	  "written at all. Each change is one sector, written and synced\n"
-	  "before the next, and printed. TARGET must not be attached.\n"
+	  "damage, bad device-table or map sectors (in version 2: in both\n"
+	  "copies; even with plausible entries) and doubly mapped buckets are\n"
+	  "refused: then nothing is written at all. Each change is one\n"
+	  "sector, written and synced before the next (copy A, then copy B),\n"
+	  "and printed. TARGET must not be attached.\n"
 	  "Exit 0 when the pool is clean afterwards (or was), 1 when refused,\n"
 	  "2 on usage or I/O error.\n"
 	  "\n"
-	  "  -n, --dry-run  print what would change, write nothing\n" },
+	  "  -n, --dry-run          print what would change, write nothing\n"
+	  "  -D, --drop-unreadable  a map sector lost in both copies is\n"
+	  "                         rewritten empty: its (up to 62) buckets\n"
+	  "                         become free and whatever devices held them\n"
+	  "                         read zeros there. Which devices those were\n"
+	  "                         is lost with the sector.\n"
+	  "  -S, --superblock-from-copy\n"
+	  "                         sector 0 names no pool (zeros or other\n"
+	  "                         data: attach and check take it for another\n"
+	  "                         format's), but the device table after it\n"
+	  "                         is that of the pool whose superblock copy B\n"
+	  "                         is found: write that superblock over sector\n"
+	  "                         0, then repair as usual. Only when sector 0\n"
+	  "                         was overwritten by mistake.\n" },
+	{ "upgrade", cmd_upgrade,
+	  "upgrade [--dry-run] TARGET",
+	  "Convert a layout version 1 pool on TARGET to version 2 in place,\n"
+	  "offline: the second copy of the metadata is written into the\n"
+	  "padding before the data area (which needs a map of at most 1014\n"
+	  "sectors: 62868 buckets), then the superblocks, copy B's first;\n"
+	  "no data moves. Killed at any point, the pool attaches as version 1\n"
+	  "or as version 2. Refuses a damaged pool (repair it first). Exit 0\n"
+	  "when upgraded (or already version 2), 1 when refused, 2 on error.\n"
+	  "\n"
+	  "  -n, --dry-run  say what would be written, write nothing\n" },
 	{ "probe", cmd_probe,
 	  "probe [--export] TARGET",
 	  "Say whether TARGET holds a vmem pool and print its identity: pool\n"
 	  "uuid, layout version, bucket size in bytes, number of buckets and\n"
 	  "generation. Read-only and never exclusive: safe on any device,\n"
-	  "attached or mounted. Exit 0 for a pool with a valid superblock, 1\n"
-	  "for anything else, 2 on usage or I/O error.\n"
+	  "attached or mounted. Exit 0 for a pool with a valid superblock (in\n"
+	  "layout version 2 copy B's when copy A's is damaged, as attach\n"
+	  "takes it), 1 for anything else, 2 on usage or I/O error.\n"
 	  "\n"
 	  "  -e, --export  print NAME=VALUE lines for udev (VMEM_POOL_UUID,\n"
 	  "                VMEM_POOL_VERSION, VMEM_BUCKET_BYTES, VMEM_BUCKETS,\n"

@@ -16,13 +16,19 @@
  * How. Provisioning (prov.c) gives a write its bucket in memory and lets
  * it go at once; the new map entry waits in a shadow sector (map.h). A
  * commit then:
+ *  0. in layout version 2, writes copy B of the sectors the last commit
+ *     wrote, unless the copy work (meta_io.c) has written them already:
+ *     from the image before this commit's seal, so that copy B receives
+ *     committed state only; step 3 makes it durable before copy A is
+ *     written again (the copy rule of include/vmem/format.h);
  *  1. seals: under the map lock, moves every shadow into the image and
  *     takes the buckets freed and armed since the last seal; whatever
  *     waits for a commit at that moment (flush bios, FUA writes, writes
  *     with REQ_PREFLUSH, vmem_commit_sync() callers) is served by it;
  *  2. drains (vmem_drain()) when it frees buckets;
  *  3. flushes the backing device when a bucket assigned since the last
- *     seal was zeroed by the module (its zeroes may not be durable);
+ *     seal was zeroed by the module (its zeroes may not be durable), or
+ *     when step 0 wrote copy B;
  *  4. writes the changed map sectors;
  *  5. flushes the backing device;
  *  6. releases the freed buckets (dirty, for the zeroer) and the armed
@@ -191,7 +197,11 @@ static void vmem_commit_arm_ahead(struct vmem_pool *pool)
 
 /*
  * Steps 3-5 of the top of this file: write the sectors the seal marked in
- * the committing bitmap, whole logical blocks at a time
+ * the committing bitmap, whole logical blocks at a time, after a flush
+ * when @preflush (with nothing to write, step 5's flush serves). In
+ * layout version 2 that is copy A; copy B of these sectors is written by
+ * the copy work once the bios waiting for this commit have ended, or by
+ * step 0 of the next commit (vmem_meta_committed()).
  */
 static int vmem_commit_write(struct vmem_pool *pool, bool preflush)
 {
@@ -200,12 +210,12 @@ static int vmem_commit_write(struct vmem_pool *pool, bool preflush)
 	u64 n = m->geom.map_sectors, first, end, s, written = 0;
 	int ret;
 
-	if (preflush) {
+	first = find_first_bit(m->committing, n);
+	if (preflush && first < n) {
 		ret = vmem_meta_flush(pool);
 		if (ret)
 			return ret;
 	}
-	first = find_first_bit(m->committing, n);
 	while (first < n) {
 		/* A run, grown while the next change shares its last block */
 		end = find_next_zero_bit(m->committing, n, first);
@@ -227,7 +237,10 @@ static int vmem_commit_write(struct vmem_pool *pool, bool preflush)
 		first = find_next_bit(m->committing, n, end);
 	}
 	atomic64_add(written, &pool->cm.sectors);
-	return vmem_meta_flush(pool);
+	ret = vmem_meta_flush(pool);
+	if (!ret)
+		vmem_meta_committed(pool, m->committing);
+	return ret;
 }
 
 static void vmem_commit_end_bios(struct vmem_pool *pool,
@@ -260,7 +273,7 @@ static void vmem_commit_run(struct vmem_pool *pool)
 	struct vmem_map *m = &pool->map;
 	struct bio_list flushes, preflush;
 	struct vmem_frees frees;
-	bool need_preflush, wanted;
+	bool need_preflush, wanted, owed = false;
 	unsigned int narm, i;
 	u64 seq, nsec;
 	int ret = 0;
@@ -272,6 +285,13 @@ static void vmem_commit_run(struct vmem_pool *pool)
 	bio_list_init(&c->flushes);
 	bio_list_init(&c->preflush);
 	spin_unlock_irq(&c->lock);
+
+	/* 0. copy B of the last commit, while the image holds it alone */
+	if (!READ_ONCE(c->ro)) {
+		ret = vmem_meta_before_a(pool, false, &owed);
+		if (ret)
+			vmem_commit_set_ro(pool, "metadata write (copy B)", ret);
+	}
 
 	/* 1. seal */
 	mutex_lock(&pool->meta_lock);
@@ -298,8 +318,8 @@ static void vmem_commit_run(struct vmem_pool *pool)
 	/* 3.-5. write */
 	if (READ_ONCE(c->ro)) {
 		ret = -EIO;
-	} else if (wanted) {
-		ret = vmem_commit_write(pool, need_preflush);
+	} else if (wanted || owed) {
+		ret = vmem_commit_write(pool, need_preflush || owed);
 		if (ret)
 			vmem_commit_set_ro(pool, "metadata commit", ret);
 		else if (nsec)
@@ -371,7 +391,12 @@ int vmem_commit_write_sector(struct vmem_pool *pool, u64 sector)
 	lockdep_assert_held(&pool->cm.mutex);
 	if (READ_ONCE(pool->cm.ro))
 		return -EROFS;
-	ret = vmem_meta_write(pool, sector, 1, REQ_FUA);
+	/* Version 2: copy A with FUA, then copy B with FUA (the copy rule) */
+	ret = vmem_meta_before_a(pool, true, NULL);
+	if (!ret)
+		ret = vmem_meta_write(pool, sector, 1, REQ_FUA);
+	if (!ret && vmem_meta_copies(pool))
+		ret = vmem_meta_write_b(pool, sector, 1, REQ_FUA);
 	if (ret) {
 		vmem_commit_set_ro(pool, "metadata write", ret);
 		return -EIO;

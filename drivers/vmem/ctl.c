@@ -558,6 +558,15 @@ static ssize_t write_buffer_stat_show(struct device *d,
 }
 static DEVICE_ATTR_RO(write_buffer_stat);
 
+/*
+ * The metadata copies (include/vmem/format.h): 2 in layout version 2, 1
+ * in version 1; and how many damaged or older copies were rewritten
+ * since attach
+ */
+VMEM_POOL_ATTR(meta_copies, vmem_meta_copies(vmem_pool) ? 2 : 1);
+VMEM_POOL_ATTR(copy_rewrites,
+	       atomic64_read(&vmem_pool->map.copies.rewrites));
+
 static struct attribute *vmem_ctl_attrs[] = {
 	&dev_attr_write_buffer.attr,
 	&dev_attr_write_buffer_delay_us.attr,
@@ -575,6 +584,8 @@ static struct attribute *vmem_ctl_attrs[] = {
 	&dev_attr_commit_interval_ms.attr,
 	&dev_attr_read_only.attr,
 	&dev_attr_devices.attr,
+	&dev_attr_meta_copies.attr,
+	&dev_attr_copy_rewrites.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(vmem_ctl);

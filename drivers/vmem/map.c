@@ -169,6 +169,10 @@ void vmem_map_destroy(struct vmem_map *m)
 	}
 	kvfree(m->committing);
 	m->committing = NULL;
+	kvfree(m->copies.a_stale);
+	kvfree(m->copies.b_stale);
+	m->copies.a_stale = NULL;
+	m->copies.b_stale = NULL;
 	vfree(m->meta);
 	m->meta = NULL;
 }

@@ -40,6 +40,7 @@
 #define _VMEM_MAP_H
 
 #include <linux/atomic.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <vmem/meta.h>
 
@@ -92,12 +93,38 @@ struct vmem_map_set {
 };
 
 /**
+ * struct vmem_map_copies - the image's copies on disk (format.h's copy
+ * rule); written by meta_io.c, under the caller's commit lock
+ * @a_stale: one bit per image sector: copy A on disk is damaged (found
+ *	so at attach) and is rewritten from the image before any other
+ *	write; NULL in version 1
+ * @b_stale: one bit per image sector: copy B on disk does not hold the
+ *	image's sector (damaged or older at attach, or written to copy A
+ *	by a commit and not yet to copy B); written from the image, and
+ *	flushed, before copy A of any sector is written again; NULL in
+ *	version 1
+ * @repairs: damaged or older copies found at attach and not yet rewritten
+ * @work: writes @b_stale after a commit (meta_io.c)
+ * @rewrites: damaged or older copies rewritten since attach, for sysfs
+ */
+struct vmem_map_copies {
+	unsigned long *a_stale;
+	unsigned long *b_stale;
+	u64 repairs;
+	struct work_struct work;
+	atomic64_t rewrites;
+};
+
+/**
  * struct vmem_map - the whole in-memory map
  * @geom: pool geometry
  * @pool_id: id stamped on every metadata sector
  * @meta: the committed image (see above), @meta_bytes long (a whole
- *	number of 4 KiB blocks), vmalloc'ed
+ *	number of 4 KiB blocks), vmalloc'ed: one copy of the metadata, the
+ *	first @geom.meta_sectors sectors of copy A (and, in version 2, of
+ *	copy B at @geom.copy_b) as they are, or will be, on disk
  * @meta_bytes: size of @meta
+ * @copies: where the copies on disk lag the image
  * @shadow: map sector number -> 512-byte pending copy of that sector
  * @committing: one bit per map sector: changed by the commit in progress
  * @set: the free-bucket sets
@@ -109,6 +136,7 @@ struct vmem_map {
 	u32 pool_id;
 	u8 *meta;
 	size_t meta_bytes;
+	struct vmem_map_copies copies;
 	struct xarray shadow;
 	unsigned long *committing;
 	struct vmem_map_set set[VMEM_NR_SETS];

@@ -226,27 +226,17 @@ static void vmem_report(void *ctx, enum vmem_fault f, const char *what,
 			   vmem_fault_str(f));
 }
 
-static int vmem_fault_errno(enum vmem_fault f)
-{
-	switch (f) {
-	case VMEM_F_VERSION:
-	case VMEM_F_INCOMPAT:
-	case VMEM_F_RO_COMPAT:
-		return -EOPNOTSUPP;
-	case VMEM_F_TOO_SMALL:
-		return -ENOSPC;
-	default:
-		return -EUCLEAN;
-	}
-}
-
-/* Read and check the metadata; on success pool->map is loaded */
+/*
+ * Read and check the metadata (both copies in layout version 2: the
+ * damaged or older ones are rewritten at the first write, see meta_io.c);
+ * on success pool->map is loaded
+ */
 static int vmem_pool_load(struct vmem_pool *pool, const char *path)
 {
 	u64 dev_bytes = bdev_nr_bytes(pool->bdev);
+	struct vmem_map_copies copies;
 	size_t meta_bytes;
-	enum vmem_fault f;
-	u8 *page0, *meta;
+	u8 *meta;
 	int ret;
 
 	if (dev_bytes < VMEM_PAGE_SIZE) {
@@ -254,57 +244,28 @@ static int vmem_pool_load(struct vmem_pool *pool, const char *path)
 		       dev_bytes);
 		return -EINVAL;
 	}
-	page0 = vmalloc(VMEM_PAGE_SIZE);
-	if (!page0)
-		return -ENOMEM;
-	ret = vmem_meta_read(pool->bdev, page0, VMEM_PAGE_SIZE);
-	if (ret) {
-		pr_err("%s: cannot read page 0: %d\n", path, ret);
-		goto out_free_page0;
-	}
-	switch (vmem_page0_classify(page0, VMEM_PAGE_SIZE)) {
-	case VMEM_PAGE0_EMPTY:
-		pr_err("%s: not a vmem pool: page 0 is all zeros (run vmemctl format)\n",
-		       path);
-		ret = -EINVAL;
-		goto out_free_page0;
-	case VMEM_PAGE0_FOREIGN:
-		pr_err("%s: not a vmem pool: page 0 holds other data; refusing it\n",
-		       path);
-		ret = -EINVAL;
-		goto out_free_page0;
-	case VMEM_PAGE0_VMEM:
-		break;
-	}
-	f = vmem_sb_validate((void *)page0, dev_bytes, true);
-	if (f) {
-		pr_err("%s: refusing pool: superblock: %s\n", path,
-		       vmem_fault_str(f));
-		ret = vmem_fault_errno(f);
-		goto out_free_page0;
-	}
-	meta_bytes = vmem_map_meta_bytes((void *)page0);
-	meta = vzalloc(meta_bytes);
-	if (!meta) {
-		ret = -ENOMEM;
-		goto out_free_page0;
-	}
-	ret = vmem_meta_read(pool->bdev, meta, meta_bytes);
-	if (ret) {
-		pr_err("%s: cannot read metadata: %d\n", path, ret);
-		vfree(meta);
-		goto out_free_page0;
-	}
+	ret = vmem_meta_load(pool, path, &meta, &meta_bytes, &copies);
+	if (ret == -EUCLEAN)
+		pr_err("%s: refusing damaged pool (run vmemctl check)\n", path);
+	if (ret)
+		return ret;
 	/* The map owns meta from here on, also on failure */
 	ret = vmem_map_load(&pool->map, meta, meta_bytes, dev_bytes,
 			    vmem_report, pool);
-	if (ret == -EUCLEAN)
-		pr_err("%s: refusing damaged pool (run vmemctl check)\n", path);
-	else if (ret)
-		pr_err("%s: cannot load the bucket map: %d\n", path, ret);
-out_free_page0:
-	vfree(page0);
-	return ret;
+	if (ret) {
+		vmem_meta_copies_free(&copies);
+		if (ret == -EUCLEAN)
+			pr_err("%s: refusing damaged pool (run vmemctl check)\n",
+			       path);
+		else
+			pr_err("%s: cannot load the bucket map: %d\n", path, ret);
+		return ret;
+	}
+	vmem_meta_copies_attach(pool, &copies);
+	if (vmem_meta_copies(pool))
+		pr_info("%s: layout version 2: metadata copies at sectors 0 and %llu\n",
+			path, pool->map.geom.copy_b);
+	return 0;
 }
 
 /* Tear down what attach built; no device is left, so no bio either */

@@ -13,7 +13,7 @@
  *   prov.c    the worker that gives buckets to writes, discard and
  *             write-zeroes
  *   zero.c    zeroing buckets, in the foreground and the background
- *   meta_io.c reading and writing metadata sectors
+ *   meta_io.c reading and writing metadata sectors, both copies
  *   map.c     the in-memory map (no I/O; see map.h)
  *   dev.c     one gendisk per virtual device, per-disk sysfs attributes
  *   io.c      the submit_bio fast path and clone completion
@@ -220,10 +220,21 @@ int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,
 void vmem_zero_kick(struct vmem_pool *pool);
 void vmem_zero_init(struct vmem_pool *pool);
 
-/* meta_io.c */
+/* meta_io.c: metadata I/O, both copies (include/vmem/format.h) */
 int vmem_meta_read(struct block_device *bdev, void *buf, size_t bytes);
+int vmem_meta_load(struct vmem_pool *pool, const char *path, u8 **meta,
+		   size_t *meta_bytes, struct vmem_map_copies *copies);
+void vmem_meta_copies_attach(struct vmem_pool *pool,
+			     struct vmem_map_copies *copies);
+void vmem_meta_copies_free(struct vmem_map_copies *copies);
+bool vmem_meta_copies(struct vmem_pool *pool);
 int vmem_meta_write(struct vmem_pool *pool, u64 first, u64 nr,
 		    blk_opf_t flags);
+int vmem_meta_write_b(struct vmem_pool *pool, u64 first, u64 nr,
+		      blk_opf_t flags);
+int vmem_meta_before_a(struct vmem_pool *pool, bool flush, bool *owed);
+void vmem_meta_committed(struct vmem_pool *pool,
+			 const unsigned long *map_bits);
 int vmem_meta_flush(struct vmem_pool *pool);
 
 /* dev.c */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * vmem on-disk format, layout version 1: the contract with users' data.
+ * vmem on-disk format, layout versions 1 and 2: the contract with users'
+ * data.
  *
  * This header is shared by the kernel module and the userspace tools;
  * lib/vmem_format.c holds the only encode/decode/validate code, compiled
@@ -9,7 +10,7 @@
  * Units: a page is 64 KiB; a bucket is a power-of-two number of pages,
  * chosen at format time; a metadata sector is 512 bytes.
  *
- * Layout of the backing device (offsets in 512-byte sectors):
+ * Layout of version 1 (offsets in 512-byte sectors):
  *
  *   sector 0         superblock (struct vmem_sb)
  *   sectors 1..9     device table: 9 sectors, each a struct vmem_blk_hdr
@@ -31,6 +32,37 @@
  * first 118 map sectors (7316 buckets); a larger pool continues its map
  * in the following pages, and the superblock says where data starts.
  *
+ * Layout of version 2: every metadata sector exists twice. Copy A is
+ * version 1's metadata, at version 1's offsets, followed by room for the
+ * map to grow; copy B is the same, byte for byte, at sector copy_b:
+ *
+ *   0                    copy A: superblock, device table, map_sectors
+ *                        map sectors, then map_max - map_sectors sectors
+ *                        kept free for the map to grow (issue 15)
+ *   copy_b               copy B: the same 10 + map_max sectors
+ *   data_start ...       the data buckets
+ *
+ *   +--------+----------+----+--------+----------+------+----------+--
+ *   | A: sb, | A: map   | .. | B: sb, | B: map   | pad  | bucket 0 | ..
+ *   | devt   | (+ room) |    | devt   | (+ room) |      |          |
+ *   +--------+----------+----+--------+----------+------+----------+--
+ *   0        10              copy_b   copy_b+10         data_start
+ *
+ * The map reserves map_max sectors per copy: room for max_buckets =
+ * 62 * map_max buckets, set by "vmemctl format --max-size" (default
+ * VMEM_DEFAULT_GROWTH times the device), so a pool can later grow up to
+ * that size by adding buckets at its end without moving either copy.
+ * Placement, chosen by format: copy_b is the smallest power of two (in
+ * sectors) that is at least VMEM_COPY_B_MIN and at least copy A's extent
+ * 10 + map_max, and data_start the first 1 MiB boundary after copy B.
+ * So the two copies of a sector are at least 512 KiB apart (one failing
+ * area of the disk does not take both), and a pool whose map with its
+ * room fits 1014 sectors (62868 buckets) keeps version 1's data_start of
+ * 1 MiB. "vmemctl upgrade" converts a version 1 pool in place: copy A
+ * is already where it belongs, copy B goes into version 1's zero padding
+ * at sector 1024, which fits when 10 + map_sectors <= 1024; the map's
+ * room is then what that padding leaves (map_max 1014).
+ *
  * Every metadata sector carries its own crc32c (Castagnoli, over bytes
  * 4..511, seed ~0, final xor ~0), so:
  *
@@ -50,9 +82,53 @@
  *    write of a neighbouring sector on a 4 KiB-block disk rewrites it
  *    unchanged.
  *
+ * Version 2 adds the order of the two copies (the copy rule):
+ *  - copy A of a sector is written first and is durable (flushed, or
+ *    written with REQ_FUA) before copy B of it is written;
+ *  - copy B is durable before copy A of that sector, or of any sector
+ *    that shares a logical or physical block with it, is written again.
+ * A commit writes copy A of its sectors and flushes: that is all a flush
+ * of a user waits for. Copy B is written after the commit has ended its
+ * bios, and flushed, from the image; a commit that comes first writes
+ * those copies B itself, before it takes its own changes into the image
+ * (so copy B only ever receives committed state), and flushes once
+ * before writing its copies A. A device-table or superblock write is
+ * copy A with REQ_FUA, then copy B with REQ_FUA, after writing (and
+ * flushing) the copies B still owed; on a 4 KiB-block disk one of those
+ * may carry the new record to copy B a moment before copy A gets it,
+ * which is safe: copy A, old and durable, is what a reader takes until
+ * it is rewritten. Whatever is
+ * interrupted, each sector has one copy that is complete and valid and
+ * holds its last durable state: copy B while copy A is written, copy A
+ * while copy B is; a torn write (half old, half new: the checksum fails)
+ * or a 512e drive's torn read-modify-write of a whole 4 KiB block loses
+ * only the copy being written.
+ *
+ * Reading rule (attach, check, repair), per sector: copy A if it is
+ * valid, else copy B if it is valid, else the sector is lost and attach
+ * refuses the pool, naming it. Copy A valid and different from copy B is
+ * the normal state after a crash between the two writes: by the copy
+ * rule copy A is then the newer one, so no sequence number is needed
+ * (the headers have no room for one; a lost write, a disk acknowledging
+ * a write it never made, is the one failure this does not catch). The
+ * superblock of copy B is found through the superblock of copy A, or,
+ * when sector 0 cannot be read or holds a damaged superblock of the pool
+ * (the magic with a bad checksum, or no magic but the pool's uuid), by
+ * reading sector VMEM_COPY_B_MIN << k for k = 0, 1, ... up to the end of
+ * the device: the first valid version 2 superblock whose copy_b is where
+ * it was found is copy B's. A sector 0 that names no pool (zeros, another
+ * format's data) is not taken for a damaged superblock: that would be a
+ * guess ("vmemctl repair --superblock-from-copy" restores it when asked).
+ * Attach rewrites every copy that is damaged or older than the other
+ * from the chosen one before its first other write (copies A first,
+ * flushed, then copies B), logs each and counts them in sysfs
+ * (copy_rewrites); a copy that cannot be rewritten fails the attach with
+ * EIO, as any failed metadata write does. "vmemctl repair" restores a
+ * damaged copy from the good one offline.
+ *
  * Crash consistency: a crash at any point leaves every metadata sector
- * either old or new, each one valid on its own, and any mix of them is a
- * valid pool that attaches.
+ * either old or new, each one valid on its own (in version 2: at least
+ * one of its copies), and any mix of them is a valid pool that attaches.
  *  - A map entry gives a device only a bucket whose zeroes are durable:
  *    one zeroed and flushed before the commit that writes the entry, or
  *    a format-zeroed one. So a mapped bucket never exposes foreign data.
@@ -75,9 +151,17 @@
  *  - A map entry whose owner is not an existing device, or whose virtual
  *    bucket is beyond its device's capacity, is damage: attach refuses
  *    the pool and "vmemctl check" names it.
+ *  - Format writes everything but copy A's superblock, syncs, then
+ *    writes it: until then sector 0 is zero and the disk holds no pool.
+ *  - Upgrade (version 1 to 2) writes copy B whole, superblock B (version
+ *    2) last, syncs, then writes superblock A (version 2) and syncs.
+ *    Before that write the pool is version 1 (copy B sits in padding
+ *    version 1 ignores); a torn superblock A is found damaged, and copy
+ *    B's superblock, a valid version 2 one, makes the pool version 2.
  *
  * An all-zero page 0 is an empty disk (format it); anything else that is
- * not a valid superblock is foreign and refused.
+ * not a valid superblock (nor a damaged one whose copy B is found) is
+ * foreign and refused.
  */
 #ifndef _VMEM_FORMAT_H
 #define _VMEM_FORMAT_H
@@ -100,7 +184,9 @@
 
 /* "VMEMPOOL" read as a little-endian 64-bit number */
 #define VMEM_MAGIC		0x4c4f4f504d454d56ULL
-#define VMEM_VERSION		1
+/* The newest layout version this code reads and writes; it reads 1 too */
+#define VMEM_VERSION		2
+#define VMEM_VERSION_MIN	1
 
 /* Per-sector magics of the device table and the map */
 #define VMEM_DEVT_MAGIC		0x54564544U	/* "DEVT" */
@@ -130,7 +216,24 @@
 #define VMEM_MAX_VBUCKETS	0xffffffffULL
 #define VMEM_MAX_BUCKETS	0xffffffffULL
 
-/* Feature flags: none defined in version 1; an unknown bit is refused */
+/*
+ * Version 2: copy B starts at a power of two of sectors at least this
+ * large (512 KiB), so the copies of a sector are at least that far apart
+ */
+#define VMEM_COPY_B_MIN		1024ULL
+/*
+ * Version 2: the map reserves room for a pool this many times the size
+ * of its device unless format is told otherwise (--max-size). It costs
+ * 16 bytes of metadata per bucket of room (8 per copy): 0.005% of the
+ * room with 1 MiB buckets, 0.08% with 64 KiB ones.
+ */
+#define VMEM_DEFAULT_GROWTH	4U
+/* The largest map: one entry per bucket of the largest pool */
+#define VMEM_MAX_MAP_SECTORS \
+	((VMEM_MAX_BUCKETS + VMEM_ENTRIES_PER_SECTOR - 1) / \
+	 VMEM_ENTRIES_PER_SECTOR)
+
+/* Feature flags: none defined in versions 1 and 2; an unknown bit is refused */
 #define VMEM_INCOMPAT_SUPPORTED	0U
 #define VMEM_RO_COMPAT_SUPPORTED	0U
 
@@ -138,7 +241,7 @@
  * struct vmem_sb - the superblock, sector 0
  * @csum: crc32c of bytes 4..511
  * @magic: VMEM_MAGIC
- * @version: layout version, VMEM_VERSION
+ * @version: layout version, 1 or 2
  * @incompat: features a reader must know to use the pool at all
  * @ro_compat: features a reader must know to write the pool
  * @compat: features a reader may ignore
@@ -150,6 +253,9 @@
  * @generation: incremented each time the pool is attached read-write
  * @format_time: seconds since the epoch at format time
  * @uuid: random pool identity
+ * @copy_b: version 2: first sector of copy B; version 1: zero
+ * @map_max: version 2: map sectors each copy reserves (the map in use
+ *	and its room to grow); version 1: zero
  * @reserved: zero
  */
 struct vmem_sb {
@@ -167,7 +273,9 @@ struct vmem_sb {
 	__le64 generation;
 	__le64 format_time;
 	__u8 uuid[16];
-	__u8 reserved[416];
+	__le64 copy_b;
+	__le64 map_max;
+	__u8 reserved[400];
 } __packed;
 
 /**

@@ -29,17 +29,24 @@ typedef uint64_t u64;
 
 /**
  * struct vmem_geom - pool geometry in host byte order
+ * @version: layout version, 1 or 2
  * @bucket_pages: pages per bucket
  * @nr_buckets: data buckets
- * @map_sectors: sectors of bucket map
- * @meta_sectors: sectors from 0 to the end of the map
+ * @map_sectors: sectors of bucket map in use
+ * @meta_sectors: sectors from 0 to the end of the map in use: one copy
+ *	of the metadata, the in-memory image
+ * @map_max: map sectors each copy reserves (version 1: @map_sectors)
+ * @copy_b: first sector of copy B (version 1: 0, there is none)
  * @data_start: page number of bucket 0
  */
 struct vmem_geom {
+	u32 version;
 	u32 bucket_pages;
 	u64 nr_buckets;
 	u64 map_sectors;
 	u64 meta_sectors;
+	u64 map_max;
+	u64 copy_b;
 	u64 data_start;
 };
 
@@ -88,15 +95,46 @@ u32 vmem_crc32c(u32 crc, const void *buf, size_t len);
 u32 vmem_sector_csum(const void *sector);
 
 /**
- * vmem_geom_compute() - lay out a new pool on a device
+ * vmem_geom_layout() - lay out a new pool on a device
+ * @dev_bytes: size of the backing device
+ * @bucket_pages: pages per bucket
+ * @max_bytes: version 2: the size the pool may grow to (its map reserves
+ *	room for that many buckets); 0 for VMEM_DEFAULT_GROWTH times
+ *	@dev_bytes. Less than @dev_bytes makes a pool that small.
+ * @version: 1 or 2 (VMEM_VERSION)
+ * @g: result
+ *
+ * Return: VMEM_OK, VMEM_F_BUCKET_SIZE, VMEM_F_VERSION for a version this
+ * code cannot write, or VMEM_F_TOO_SMALL when not even one bucket fits.
+ */
+enum vmem_fault vmem_geom_layout(u64 dev_bytes, u32 bucket_pages,
+				 u64 max_bytes, u32 version,
+				 struct vmem_geom *g);
+
+/**
+ * vmem_geom_compute() - lay out a new version 2 pool with the default room
  * @dev_bytes: size of the backing device
  * @bucket_pages: pages per bucket
  * @g: result
  *
- * Return: VMEM_OK, VMEM_F_BUCKET_SIZE, or VMEM_F_TOO_SMALL when not even
- * one bucket fits.
+ * vmem_geom_layout(@dev_bytes, @bucket_pages, 0, VMEM_VERSION, @g).
  */
 enum vmem_fault vmem_geom_compute(u64 dev_bytes, u32 bucket_pages,
+				  struct vmem_geom *g);
+
+/**
+ * vmem_geom_upgrade() - where copy B of a version 1 pool goes
+ * @v1: geometry of a valid version 1 superblock
+ * @g: result: the same pool in version 2
+ *
+ * Copy B goes into version 1's padding before the data area, at sector
+ * VMEM_COPY_B_MIN; the map's room is what is left there. Nothing else
+ * moves: the data area and the buckets stay where they are.
+ *
+ * Return: VMEM_OK, or VMEM_F_GEOMETRY when the padding is too small (a
+ * map of more than 1014 sectors, 62868 buckets).
+ */
+enum vmem_fault vmem_geom_upgrade(const struct vmem_geom *v1,
 				  struct vmem_geom *g);
 
 /**
@@ -122,7 +160,8 @@ enum vmem_page0_kind vmem_page0_classify(const void *buf, size_t len);
 /**
  * vmem_sb_init() - fill and seal a new superblock
  * @sb: output, fully overwritten
- * @g: geometry from vmem_geom_compute()
+ * @g: geometry from vmem_geom_layout() (or vmem_geom_upgrade()): its
+ *	version and, in version 2, copy B's place and the map's room
  * @pool_pages: backing device size in pages
  * @uuid: 16 random bytes
  * @now: seconds since the epoch
@@ -133,15 +172,16 @@ void vmem_sb_init(struct vmem_sb *sb, const struct vmem_geom *g,
 /**
  * vmem_meta_init() - build the whole metadata area of an empty pool
  * @meta: output, g->meta_sectors sectors, fully overwritten
- * @g: geometry from vmem_geom_compute()
+ * @g: geometry from vmem_geom_layout()
  * @pool_pages: backing device size in pages
  * @uuid: 16 random bytes
  * @now: seconds since the epoch
  * @zeroed: the caller zeroed every data bucket on disk first; mark them
  *	all VMEM_ENTRY_ZEROED
  *
- * The caller writes @meta at sector 0 and zeroes the rest of the device
- * up to g->data_start pages.
+ * The caller writes @meta at sector 0, and in version 2 at sector
+ * g->copy_b too (copy B), and zeroes the rest of the device up to
+ * g->data_start pages (in version 2 it need not zero the map's room).
  */
 void vmem_meta_init(void *meta, const struct vmem_geom *g, u64 pool_pages,
 		    const u8 *uuid, u64 now, bool zeroed);
@@ -254,6 +294,162 @@ struct vmem_meta_view {
 u64 vmem_meta_check(const void *meta, u64 dev_bytes, bool rw,
 		    struct vmem_meta_view *view, u64 *scratch,
 		    vmem_report_fn report, vmem_yield_fn yield, void *ctx);
+
+/**
+ * vmem_sector_kind() - what metadata sector @sector of a copy holds
+ * @sector: sector number within one copy (the image)
+ * @index: out: its index in its table (0 for the superblock)
+ *
+ * Return: "superblock", "devtable" or "mapsector", as vmem_report_fn's
+ * @what names them.
+ */
+const char *vmem_sector_kind(u64 sector, u64 *index);
+
+/**
+ * vmem_meta_sector_validate() - is one copy of one metadata sector valid?
+ * @buf: the 512 bytes of the copy
+ * @sector: its sector number within the copy, below g->meta_sectors
+ * @g: geometry of the chosen superblock
+ * @pool_id: vmem_pool_id() of the chosen superblock
+ * @dev_bytes: size of the backing device, or 0 to skip the size check
+ *
+ * A superblock must pass vmem_sb_validate() (read-only) and describe the
+ * pool @g and @pool_id describe; a table sector vmem_blk_validate(). The
+ * records and entries inside are vmem_meta_check()'s business.
+ *
+ * Return: VMEM_OK or the first fault found.
+ */
+enum vmem_fault vmem_meta_sector_validate(const void *buf, u64 sector,
+					  const struct vmem_geom *g,
+					  u32 pool_id, u64 dev_bytes);
+
+/* What the two copies of one metadata sector hold */
+enum vmem_copies {
+	VMEM_COPIES_SAME,	/* both valid, byte for byte the same */
+	VMEM_COPIES_B_OLD,	/* both valid, they differ: A is newer */
+	VMEM_COPIES_B_BAD,	/* A valid, B not */
+	VMEM_COPIES_A_BAD,	/* B valid, A not */
+	VMEM_COPIES_BOTH_BAD,	/* neither valid: the sector is lost */
+};
+
+/**
+ * vmem_copies_pick() - which copy of a sector to believe (the reading rule)
+ * @a: copy A of the sector
+ * @b: copy B of the sector
+ * @sector: its sector number within a copy
+ * @g: geometry of the chosen superblock
+ * @pool_id: vmem_pool_id() of the chosen superblock
+ * @dev_bytes: size of the backing device, or 0
+ * @fa: out: vmem_meta_sector_validate() of @a
+ * @fb: out: vmem_meta_sector_validate() of @b
+ */
+enum vmem_copies vmem_copies_pick(const void *a, const void *b, u64 sector,
+				  const struct vmem_geom *g, u32 pool_id,
+				  u64 dev_bytes, enum vmem_fault *fa,
+				  enum vmem_fault *fb);
+
+/**
+ * typedef vmem_copy_fn - called by vmem_copies_merge() for each sector
+ *	whose copies are not the same
+ * @ctx: the caller's cookie
+ * @sector: the sector within a copy
+ * @state: what vmem_copies_pick() said (never VMEM_COPIES_SAME)
+ * @fa: the fault of copy A (VMEM_OK when valid)
+ * @fb: the fault of copy B
+ */
+typedef void (*vmem_copy_fn)(void *ctx, u64 sector, enum vmem_copies state,
+			     enum vmem_fault fa, enum vmem_fault fb);
+
+/**
+ * vmem_copies_merge() - apply the reading rule to a run of sectors
+ * @a: copy A of sectors @first..@first + @n - 1; on return every sector
+ *	whose copy A is damaged and copy B valid holds copy B
+ * @b: copy B of the same sectors
+ * @first: sector number (within a copy) of the first one
+ * @n: how many; @first + @n <= g->meta_sectors
+ * @g: geometry of the chosen superblock
+ * @pool_id: vmem_pool_id() of the chosen superblock
+ * @dev_bytes: size of the backing device, or 0
+ * @fn: called for every sector whose copies differ or are damaged, or NULL
+ * @ctx: passed to @fn
+ *
+ * The merged image is then what vmem_meta_check() verifies; a sector lost
+ * in both copies keeps copy A's bytes and fails that check too.
+ *
+ * Return: how many sectors are lost (VMEM_COPIES_BOTH_BAD).
+ */
+u64 vmem_copies_merge(void *a, const void *b, u64 first, u64 n,
+		      const struct vmem_geom *g, u32 pool_id, u64 dev_bytes,
+		      vmem_copy_fn fn, void *ctx);
+
+/**
+ * vmem_copy_b_probe() - the k-th place copy B's superblock may be
+ * @k: 0, 1, ...
+ *
+ * VMEM_COPY_B_MIN << @k, or 0 when that does not fit 64 bits. A reader
+ * whose superblock A is damaged tries these in order up to the end of
+ * the device; vmem_sb_is_copy_b() says whether the superblock found at
+ * one is copy B's.
+ */
+static inline u64 vmem_copy_b_probe(unsigned int k)
+{
+	return k < 54 ? VMEM_COPY_B_MIN << k : 0;
+}
+
+/**
+ * vmem_sb_is_copy_b() - is @sb, read at sector @sector, a copy B superblock?
+ * @sb: the sector read
+ * @sector: where it was read
+ * @dev_bytes: size of the backing device, or 0
+ * @sb_a: what sector 0 holds (a damaged superblock A), or NULL if it
+ *	cannot be read; without the magic, its uuid must match
+ */
+bool vmem_sb_is_copy_b(const struct vmem_sb *sb, u64 sector, u64 dev_bytes,
+		       const struct vmem_sb *sb_a);
+
+/**
+ * typedef vmem_read_fn - read one sector for vmem_sb_choose()
+ * @ctx: the caller's cookie
+ * @sector: which
+ * @buf: 512 bytes out
+ *
+ * Return: 0, or non-zero when it cannot be read.
+ */
+typedef int (*vmem_read_fn)(void *ctx, u64 sector, void *buf);
+
+/**
+ * vmem_sb_choose() - the superblock to use (format.h's reading rule)
+ * @sb_a: sector 0 as read (copy A's superblock), or NULL when it cannot
+ *	be read
+ * @dev_bytes: size of the backing device
+ * @rw: the caller wants to write the pool
+ * @read: reads a sector where copy B's superblock may be
+ * @ctx: passed to @read
+ * @sb: out: the superblock
+ * @at: out: where it is: 0, or copy B's sector
+ *
+ * Copy A's superblock when it is valid. When sector 0 cannot be read, or
+ * is a damaged superblock of the pool (it fails its checksum, or lacks
+ * the magic but still carries the uuid of the copy B found), the first
+ * valid version 2 superblock found at a vmem_copy_b_probe() place that
+ * says it is there (vmem_sb_is_copy_b()), checked with @rw. A sector 0
+ * that names no pool (zeros, another format's data) is not taken for a
+ * damaged one: that would be a guess. A superblock A with a valid
+ * checksum and a fault is refused as it is.
+ *
+ * Return: VMEM_OK; or, when no superblock can be used, copy A's fault
+ * (VMEM_F_MAGIC for no magic, VMEM_F_CSUM when it cannot be read) with
+ * *@at 0, or copy B's (with @rw) with *@at its sector.
+ */
+enum vmem_fault vmem_sb_choose(const struct vmem_sb *sb_a, u64 dev_bytes,
+			       bool rw, vmem_read_fn read, void *ctx,
+			       struct vmem_sb *sb, u64 *at);
+
+/* Disk sector of copy B of image sector @sector (version 2) */
+static inline u64 vmem_copy_b_sector(const struct vmem_geom *g, u64 sector)
+{
+	return g->copy_b + sector;
+}
 
 /* Little helpers shared by both sides */
 static inline bool vmem_is_pow2(u64 x)

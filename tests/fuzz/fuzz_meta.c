@@ -13,8 +13,18 @@
  * An input of odd length is resealed first: every sector it covers gets
  * a valid checksum, so the fuzzer gets past the CRCs to the rules behind
  * them. The last bytes of the input also pick a device size and bucket size
- * for vmem_geom_compute(), whose layout must hold, and whose freshly
+ * for vmem_geom_layout(), whose layout must hold, and whose freshly
  * built pool must check clean (a round trip).
+ *
+ * Layout version 2: when the superblock is of version 2 and its metadata
+ * fits half the buffer, the first half is copy A and the second copy B:
+ * vmem_copies_merge() applies the reading rule, every sector of the
+ * result must then be valid or counted lost, and the result goes through
+ * vmem_meta_check(). vmem_sb_choose() runs over the input as a device
+ * (probes read the input wrapped around), and vmem_geom_layout() of both
+ * versions, with the tail's device and max sizes, must give layouts that
+ * hold and superblocks that validate; vmem_geom_upgrade() of a version 1
+ * layout must give a valid version 2 one.
  *
  * Any broken promise calls abort(), which libFuzzer reports as a crash.
  */
@@ -131,20 +141,37 @@ static u64 fuzz_check(const u8 *src, u64 dev_bytes, bool rw, bool dups)
 	return faults;
 }
 
-/* A layout from vmem_geom_compute() holds, and its new pool is clean */
-static void fuzz_geometry(u64 dev_bytes, u32 bucket_pages, bool build)
+/* A layout from vmem_geom_layout() holds, and its new pool is clean */
+static void fuzz_geometry(u64 dev_bytes, u32 bucket_pages, u64 max_bytes,
+			  u32 version, bool build)
 {
 	struct fuzz_ctx c = { 0 };
-	struct vmem_geom g;
+	struct vmem_geom g, u;
 	u64 dev_pages = dev_bytes >> VMEM_PAGE_SHIFT;
 	static const u8 uuid[16] = { 1, 2, 3, 4 };
+	struct vmem_sb sb;
 	enum vmem_fault f;
 	u8 *meta;
 
-	f = vmem_geom_compute(dev_bytes, bucket_pages, &g);
+	f = vmem_geom_layout(dev_bytes, bucket_pages, max_bytes, version, &g);
 	if (f) {
-		must(f == VMEM_F_BUCKET_SIZE || f == VMEM_F_TOO_SMALL);
+		must(f == VMEM_F_BUCKET_SIZE || f == VMEM_F_TOO_SMALL ||
+		     (f == VMEM_F_VERSION && version != 1 && version != 2));
 		return;
+	}
+	must(g.version == version);
+	vmem_sb_init(&sb, &g, dev_pages, uuid, 0);
+	must(vmem_sb_validate(&sb, dev_bytes, true) == VMEM_OK);
+	if (version == 2) {
+		must(g.copy_b >= VMEM_COPY_B_MIN && g.map_max >= g.map_sectors);
+		must(VMEM_MAP_START + g.map_max <= g.copy_b);
+		must(g.copy_b + VMEM_MAP_START + g.map_max <=
+		     g.data_start * VMEM_SECTORS_PER_PAGE);
+	} else if (vmem_geom_upgrade(&g, &u) == VMEM_OK) {
+		vmem_sb_init(&sb, &u, dev_pages, uuid, 0);
+		must(vmem_sb_validate(&sb, dev_bytes, true) == VMEM_OK);
+		must(u.data_start == g.data_start &&
+		     u.nr_buckets == g.nr_buckets);
 	}
 	must(vmem_is_pow2(bucket_pages));
 	must(g.nr_buckets >= 1 && g.nr_buckets <= VMEM_MAX_BUCKETS);
@@ -163,6 +190,98 @@ static void fuzz_geometry(u64 dev_bytes, u32 bucket_pages, bool build)
 	must(vmem_meta_check(meta, dev_bytes, true, &view, NULL, fuzz_report,
 			     NULL, &c) == 0);
 	free(meta);
+}
+
+static u64 fuzz_lost;
+
+/* vmem_copy_fn: states and faults agree */
+static void fuzz_copy(void *ctx, u64 sector, enum vmem_copies state,
+		      enum vmem_fault fa, enum vmem_fault fb)
+{
+	const struct vmem_geom *g = ctx;
+
+	must(sector < g->meta_sectors);
+	must(fa < VMEM_F_NR && fb < VMEM_F_NR);
+	switch (state) {
+	case VMEM_COPIES_B_OLD:
+		must(!fa && !fb);
+		break;
+	case VMEM_COPIES_B_BAD:
+		must(!fa && fb);
+		break;
+	case VMEM_COPIES_A_BAD:
+		must(fa && !fb);
+		break;
+	case VMEM_COPIES_BOTH_BAD:
+		must(fa && fb);
+		fuzz_lost++;
+		break;
+	default:
+		must(false);
+	}
+}
+
+/* Version 2: the input's halves as copy A and copy B, merged, checked */
+static void fuzz_copies(const u8 *src, u64 dev_bytes)
+{
+	const struct vmem_sb *sb = (const void *)src;
+	u64 half = FUZZ_MAX / 2, lost, s, index;
+	struct fuzz_ctx c = { 0 };
+	struct vmem_geom g;
+	u8 *a, *b;
+
+	vmem_geom_from_sb(sb, &g);
+	if (g.version < 2 || g.meta_sectors * VMEM_SECTOR_SIZE > half)
+		return;
+	a = malloc(g.meta_sectors * VMEM_SECTOR_SIZE);
+	b = malloc(g.meta_sectors * VMEM_SECTOR_SIZE);
+	must(a && b);
+	memcpy(a, src, g.meta_sectors * VMEM_SECTOR_SIZE);
+	memcpy(b, src + half, g.meta_sectors * VMEM_SECTOR_SIZE);
+	fuzz_lost = 0;
+	lost = vmem_copies_merge(a, b, 0, g.meta_sectors, &g,
+				 vmem_pool_id(sb), dev_bytes, fuzz_copy, &g);
+	must(lost == fuzz_lost);
+	/* Every sector of the result is valid, or lost */
+	for (s = 0; s < g.meta_sectors; s++)
+		if (vmem_meta_sector_validate(a + s * VMEM_SECTOR_SIZE, s, &g,
+					      vmem_pool_id(sb), dev_bytes)) {
+			must(lost);
+			must(vmem_sector_kind(s, &index) && index < g.meta_sectors);
+		}
+	c.g = &g;
+	if (!lost && !vmem_sb_validate((void *)a, dev_bytes, false))
+		must(vmem_meta_check(a, dev_bytes, false, &view, NULL,
+				     fuzz_report, NULL, &c) == c.reports);
+	free(a);
+	free(b);
+}
+
+/* vmem_read_fn over the input, wrapped around */
+static int fuzz_read(void *ctx, u64 sector, void *buf)
+{
+	(void)ctx;
+	if (sector % 3 == 2)
+		return -1;
+	memcpy(buf, page + (sector / 8 % FUZZ_SECTORS) * VMEM_SECTOR_SIZE,
+	       VMEM_SECTOR_SIZE);
+	return 0;
+}
+
+/* The superblock choice: what it returns is valid, or a fault */
+static void fuzz_choose(size_t len, u64 dev_bytes)
+{
+	struct vmem_sb sb;
+	enum vmem_fault f;
+	u64 at;
+
+	f = vmem_sb_choose(len % 5 ? (void *)page : NULL, dev_bytes, len & 1,
+			   fuzz_read, NULL, &sb, &at);
+	must(f < VMEM_F_NR);
+	if (!f)
+		must(!vmem_sb_validate(&sb, dev_bytes, len & 1));
+	if (!f && at)
+		must(vmem_sb_is_copy_b(&sb, at, dev_bytes, NULL));
 }
 
 /* Give every sector the input covers a valid checksum */
@@ -217,15 +336,25 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	if (vmem_sb_validate(sb, size, size & 1) == VMEM_OK)
 		fuzz_check(page, size, size & 1, true);
 
+	/* Version 2: two copies in the input's halves */
+	if (vmem_sb_validate(sb, 0, false) == VMEM_OK)
+		fuzz_copies(page, 0);
+	fuzz_choose(len, (u64)size << 12);
+
 	/* The tail of the input picks a geometry */
-	if (size >= 9) {
-		u64 dev_bytes;
+	if (size >= 17) {
+		u64 dev_bytes, max_bytes;
+		u32 bp = 1U << (data[size - 9] % 16);
 
 		memcpy(&dev_bytes, data + size - 8, 8);
-		fuzz_geometry(dev_bytes, 1U << (data[size - 9] % 16), false);
-		fuzz_geometry(dev_bytes & ((1ULL << 34) - 1),
-			      1U << (data[size - 9] % 16), true);
-		fuzz_geometry(dev_bytes, data[size - 9], false);
+		memcpy(&max_bytes, data + size - 17, 8);
+		fuzz_geometry(dev_bytes, bp, 0, 2, false);
+		fuzz_geometry(dev_bytes, bp, 0, 1, false);
+		fuzz_geometry(dev_bytes & ((1ULL << 34) - 1), bp,
+			      max_bytes & ((1ULL << 36) - 1), 2, true);
+		fuzz_geometry(dev_bytes & ((1ULL << 34) - 1), bp, 0, 1, true);
+		fuzz_geometry(dev_bytes, data[size - 9], max_bytes,
+			      data[size - 10] % 4, false);
 	}
 	return 0;
 }

@@ -4,6 +4,13 @@
 vmemctl check names each fault and vmemctl repair fixes exactly the
 classes that are safe to fix (and writes nothing otherwise).
 
+The pools are of layout version 2 (two copies of every metadata sector,
+include/vmem/format.h) unless named v1-: the classic damage is done to
+both copies (so it is damage that attach must refuse, or repair fix, as
+in version 1), and the copy- cases damage one copy only: check names the
+copy, repair restores it from the other, and attach takes the good copy
+(its log says so) and rewrites the damaged one.
+
   corpus.py WORK --vmemctl PATH [--flips N] [--seed N]
 
 Host part (this script): per image, one PASS/FAIL line: check's verdict
@@ -64,12 +71,18 @@ class Corpus:
         return sh(self.a.vmemctl, *args)
 
     def make_base(self):
-        with open(self.base, "wb") as f:
+        self.base_v1 = os.path.join(self.dir, "base-v1.img")
+        for path, opts in ((self.base, []),
+                           (self.base_v1, ["--layout-version", "1"])):
+            self.make_one(path, opts)
+
+    def make_one(self, path, opts):
+        with open(path, "wb") as f:
             f.truncate(IMG)
-        r = self.vmemctl("format", "--bucket-size", "64K", self.base)
+        r = self.vmemctl("format", "--bucket-size", "64K", *opts, path)
         if r.returncode:
             raise SystemExit("FAIL: corpus: format: " + r.stdout)
-        im = V.Image(self.base)
+        im = V.Image(path)
         im.set_dev(0, 64, 0, V.DEV_EXISTS)
         im.set_dev(3, 32, 20, V.DEV_EXISTS)
         im.set_dev(40, 16, 0, V.DEV_EXISTS)
@@ -79,14 +92,15 @@ class Corpus:
             im.set_entry(b, 4, vb)
         im.set_entry(70, 41, 2)
         im.close()
-        r = self.vmemctl("check", self.base)
+        r = self.vmemctl("check", path)
         if r.returncode:
             raise SystemExit("FAIL: corpus: base image not clean: " +
                              r.stdout)
 
     def copy(self, name):
         path = os.path.join(self.dir, name + ".img")
-        shutil.copy(self.base, path)
+        shutil.copy(self.base_v1 if name.startswith("v1-") else self.base,
+                    path)
         return path
 
     def result(self, ok, name, what):
@@ -97,7 +111,9 @@ class Corpus:
             self.failed += 1
 
     def attach_expect(self, path):
-        """What the kernel must do, from what check says"""
+        """What the kernel must do, from what check says: attach a pool
+        that is clean but for interrupted deletions and damaged copies
+        (whose other copy is good), refuse anything else"""
         r = self.vmemctl("check", path)
         faults = [ln for ln in r.stdout.splitlines()
                   if ln.startswith("vmemctl: check: ")]
@@ -105,9 +121,20 @@ class Corpus:
             sb = V.read_sb(path)
             return "refuse" if sb.ro_compat else "attach"
         if r.returncode == 1 and faults and all(
-                f.endswith("deletion was interrupted") for f in faults):
-            return "attach"
+                f.endswith("deletion was interrupted") or
+                re.search(r"^vmemctl: check: copy [AB] of .* is good$", f)
+                for f in faults):
+            return "refuse" if self.ro_compat(path) else "attach"
         return "refuse"
+
+    def ro_compat(self, path):
+        """An unknown read-only feature in the superblock attach takes"""
+        sb = V.read_sb(path)
+        if sb.magic == V.MAGIC and sb.csum == V.sector_csum(sb.raw):
+            return sb.ro_compat
+        with open(path, "rb") as f:
+            f.seek(V.COPY_B_MIN * V.SECTOR)
+            return V.Sb(f.read(V.SECTOR)).ro_compat
 
     def case(self, name, mutate, names, repair, regex=None):
         """names: text check must print; repair: 'fixed', 'refused' or
@@ -117,7 +144,7 @@ class Corpus:
         r = self.vmemctl("check", path)
         out = r.stdout
         why = []
-        if repair in ("clean", "refused-rw"):
+        if repair in ("clean", "refused-rw", "clean-copies"):
             if r.returncode != 0:
                 why.append("check exit %d, wanted 0" % r.returncode)
         elif r.returncode != 1:
@@ -136,12 +163,12 @@ class Corpus:
         shutil.copy(path, fixed_path)
         rr = self.vmemctl("repair", fixed_path)
         after = self.vmemctl("check", fixed_path)
-        if repair in ("fixed", "clean"):
+        if repair in ("fixed", "clean", "clean-copies"):
             if rr.returncode or after.returncode:
                 why.append("repair exit %d, check after it exit %d: %s" % (
                     rr.returncode, after.returncode,
                     " / ".join(rr.stdout.splitlines()[-3:])))
-            if repair == "fixed":
+            if repair in ("fixed", "clean-copies"):
                 if "wrote " not in rr.stdout:
                     why.append("repair printed no change")
                 self.entries.append((name + ".repaired", fixed_path,
@@ -161,7 +188,9 @@ class Corpus:
                 "refused": "check names it, repair refuses it",
                 "refused-rw": "check (read-only) accepts it, repair "
                 "refuses to write it",
-                "clean": "check and repair find it clean"}[repair]
+                "clean": "check and repair find it clean",
+                "clean-copies": "check notes it, repair restores the "
+                "copy"}[repair]
         self.result(not why, name, "%s; attach must %s" % (what, expect))
 
     def crash_safety(self, path, writes):
@@ -188,11 +217,18 @@ class Corpus:
         sec = V.SECTOR
         C = self.case
 
+        def lost(kind, index, what):
+            """check's words on a sector damaged in both copies"""
+            a = index + (V.DEVT_START if kind == "devtable" else V.MAP_START)
+            return ["%s %d (sectors %d and %d): both copies damaged "
+                    "(copy A: %s" % (kind, index, a, a + V.COPY_B_MIN, what)]
+
         def sb(**kw):
             return lambda p: self.edit(p, lambda im: im.set_sb(**kw))
 
-        def flip(off, mask=0x01):
-            return lambda p: self.edit(p, lambda im: im.flip(off, mask))
+        def flip(off, mask=0x01, copy="both"):
+            return lambda p: self.edit(p, lambda im: im.flip(off, mask,
+                                                             copy))
 
         C("clean", lambda p: None, [], "clean")
         # --- superblock
@@ -204,7 +240,7 @@ class Corpus:
           "refused")
         C("sb-magic", flip(8), ["not a vmem pool"], "refused",
           "holds other data")
-        C("sb-version-2", sb(version=2),
+        C("sb-version-3", sb(version=3),
           ["layout version newer than this software"], "refused",
           "layout version newer")
         C("sb-version-0", sb(version=0), ["geometry fields disagree"],
@@ -227,11 +263,11 @@ class Corpus:
         C("sb-data-start", sb(data_start=0),
           ["geometry fields disagree"], "refused", "geometry")
         C("sb-pool-bigger-than-disk", sb(pool_pages=1 << 30, nr_buckets=4000,
-                                         map_sectors=65),
+                                         map_sectors=65, map_max=70),
           ["backing device smaller than the pool"], "refused",
           "smaller than the pool")
         C("sb-reserved", lambda p: self.edit(
-            p, lambda im: im.write(0, V.sealed(
+            p, lambda im: im.write_meta(0, V.sealed(
                 im.read(0)[:200] + b"\1" + im.read(0)[201:]))),
           ["reserved field not zero"], "refused", "reserved")
         C("truncated-half", lambda p: os.truncate(p, IMG // 2),
@@ -246,19 +282,19 @@ class Corpus:
           ["not a vmem pool: it holds unknown data"], "refused",
           "holds other data")
         # --- device table
-        C("devt-bitflip", flip(sec * 1 + 100), ["devtable 0: checksum"],
+        C("devt-bitflip", flip(sec * 1 + 100), lost("devtable", 0, "checksum"),
           "refused")
-        C("devt-csum-field", flip(sec * 2), ["devtable 1: checksum"],
+        C("devt-csum-field", flip(sec * 2), lost("devtable", 1, "checksum"),
           "refused")
         C("devt-other-pool", lambda p: self.edit(
             p, lambda im: im.reseal_blk(1, V.DEVT_MAGIC, 0, bad)),
-          ["devtable 0: metadata sector from another pool"], "refused")
+          lost("devtable", 0, "metadata sector from another pool"), "refused")
         C("devt-index", lambda p: self.edit(
             p, lambda im: im.reseal_blk(2, V.DEVT_MAGIC, 5)),
-          ["devtable 1: metadata sector index wrong"], "refused")
+          lost("devtable", 1, "metadata sector index wrong"), "refused")
         C("devt-kind", lambda p: self.edit(
             p, lambda im: im.reseal_blk(1, V.MAP_MAGIC, 0)),
-          ["devtable 0: metadata sector of the wrong kind"], "refused")
+          lost("devtable", 0, "metadata sector of the wrong kind"), "refused")
         C("dev-flags-unknown", lambda p: self.edit(
             p, lambda im: im.set_dev(0, 64, 0, V.DEV_EXISTS | 8)),
           ["device 0: device record flags invalid"], "refused")
@@ -276,17 +312,17 @@ class Corpus:
           ["device 255: reserved field not zero"], "refused")
         # --- map sectors
         C("map-bitflip-entry", flip(sec * 10 + 16 + 8 * 3),
-          ["mapsector 0: checksum mismatch"], "refused")
+          lost("mapsector", 0, "checksum mismatch"), "refused")
         C("map-bitflip-plausible", flip(sec * 10 + 16 + 8 * 5, 0x02),
-          ["mapsector 0: checksum mismatch"], "refused")
+          lost("mapsector", 0, "checksum mismatch"), "refused")
         C("map-csum-field", flip(sec * 11 + 2),
-          ["mapsector 1: checksum mismatch"], "refused")
+          lost("mapsector", 1, "checksum mismatch"), "refused")
         C("map-other-pool", lambda p: self.edit(
             p, lambda im: im.reseal_blk(11, V.MAP_MAGIC, 1, bad)),
-          ["mapsector 1: metadata sector from another pool"], "refused")
+          lost("mapsector", 1, "metadata sector from another pool"), "refused")
         C("map-index", lambda p: self.edit(
             p, lambda im: im.reseal_blk(10, V.MAP_MAGIC, 1)),
-          ["mapsector 0: metadata sector index wrong"], "refused")
+          lost("mapsector", 0, "metadata sector index wrong"), "refused")
         # --- map entries
         C("entry-owner-missing", lambda p: self.edit(
             p, lambda im: im.set_entry(30, 6, 0)),
@@ -325,6 +361,8 @@ class Corpus:
         C("entry-double-across-sectors", lambda p: self.edit(
             p, lambda im: im.set_entry(90, 4, 31)),
           ["device 3: virtual bucket mapped twice"], "refused")
+        self.copies(C, flip, sec)
+        self.v1_cases(C, flip, sec)
         C("entry-double-and-orphan", lambda p: self.edit(
             p, lambda im: (im.set_entry(41, 1, 5), im.set_entry(42, 9, 0))),
           ["virtual bucket mapped twice", "does not exist"], "refused")
@@ -369,19 +407,103 @@ class Corpus:
             self.random_flip("flip-%03d%s" % (i, "-resealed" if reseal
                                                else ""), offs, masks, reseal)
 
+    def copies(self, C, flip, sec):
+        """Version 2: one copy damaged (attach takes the other and
+        rewrites it; repair restores it), or both (refused)"""
+        good = "copy %s is good"
+        for copy, other in (("A", "B"), ("B", "A")):
+            b = 0 if copy == "A" else V.COPY_B_MIN
+            ok = good % other
+            log = "copy %s is damaged" % copy
+            C("copy-%s-sb-bitflip" % copy, flip(33, 0x10, copy),
+              ["copy %s of superblock 0 (sector %d): checksum mismatch; %s"
+               % (copy, b, ok)], "fixed", log)
+            C("copy-%s-devt-bitflip" % copy, flip(sec * 3 + 100, 1, copy),
+              ["copy %s of devtable 2 (sector %d): checksum mismatch; %s"
+               % (copy, b + 3, ok)], "fixed", log)
+            C("copy-%s-map-bitflip" % copy, flip(sec * 10 + 30, 2, copy),
+              ["copy %s of mapsector 0 (sector %d): checksum mismatch; %s"
+               % (copy, b + 10, ok)], "fixed", log)
+            C("copy-%s-map-zero" % copy, lambda p, b=b: self.write_at(
+                p, (b + 11) * sec, bytes(sec)),
+              ["copy %s of mapsector 1" % copy], "fixed", log)
+            C("copy-%s-map-other-pool" % copy, lambda p, c=copy: self.edit(
+                p, lambda im: im.reseal_blk(11, V.MAP_MAGIC, 1, 0x12345678,
+                                            copy=c)),
+              ["copy %s of mapsector 1" % copy,
+               "metadata sector from another pool"], "fixed", log)
+            C("copy-%s-devt-index" % copy, lambda p, c=copy: self.edit(
+                p, lambda im: im.reseal_blk(2, V.DEVT_MAGIC, 5, copy=c)),
+              ["copy %s of devtable 1" % copy, "index wrong"], "fixed",
+              log)
+        C("copy-A-sb-magic", flip(9, 0x20, "A"),
+          ["copy A of superblock 0 (sector 0): bad magic"], "fixed",
+          "using copy B's")
+        C("copy-A-sb-torn", lambda p: self.edit(
+            p, lambda im: im.write(0, im.read(0)[:40] + bytes(24) +
+                                   im.read(0)[64:])),
+          ["copy A of superblock 0 (sector 0): checksum mismatch"],
+          "fixed", "using copy B's")
+        # Copy B holds a change copy A lacks: copy A is newer by the copy
+        # rule (a crash between their writes); only noted by check
+        C("copy-B-older", lambda p: self.edit(
+            p, lambda im: im.set_entry(80, 41, 5, copy="B")),
+          ["note: copy B of mapsector 1 (sector 1035) is older than copy A"],
+          "clean-copies", "copy B is older than copy A")
+        C("copies-both-map", lambda p: self.edit(
+            p, lambda im: (im.flip(sec * 10 + 40, 1, "A"),
+                           im.flip(sec * 10 + 90, 4, "B"))),
+          ["mapsector 0 (sectors 10 and 1034): both copies damaged"],
+          "refused", "both copies damaged")
+        C("copies-both-devt", lambda p: self.edit(
+            p, lambda im: (im.flip(sec * 1 + 40, 1, "A"),
+                           im.flip(sec * 1 + 90, 4, "B"))),
+          ["devtable 0 (sectors 1 and 1025): both copies damaged"],
+          "refused", "both copies damaged")
+        # Sector 0 overwritten whole: it names no pool; refused as
+        # another format's data, copy B notwithstanding
+        C("copy-A-sb-zeroed", lambda p: self.write_at(p, 0, bytes(sec)),
+          ["not a vmem pool", "--superblock-from-copy"], "refused",
+          "holds other data")
+
+    def v1_cases(self, C, flip, sec):
+        """Layout version 1: one copy; damage is refused or fixed as
+        before"""
+        C("v1-clean", lambda p: None, [], "clean")
+        C("v1-sb-bitflip", flip(33, 0x10), ["superblock: checksum mismatch"],
+          "refused", "superblock: checksum mismatch")
+        C("v1-devt-bitflip", flip(sec * 1 + 100),
+          ["devtable 0: checksum"], "refused")
+        C("v1-map-bitflip", flip(sec * 10 + 16 + 8 * 3),
+          ["mapsector 0: checksum mismatch"], "refused")
+        C("v1-entry-owner-missing", lambda p: self.edit(
+            p, lambda im: im.set_entry(30, 6, 0)),
+          ["bucket 30: bucket owned by a device that does not exist"],
+          "fixed")
+        C("v1-deleting", lambda p: self.edit(
+            p, lambda im: im.set_dev(3, 32, 20,
+                                     V.DEV_EXISTS | V.DEV_DELETING)),
+          ["device 3: device deletion was interrupted"], "fixed",
+          "finishing the interrupted deletion")
+
     def random_flip(self, name, offs, masks, reseal):
         path = self.copy(name)
         im = V.Image(path)
+        # Half of them in copy A, half in copy B, a few in both
+        copy = self.rng.choice(("A", "A", "B", "B", "both"))
         for o, m in zip(offs, masks):
-            im.flip(o, m)
+            im.flip(o, m, copy)
         if reseal:
             for s in sorted(set(o // V.SECTOR for o in offs)):
                 if s == 0:
-                    im.write(0, V.sealed(im.read(0)))
+                    im.write_meta(0, V.sealed(im.read_meta(
+                        0, "B" if copy == "B" else "A")), copy)
                 elif s < V.MAP_START:
-                    im.reseal_blk(s, V.DEVT_MAGIC, s - V.DEVT_START)
+                    im.reseal_blk(s, V.DEVT_MAGIC, s - V.DEVT_START,
+                                  copy=copy)
                 else:
-                    im.reseal_blk(s, V.MAP_MAGIC, s - V.MAP_START)
+                    im.reseal_blk(s, V.MAP_MAGIC, s - V.MAP_START,
+                                  copy=copy)
         im.close()
         r = self.vmemctl("check", path)
         why = []
@@ -455,8 +577,8 @@ class Corpus:
         sec = bytearray(im.read(s))
         struct.pack_into("<QII", sec, 16 + (slot % V.DEVS_PER_SECTOR) * 16,
                          cap, 0, V.DEV_EXISTS)
-        im.write(s, V.blk_seal(sec, V.DEVT_MAGIC, s - V.DEVT_START,
-                               im.sb.pool_id))
+        im.write_meta(s, V.blk_seal(sec, V.DEVT_MAGIC, s - V.DEVT_START,
+                                    im.sb.pool_id))
 
     def write_disk(self):
         disk = os.path.join(self.a.work, "corpus.disk")

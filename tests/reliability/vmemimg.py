@@ -1,10 +1,18 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Read and craft vmem pool metadata in image files (layout version 1).
+"""Read and craft vmem pool metadata in image files (layout versions 1
+and 2).
 
 The layout is include/vmem/format.h; this is an independent reading of it
 for the reliability tests (corpus generator, log replayer), so a change of
 the format that the C codec and these tests disagree on shows up as a test
 failure rather than passing silently.
+
+Version 2 keeps two copies of every metadata sector: copy A at version 1's
+offsets, copy B, byte for byte the same, from sector Sb.copy_b. Whatever
+reads "the metadata" here (Sb.meta_sectors, map_entries, dev_records, a
+log replay tracking writes below MAP_START + map_sectors) reads copy A,
+which by the copy rule holds the newest durable state; the Image helpers
+write both copies unless told which.
 """
 import os
 import struct
@@ -13,7 +21,8 @@ SECTOR = 512
 PAGE = 65536
 SECTORS_PER_PAGE = PAGE // SECTOR
 MAGIC = 0x4C4F4F504D454D56
-VERSION = 1
+VERSION = 2
+COPY_B_MIN = 1024
 DEVT_MAGIC = 0x54564544
 MAP_MAGIC = 0x2050414D
 MAX_DEVICES = 255
@@ -35,8 +44,9 @@ SB_FIELDS = {
     "map_sectors": (40, "<Q"), "data_start": (48, "<Q"),
     "pool_pages": (56, "<Q"), "generation": (64, "<Q"),
     "format_time": (72, "<Q"), "uuid": (80, "16s"),
+    "copy_b": (96, "<Q"), "map_max": (104, "<Q"),
 }
-SB_RESERVED = 96
+SB_RESERVED = 112
 
 
 def _crc_table():
@@ -81,6 +91,7 @@ def blk_ok(sec, magic, index, pool_id):
 
 
 def geom(bucket_pages, nr_buckets):
+    """Version 1's layout of a pool of @nr_buckets buckets"""
     map_sectors = -(-nr_buckets // ENTRIES_PER_SECTOR)
     meta_sectors = MAP_START + map_sectors
     meta_pages = -(-meta_sectors // SECTORS_PER_PAGE)
@@ -98,6 +109,13 @@ class Sb:
             (self.map_sectors_calc, self.meta_sectors,
              self.data_start_calc) = geom(self.bucket_pages, self.nr_buckets)
         self.bucket_sectors = self.bucket_pages * SECTORS_PER_PAGE
+        if self.version < 2:
+            self.copy_b = 0
+
+    def copies(self):
+        """First sector of each copy of the metadata"""
+        return [0, self.copy_b] if self.version >= 2 and self.copy_b \
+            else [0]
 
     def data_sector(self, bucket):
         return (self.data_start + bucket * self.bucket_pages) * \
@@ -139,7 +157,8 @@ def dev_records(meta):
 
 class Image:
     """Sector-level editing of an image file; every helper reseals what it
-    changes unless told not to"""
+    changes unless told not to, and writes both copies of a version 2
+    pool unless @copy says "A" or "B" (it reads the copy it changes)"""
 
     def __init__(self, path):
         self.path = path
@@ -155,42 +174,65 @@ class Image:
     def write(self, sector, data):
         os.pwrite(self.fd, data, sector * SECTOR)
 
-    def set_sb(self, reseal=True, **fields):
-        sec = bytearray(self.read(0))
+    def _at(self, copy):
+        c = self.sb.copies()
+        if copy == "A" or len(c) == 1:
+            return c[:1]
+        if copy == "B":
+            return c[1:]
+        return c
+
+    def read_meta(self, sector, copy="A"):
+        """Image sector @sector of copy @copy"""
+        return self.read(self._at(copy)[0] + sector)
+
+    def write_meta(self, sector, data, copy="both"):
+        """Write image sector @sector to the copies @copy names"""
+        for at in self._at(copy):
+            self.write(at + sector, data)
+
+    def set_sb(self, reseal=True, copy="both", **fields):
+        sec = bytearray(self.read_meta(0, "B" if copy == "B" else "A"))
         for k, v in fields.items():
             off, fmt = SB_FIELDS[k]
             struct.pack_into(fmt, sec, off, v)
         if reseal:
             sec = sealed(sec)
-        self.write(0, bytes(sec))
-        self.sb = Sb(bytes(sec))
+        self.write_meta(0, bytes(sec), copy)
+        if copy != "B":
+            self.sb = Sb(bytes(sec))
 
-    def set_dev(self, dev_id, cap, budget, flags, reseal=True):
+    def set_dev(self, dev_id, cap, budget, flags, reseal=True, copy="both"):
         s = DEVT_START + dev_id // DEVS_PER_SECTOR
-        sec = bytearray(self.read(s))
+        sec = bytearray(self.read_meta(s, "B" if copy == "B" else "A"))
         struct.pack_into("<QII", sec, 16 + (dev_id % DEVS_PER_SECTOR) * 16,
                          cap, budget, flags)
         if reseal:
             sec = blk_seal(sec, DEVT_MAGIC, s - DEVT_START, self.sb.pool_id)
-        self.write(s, bytes(sec))
+        self.write_meta(s, bytes(sec), copy)
 
     def set_entry(self, bucket, owner, vb, flags=0, reserved=b"\0\0",
-                  reseal=True):
+                  reseal=True, copy="both"):
         ms = bucket // ENTRIES_PER_SECTOR
-        sec = bytearray(self.read(MAP_START + ms))
+        sec = bytearray(self.read_meta(MAP_START + ms,
+                                       "B" if copy == "B" else "A"))
         struct.pack_into("<IBB2s", sec,
                          16 + (bucket % ENTRIES_PER_SECTOR) * 8,
                          vb, owner, flags, reserved)
         if reseal:
             sec = blk_seal(sec, MAP_MAGIC, ms, self.sb.pool_id)
-        self.write(MAP_START + ms, bytes(sec))
+        self.write_meta(MAP_START + ms, bytes(sec), copy)
 
-    def reseal_blk(self, sector, magic, index, pool_id=None):
-        sec = self.read(sector)
-        self.write(sector, blk_seal(sec, magic, index,
-                                    self.sb.pool_id if pool_id is None
-                                    else pool_id))
+    def reseal_blk(self, sector, magic, index, pool_id=None, copy="both"):
+        sec = self.read_meta(sector, "B" if copy == "B" else "A")
+        self.write_meta(sector, blk_seal(sec, magic, index,
+                                         self.sb.pool_id if pool_id is None
+                                         else pool_id), copy)
 
-    def flip(self, offset, mask=0xFF):
-        b = os.pread(self.fd, 1, offset)[0]
-        os.pwrite(self.fd, bytes([b ^ mask]), offset)
+    def flip(self, offset, mask=0xFF, copy="A"):
+        """Flip bits at byte @offset of copy A's metadata (raw, no
+        reseal); in the copies @copy names in version 2"""
+        for at in self._at(copy):
+            o = at * SECTOR + offset
+            b = os.pread(self.fd, 1, o)[0]
+            os.pwrite(self.fd, bytes([b ^ mask]), o)

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Userspace tests of the on-disk format codec, lib/vmem_format.c, built
- * with ASan and UBSan: CRC-32C vectors, geometry for many device and
- * bucket sizes, seal/validate round trips, every fault the codec can
- * name (each produced by a crafted image and reported by
- * vmem_meta_check() with the right "what" and index), and foreign,
- * random and truncated images.
+ * with ASan and UBSan: CRC-32C vectors, geometry of both layout versions
+ * for many device and bucket sizes, seal/validate round trips, every
+ * fault the codec can name (each produced by a crafted image and reported
+ * by vmem_meta_check() with the right "what" and index), and foreign,
+ * random and truncated images. The two copies of layout version 2 have
+ * their own tests, copies_test.c.
  */
 #include <endian.h>
 #include <stdlib.h>
@@ -29,10 +30,14 @@ static const u8 uuid_a[16] = { 0xa1, 0xa2, 0xa3, 0xa4, 5, 6, 0x47, 8,
 static const u8 uuid_b[16] = { 0xb1, 0xb2, 0xb3, 0xb4, 5, 6, 0x47, 8,
 			       0x89, 10, 11, 12, 13, 14, 15, 16 };
 
+/* Layout version of the images img_new() makes */
+static u32 img_version = VMEM_VERSION;
+
 static void img_new_uuid(struct img *im, u64 dev_bytes, u32 bucket_pages,
 			 const u8 *uuid)
 {
-	enum vmem_fault f = vmem_geom_compute(dev_bytes, bucket_pages, &im->g);
+	enum vmem_fault f = vmem_geom_layout(dev_bytes, bucket_pages, 0,
+					     img_version, &im->g);
 
 	if (f) {
 		fprintf(stderr, "geometry of %llu bytes: %s\n",
@@ -243,7 +248,7 @@ static u64 round_up(u64 x, u64 a)
 	return (x + a - 1) / a * a;
 }
 
-/* data_start of a pool of @n buckets, derived from the layout contract */
+/* data_start of a version 1 pool of @n buckets, from the layout contract */
 static u64 contract_data_start(u64 n)
 {
 	u64 map = (n + VMEM_ENTRIES_PER_SECTOR - 1) / VMEM_ENTRIES_PER_SECTOR;
@@ -255,17 +260,33 @@ static u64 contract_data_start(u64 n)
 
 static unsigned int geom_checked;
 
-static void geom_one(u64 dev_bytes, u32 bp)
+/* The superblock carries a geometry and gives it back */
+static void geom_roundtrip(const struct vmem_geom *g, u64 dev_bytes)
+{
+	struct vmem_geom g2;
+	struct vmem_sb sb;
+
+	vmem_sb_init(&sb, g, dev_bytes >> VMEM_PAGE_SHIFT, uuid_a, 1);
+	EXPECT(vmem_sb_validate(&sb, dev_bytes, true) == VMEM_OK);
+	EXPECT(vmem_sb_validate(&sb, 0, false) == VMEM_OK);
+	vmem_geom_from_sb(&sb, &g2);
+	EXPECT(!memcmp(&g2, g, sizeof(g2)));
+	/* The last bucket ends inside the device */
+	EXPECT(vmem_bucket_sector(g, g->nr_buckets - 1) +
+	       (u64)g->bucket_pages * VMEM_SECTORS_PER_PAGE <=
+	       dev_bytes / VMEM_SECTOR_SIZE);
+}
+
+static void geom_one_v1(u64 dev_bytes, u32 bp)
 {
 	u64 pages = dev_bytes >> VMEM_PAGE_SHIFT;
-	struct vmem_geom g, g2;
-	struct vmem_sb sb;
+	struct vmem_geom g;
 	enum vmem_fault f;
 	u64 n;
 
 	geom_checked++;
 	memset(&g, 0xcc, sizeof(g));
-	f = vmem_geom_compute(dev_bytes, bp, &g);
+	f = vmem_geom_layout(dev_bytes, bp, 0, 1, &g);
 	if (f == VMEM_F_TOO_SMALL) {
 		/* Not even one bucket fits */
 		EXPECT(contract_data_start(1) + bp > pages);
@@ -275,11 +296,13 @@ static void geom_one(u64 dev_bytes, u32 bp)
 	if (f)
 		return;
 	n = g.nr_buckets;
+	EXPECT(g.version == 1 && g.copy_b == 0);
 	EXPECT(g.bucket_pages == bp);
 	EXPECT(n >= 1 && n <= VMEM_MAX_BUCKETS);
 	/* The map fits, exactly */
 	EXPECT(g.map_sectors * VMEM_ENTRIES_PER_SECTOR >= n);
 	EXPECT((g.map_sectors - 1) * VMEM_ENTRIES_PER_SECTOR < n);
+	EXPECT(g.map_max == g.map_sectors);
 	EXPECT(g.meta_sectors == VMEM_MAP_START + g.map_sectors);
 	/* Data is aligned, after the metadata, and inside the device */
 	EXPECT(g.data_start % VMEM_DATA_ALIGN_PAGES == 0);
@@ -294,19 +317,73 @@ static void geom_one(u64 dev_bytes, u32 bp)
 			(unsigned long long)n, (unsigned long long)n + 1);
 	if (n < VMEM_MAX_BUCKETS)
 		EXPECT(contract_data_start(n + 1) + (n + 1) * bp > pages);
-	/* The superblock carries it and gives it back */
-	vmem_sb_init(&sb, &g, pages, uuid_a, 1);
-	EXPECT(vmem_sb_validate(&sb, dev_bytes, true) == VMEM_OK);
-	EXPECT(vmem_sb_validate(&sb, 0, false) == VMEM_OK);
-	vmem_geom_from_sb(&sb, &g2);
-	EXPECT(g2.bucket_pages == g.bucket_pages &&
-	       g2.nr_buckets == g.nr_buckets &&
-	       g2.map_sectors == g.map_sectors &&
-	       g2.meta_sectors == g.meta_sectors &&
-	       g2.data_start == g.data_start);
-	/* The last bucket ends inside the device */
-	EXPECT(vmem_bucket_sector(&g, n - 1) + (u64)bp * VMEM_SECTORS_PER_PAGE
-	       <= dev_bytes / VMEM_SECTOR_SIZE);
+	geom_roundtrip(&g, dev_bytes);
+}
+
+/*
+ * Version 2, from format.h's placement rule: the map reserves room for
+ * @max_bytes (default 4 times the device), copy B starts at the smallest
+ * power of two of sectors >= 1024 that holds copy A with its room, data
+ * at the next 1 MiB after copy B
+ */
+static void geom_one_v2(u64 dev_bytes, u32 bp, u64 max_bytes)
+{
+	u64 pages = dev_bytes >> VMEM_PAGE_SHIFT, max_pages, max_buckets;
+	u64 map_max, extent, copy_b = 1024, start, n;
+	struct vmem_geom g;
+	enum vmem_fault f;
+
+	geom_checked++;
+	max_pages = max_bytes ? max_bytes >> VMEM_PAGE_SHIFT :
+		    pages > ~0ULL / 4 ? ~0ULL : pages * 4;
+	max_buckets = max_pages / bp;
+	if (max_buckets > VMEM_MAX_BUCKETS)
+		max_buckets = VMEM_MAX_BUCKETS;
+	map_max = (max_buckets + 61) / 62;
+	extent = VMEM_MAP_START + map_max;
+	while (copy_b < extent)
+		copy_b <<= 1;
+	start = round_up(copy_b + extent, 2048) / VMEM_SECTORS_PER_PAGE;
+	n = start < pages ? (pages - start) / bp : 0;
+	if (n > max_buckets)
+		n = max_buckets;
+
+	memset(&g, 0xcc, sizeof(g));
+	f = vmem_geom_layout(dev_bytes, bp, max_bytes, 2, &g);
+	if (!n || !max_buckets) {
+		EXPECT(f == VMEM_F_TOO_SMALL);
+		return;
+	}
+	EXPECT(f == VMEM_OK);
+	if (f)
+		return;
+	EXPECT(g.version == 2);
+	EXPECT(g.nr_buckets == n);
+	EXPECT(g.map_max == map_max && g.map_max >= g.map_sectors);
+	EXPECT(g.map_sectors == (n + 61) / 62);
+	EXPECT(g.meta_sectors == VMEM_MAP_START + g.map_sectors);
+	EXPECT(g.copy_b == copy_b);
+	EXPECT(g.data_start == start);
+	/* The placement: A, B, data, in that order, apart */
+	EXPECT(VMEM_MAP_START + g.map_max <= g.copy_b);
+	EXPECT(g.copy_b >= VMEM_COPY_B_MIN && !(g.copy_b & (g.copy_b - 1)));
+	EXPECT(g.copy_b + VMEM_MAP_START + g.map_max <=
+	       g.data_start * VMEM_SECTORS_PER_PAGE);
+	EXPECT(g.data_start % VMEM_DATA_ALIGN_PAGES == 0);
+	EXPECT(g.data_start + n * bp <= pages);
+	/* A small pool keeps version 1's data start */
+	if (extent <= 1024)
+		EXPECT(g.data_start == 16);
+	geom_roundtrip(&g, dev_bytes);
+}
+
+static void geom_one(u64 dev_bytes, u32 bp)
+{
+	geom_one_v1(dev_bytes, bp);
+	geom_one_v2(dev_bytes, bp, 0);
+	geom_one_v2(dev_bytes, bp, dev_bytes);
+	geom_one_v2(dev_bytes, bp, dev_bytes * 16 > dev_bytes ?
+		    dev_bytes * 16 : ~0ULL);
 }
 
 static void codec_geometry_sizes(void)
@@ -346,35 +423,79 @@ static void codec_geometry_sizes(void)
 
 static void codec_geometry_limits(void)
 {
-	struct vmem_geom g;
+	struct vmem_geom g, u;
 	struct vmem_sb sb;
 
 	/* The largest pool: the bucket count is capped and still fits */
-	EXPECT(vmem_geom_compute(~0ULL, 1, &g) == VMEM_OK);
+	EXPECT(vmem_geom_layout(~0ULL, 1, 0, 1, &g) == VMEM_OK);
 	EXPECT(g.nr_buckets == VMEM_MAX_BUCKETS);
 	EXPECT(g.data_start + g.nr_buckets <= ~0ULL >> VMEM_PAGE_SHIFT);
 	vmem_sb_init(&sb, &g, ~0ULL >> VMEM_PAGE_SHIFT, uuid_a, 1);
 	EXPECT(vmem_sb_validate(&sb, ~0ULL, true) == VMEM_OK);
-	EXPECT(vmem_geom_compute(~0ULL, VMEM_MAX_BUCKET_PAGES, &g) == VMEM_OK);
+	EXPECT(vmem_geom_layout(~0ULL, 1, 0, 2, &g) == VMEM_OK);
+	EXPECT(g.version == 2 && g.nr_buckets == VMEM_MAX_BUCKETS);
+	EXPECT(g.map_max == VMEM_MAX_MAP_SECTORS);
+	vmem_sb_init(&sb, &g, ~0ULL >> VMEM_PAGE_SHIFT, uuid_a, 1);
+	EXPECT(vmem_sb_validate(&sb, ~0ULL, true) == VMEM_OK);
+	EXPECT(vmem_geom_layout(~0ULL, VMEM_MAX_BUCKET_PAGES, 0, 2, &g) ==
+	       VMEM_OK);
 	EXPECT(g.data_start + g.nr_buckets * VMEM_MAX_BUCKET_PAGES <=
 	       ~0ULL >> VMEM_PAGE_SHIFT);
-	/* The smallest pool: one bucket after 1 MiB of metadata */
-	EXPECT(vmem_geom_compute(2 * MIB, 16, &g) == VMEM_OK);
-	EXPECT(g.nr_buckets == 1 && g.data_start == 16);
+	/* The smallest pool: one bucket after 1 MiB of metadata, both versions */
+	EXPECT(vmem_geom_layout(2 * MIB, 16, 0, 2, &g) == VMEM_OK);
+	EXPECT(g.nr_buckets == 1 && g.data_start == 16 && g.copy_b == 1024);
 	EXPECT(vmem_geom_compute(2 * MIB - 1, 16, &g) == VMEM_F_TOO_SMALL);
 	EXPECT(vmem_geom_compute(0, 16, &g) == VMEM_F_TOO_SMALL);
-	/* Page 0 holds the map of 7316 buckets, not one more */
-	EXPECT(vmem_geom_compute((16 + 7316) * 65536ULL, 1, &g) == VMEM_OK);
+	EXPECT(vmem_geom_layout(2 * MIB, 16, 0, 1, &g) == VMEM_OK);
+	EXPECT(g.nr_buckets == 1 && g.data_start == 16);
+	/* Version 1: page 0 holds the map of 7316 buckets, not one more */
+	EXPECT(vmem_geom_layout((16 + 7316) * 65536ULL, 1, 0, 1, &g) ==
+	       VMEM_OK);
 	EXPECT(g.nr_buckets == 7316 && g.meta_sectors == 128);
-	EXPECT(vmem_geom_compute((16 + 7317) * 65536ULL, 1, &g) == VMEM_OK);
+	EXPECT(vmem_geom_layout((16 + 7317) * 65536ULL, 1, 0, 1, &g) ==
+	       VMEM_OK);
 	EXPECT(g.nr_buckets == 7317 && g.meta_sectors == 129);
+	/* Version 2: 62868 buckets of room keep the data at 1 MiB */
+	EXPECT(vmem_geom_layout(10 * GIB, 16, 62868 * MIB, 2, &g) == VMEM_OK);
+	EXPECT(g.map_max == 1014 && g.copy_b == 1024 && g.data_start == 16);
+	EXPECT(vmem_geom_layout(10 * GIB, 16, 62869 * MIB, 2, &g) == VMEM_OK);
+	EXPECT(g.map_max == 1015 && g.copy_b == 2048 && g.data_start == 32);
+	/* A max size below the device makes the pool that small */
+	EXPECT(vmem_geom_layout(10 * GIB, 16, 100 * MIB, 2, &g) == VMEM_OK);
+	EXPECT(g.nr_buckets == 100 && g.map_max == 2);
+	EXPECT(vmem_geom_layout(10 * GIB, 16, 1, 2, &g) == VMEM_F_TOO_SMALL);
+	EXPECT(vmem_geom_layout(10 * GIB, 16, 0, 3, &g) == VMEM_F_VERSION);
+	EXPECT(vmem_geom_layout(10 * GIB, 16, 0, 0, &g) == VMEM_F_VERSION);
+	/* Upgrade: copy B into version 1's padding, when it fits */
+	EXPECT(vmem_geom_layout(10 * GIB, 16, 0, 1, &g) == VMEM_OK);
+	EXPECT(vmem_geom_upgrade(&g, &u) == VMEM_OK);
+	EXPECT(u.version == 2 && u.copy_b == 1024 && u.map_max == 1014);
+	EXPECT(u.nr_buckets == g.nr_buckets && u.data_start == g.data_start);
+	vmem_sb_init(&sb, &u, (10 * GIB) >> VMEM_PAGE_SHIFT, uuid_a, 1);
+	EXPECT(vmem_sb_validate(&sb, 10 * GIB, true) == VMEM_OK);
+	EXPECT(vmem_geom_upgrade(&u, &u) == VMEM_F_VERSION);
+	/* 1014 map sectors fit the padding; 1015 do not */
+	EXPECT(vmem_geom_layout((16 + 62868) * 65536ULL, 1, 0, 1, &g) ==
+	       VMEM_OK);
+	EXPECT(g.map_sectors == 1014 && vmem_geom_upgrade(&g, &u) == VMEM_OK);
+	EXPECT(u.map_max == 1014);
+	EXPECT(vmem_geom_layout((32 + 62869) * 65536ULL, 1, 0, 1, &g) ==
+	       VMEM_OK);
+	EXPECT(g.map_sectors == 1015 &&
+	       vmem_geom_upgrade(&g, &u) == VMEM_F_GEOMETRY);
+	EXPECT(vmem_geom_layout(100 * GIB, 1, 0, 1, &g) == VMEM_OK);
+	EXPECT(vmem_geom_upgrade(&g, &u) == VMEM_F_GEOMETRY);
 	/* Bucket sizes */
 	EXPECT(vmem_geom_compute(GIB, 0, &g) == VMEM_F_BUCKET_SIZE);
 	EXPECT(vmem_geom_compute(GIB, 3, &g) == VMEM_F_BUCKET_SIZE);
 	EXPECT(vmem_geom_compute(GIB, 24, &g) == VMEM_F_BUCKET_SIZE);
 	EXPECT(vmem_geom_compute(GIB, 32768, &g) == VMEM_F_BUCKET_SIZE);
 	EXPECT(vmem_geom_compute(GIB, 1U << 31, &g) == VMEM_F_BUCKET_SIZE);
+	EXPECT(vmem_geom_layout(GIB, 3, 0, 1, &g) == VMEM_F_BUCKET_SIZE);
 	EXPECT(vmem_geom_compute(4 * GIB, 16384, &g) == VMEM_OK);
+	/* What format lays out */
+	EXPECT(vmem_geom_compute(GIB, 16, &g) == VMEM_OK &&
+	       g.version == VMEM_VERSION);
 }
 
 static void codec_helpers(void)
@@ -435,10 +556,12 @@ static void codec_roundtrip(void)
 	static const u64 sizes[] = { 2 * MIB, 100 * MIB + 4096, 10 * GIB,
 				     (16 + 7316) * 65536ULL, 300 * GIB };
 	static const u32 bps[] = { 1, 16, 256, 16384 };
-	unsigned int i, j;
+	unsigned int i, j, v;
 	u64 s;
 
+	for (v = 1; v <= 2; v++)
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		img_version = v;
 		for (j = 0; j < ARRAY_SIZE(bps); j++) {
 			struct img im;
 			struct vmem_sb *sb;
@@ -448,7 +571,7 @@ static void codec_roundtrip(void)
 			img_new(&im, sizes[i], bps[j]);
 			sb = img_sb(&im);
 			EXPECT(le64toh(sb->magic) == VMEM_MAGIC);
-			EXPECT(le32toh(sb->version) == VMEM_VERSION);
+			EXPECT(le32toh(sb->version) == v);
 			EXPECT(le64toh(sb->pool_pages) == sizes[i] >> 16);
 			EXPECT(le64toh(sb->format_time) == 1700000000);
 			EXPECT(!memcmp(sb->uuid, uuid_a, 16));
@@ -464,6 +587,7 @@ static void codec_roundtrip(void)
 			img_free(&im);
 		}
 	}
+	img_version = VMEM_VERSION;
 }
 
 /* Devices and buckets decode into the view */
@@ -557,7 +681,54 @@ static void sb_too_many(struct vmem_sb *sb)
 
 static void sb_reserved(struct vmem_sb *sb)
 {
-	sb->reserved[415] = 1;
+	sb->reserved[399] = 1;
+}
+
+/* Version 2: copy B's place and the map's room */
+static void sb_copy_b_small(struct vmem_sb *sb)
+{
+	sb->copy_b = htole64(512);
+}
+
+static void sb_copy_b_odd(struct vmem_sb *sb)
+{
+	sb->copy_b = htole64(1024 + 8);
+}
+
+static void sb_copy_b_in_data(struct vmem_sb *sb)
+{
+	sb->copy_b = htole64(4096);
+}
+
+static void sb_copy_b_past_end(struct vmem_sb *sb)
+{
+	sb->copy_b = htole64(le64toh(sb->pool_pages) * 128);
+}
+
+static void sb_map_max_small(struct vmem_sb *sb)
+{
+	sb->map_max = htole64(le64toh(sb->map_sectors) - 1);
+}
+
+static void sb_map_max_big(struct vmem_sb *sb)
+{
+	sb->map_max = htole64(1015);	/* copy A overlaps copy B */
+}
+
+static void sb_data_start_v2(struct vmem_sb *sb)
+{
+	sb->data_start = htole64(8);
+}
+
+static void sb_v1_copy_b(struct vmem_sb *sb)
+{
+	sb->version = htole32(1);
+}
+
+static void sb_v1_map_max(struct vmem_sb *sb)
+{
+	sb->version = htole32(1);
+	sb->copy_b = 0;
 }
 
 static void codec_fault_superblock(void)
@@ -577,6 +748,16 @@ static void codec_fault_superblock(void)
 	sb_case(sb_pool_pages, VMEM_F_GEOMETRY);
 	sb_case(sb_too_many, VMEM_F_GEOMETRY);
 	sb_case(sb_reserved, VMEM_F_RESERVED);
+	sb_case(sb_copy_b_small, VMEM_F_GEOMETRY);
+	sb_case(sb_copy_b_odd, VMEM_F_GEOMETRY);
+	sb_case(sb_copy_b_in_data, VMEM_F_GEOMETRY);
+	sb_case(sb_copy_b_past_end, VMEM_F_GEOMETRY);
+	sb_case(sb_map_max_small, VMEM_F_GEOMETRY);
+	sb_case(sb_map_max_big, VMEM_F_GEOMETRY);
+	sb_case(sb_data_start_v2, VMEM_F_GEOMETRY);
+	/* Version 1's superblock had these fields reserved, zero */
+	sb_case(sb_v1_copy_b, VMEM_F_RESERVED);
+	sb_case(sb_v1_map_max, VMEM_F_RESERVED);
 
 	/* Unknown read-only-compatible features are fine read-only */
 	img_new(&im, 10 * GIB, 16);
@@ -595,6 +776,19 @@ static void codec_fault_superblock(void)
 	EXPECT(vmem_sb_validate(img_sb(&im), 0, false) == VMEM_F_CSUM);
 	EXPECT(img_check(&im) == 1 && only(VMEM_F_CSUM, "superblock", 0));
 	img_free(&im);
+}
+
+/* Version 1 superblocks: the faults that exist there */
+static void codec_fault_superblock_v1(void)
+{
+	sb_case(sb_bad_magic, VMEM_F_MAGIC);
+	sb_case(sb_new_version, VMEM_F_VERSION);
+	sb_case(sb_map_sectors, VMEM_F_GEOMETRY);
+	sb_case(sb_data_start, VMEM_F_GEOMETRY);
+	sb_case(sb_pool_pages, VMEM_F_GEOMETRY);
+	sb_case(sb_reserved, VMEM_F_RESERVED);
+	sb_case(sb_copy_b_odd, VMEM_F_RESERVED);
+	sb_case(sb_map_max_big, VMEM_F_RESERVED);
 }
 
 static void codec_fault_too_small(void)
@@ -1026,6 +1220,13 @@ int main(void)
 	RUN(codec_zeroed_flag);
 	RUN(codec_fault_invalid_owner);
 	RUN(codec_fault_many);
+	/* The same faults in a version 1 image */
+	img_version = 1;
+	RUN(codec_fault_superblock_v1);
+	run_test("codec_fault_devtable_v1", codec_fault_devtable);
+	run_test("codec_fault_map_v1", codec_fault_map);
+	run_test("codec_fault_many_v1", codec_fault_many);
+	img_version = VMEM_VERSION;
 	RUN(codec_page0_classify);
 	RUN(codec_random_images);
 	RUN(codec_all_zero_image);

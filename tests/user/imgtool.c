@@ -10,6 +10,12 @@
  *   imgtool zeroed IMG BUCKET                   mark a free bucket known
  *                                               zero (VMEM_ENTRY_ZEROED)
  *   imgtool flip IMG OFFSET                     invert one byte, no reseal
+ *   imgtool copyb IMG                           print copy B's first sector
+ *                                               (0 in layout version 1)
+ *
+ * In layout version 2 dev, map and zeroed change both copies of the
+ * sector, as the module would (read from copy A); IMGTOOL_COPY=A or B
+ * makes them change that copy only (the other keeps its old content).
  */
 #include <endian.h>
 #include <fcntl.h>
@@ -20,8 +26,10 @@
 #include <vmem/meta.h>
 
 static int fd;
+/* Copy B's first sector, 0 in layout version 1 */
+static u64 copy_b;
 
-static void rw_sector(void *buf, u64 sector, bool wr)
+static void rw_at(void *buf, u64 sector, bool wr)
 {
 	ssize_t n;
 
@@ -33,6 +41,25 @@ static void rw_sector(void *buf, u64 sector, bool wr)
 		perror("imgtool: sector I/O");
 		exit(2);
 	}
+}
+
+/*
+ * Read a metadata sector from the copy being changed, write it to both
+ * copies (or the one IMGTOOL_COPY names)
+ */
+static void rw_sector(void *buf, u64 sector, bool wr)
+{
+	const char *c = getenv("IMGTOOL_COPY");
+	bool only_b = c && !strcmp(c, "B") && copy_b;
+
+	if (!wr) {
+		rw_at(buf, only_b ? copy_b + sector : sector, false);
+		return;
+	}
+	if (!only_b)
+		rw_at(buf, sector, true);
+	if (copy_b && !(c && !strcmp(c, "A")))
+		rw_at(buf, copy_b + sector, true);
 }
 
 static u64 num(const char *s)
@@ -126,8 +153,8 @@ int main(int argc, char **argv)
 	struct vmem_sb sb;
 	int ret;
 
-	if (argc < 4) {
-		fprintf(stderr, "usage: imgtool dev|map|zeroed|flip IMG ARGS...\n");
+	if (argc < 3) {
+		fprintf(stderr, "usage: imgtool dev|map|zeroed|flip|copyb IMG ARGS...\n");
 		return 2;
 	}
 	fd = open(argv[2], O_RDWR);
@@ -135,7 +162,9 @@ int main(int argc, char **argv)
 		perror(argv[2]);
 		return 2;
 	}
-	rw_sector(&sb, 0, false);
+	rw_at(&sb, 0, false);
+	if (le32toh(sb.version) >= 2)
+		copy_b = le64toh(sb.copy_b);
 	if (!strcmp(argv[1], "dev") && argc == 7) {
 		ret = set_dev(argv + 3, vmem_pool_id(&sb));
 	} else if (!strcmp(argv[1], "map") && argc == 6) {
@@ -144,6 +173,9 @@ int main(int argc, char **argv)
 		ret = set_zeroed(argv + 3, vmem_pool_id(&sb));
 	} else if (!strcmp(argv[1], "flip") && argc == 4) {
 		ret = flip(argv + 3);
+	} else if (!strcmp(argv[1], "copyb") && argc == 3) {
+		printf("%llu\n", (unsigned long long)copy_b);
+		ret = 0;
 	} else {
 		fprintf(stderr, "imgtool: bad command or argument count\n");
 		ret = 2;

@@ -103,18 +103,21 @@ sector_off() {
 vmemctl_help() {
 	local c
 	want_rc 0 "$V" --help
-	for c in format dump check repair attach detach create resize budget \
-		 delete list status help; do
+	for c in format dump check repair upgrade attach detach create resize \
+		 budget delete list status help; do
 		has "vmemctl $c" "$out"
 	done
-	for c in format dump check repair attach detach create resize budget \
-		 delete list status; do
+	for c in format dump check repair upgrade attach detach create resize \
+		 budget delete list status; do
 		want_rc 0 "$V" help "$c" && has "usage: vmemctl $c" "$out"
 		want_rc 0 "$V" "$c" --help && has "usage: vmemctl $c" "$out"
 	done
 	want_rc 0 "$V" help format && has "--bucket-size" "$out" &&
-		has "--force" "$out"
-	want_rc 0 "$V" help repair && has "--dry-run" "$out"
+		has "--force" "$out" && has "--max-size" "$out" &&
+		has "--layout-version" "$out"
+	want_rc 0 "$V" help repair && has "--dry-run" "$out" &&
+		has "--drop-unreadable" "$out"
+	want_rc 0 "$V" help upgrade && has "--dry-run" "$out"
 	want_rc 2 "$V" help nosuch && has "unknown command" "$err"
 	want_rc 2 "$V" nosuch && has "unknown command 'nosuch'" "$err"
 	want_rc 2 "$V"
@@ -129,6 +132,8 @@ vmemctl_format_check_sparse_10g() {
 	has "bucket size:     1M" "$out"
 	has "map sectors:     166" "$out"
 	has "data start:      1M" "$out"
+	has "layout:          version 2, metadata copies at sectors 0 and 1024" "$out"
+	has "max size:        40G (room for 40982 buckets)" "$out"
 	has "usable capacity:" "$out"
 	has "size:            10G (10737418240 bytes)" "$out"
 	want_rc 0 "$V" check p.img && has "clean" "$out"
@@ -229,8 +234,12 @@ vmemctl_format_refuses_pool() {
 		bad "uuid not renewed: $u1 $u2"
 	fi
 	want_rc 0 "$V" check p.img && has "0 devices" "$out"
-	# A damaged pool is named too
+	# A damaged pool is named too: one copy of the superblock...
 	"$IMGTOOL" flip p.img 100
+	want_rc 1 "$V" format p.img && has "a vmem pool with 0 devices" "$err" &&
+		has "damaged" "$err"
+	# ... or both
+	"$IMGTOOL" flip p.img $((1024 * 512 + 100))
 	want_rc 1 "$V" format p.img && has "damaged vmem pool" "$err"
 }
 
@@ -274,11 +283,29 @@ vmemctl_check_flip_superblock() {
 	new_pool p.img 10G || return
 	"$IMGTOOL" flip p.img 300
 	want_rc 1 "$V" check p.img &&
+		has "vmemctl: check: copy A of superblock 0 (sector 0): checksum mismatch; copy B is good" "$out" &&
+		has "1 fault found (damaged copies only" "$out"
+	"$IMGTOOL" flip p.img $((1024 * 512 + 300))
+	want_rc 1 "$V" check p.img &&
+		has "vmemctl: check: p.img: superblock: checksum mismatch" "$err"
+	# Version 1: one copy
+	new_pool p.img 10G --layout-version 1 || return
+	"$IMGTOOL" flip p.img 300
+	want_rc 1 "$V" check p.img &&
 		has "vmemctl: check: p.img: superblock: checksum mismatch" "$err"
 }
 
 vmemctl_check_flip_devtable() {
 	new_pool p.img 10G || return
+	"$IMGTOOL" flip p.img "$(sector_off 3 100)"
+	want_rc 1 "$V" check p.img &&
+		has "vmemctl: check: copy A of devtable 2 (sector 3): checksum mismatch; copy B is good" "$out" &&
+		has "1 fault found" "$out"
+	"$IMGTOOL" flip p.img "$(sector_off 1027 100)"
+	want_rc 1 "$V" check p.img &&
+		has "vmemctl: check: devtable 2 (sectors 3 and 1027): both copies damaged (copy A: checksum mismatch; copy B: checksum mismatch)" "$out" &&
+		has "1 fault found" "$out"
+	new_pool p.img 10G --layout-version 1 || return
 	"$IMGTOOL" flip p.img "$(sector_off 3 100)"
 	want_rc 1 "$V" check p.img &&
 		has "vmemctl: check: devtable 2: checksum mismatch" "$out" &&
@@ -287,15 +314,71 @@ vmemctl_check_flip_devtable() {
 
 vmemctl_check_flip_map() {
 	new_pool p.img 10G || return
+	"$IMGTOOL" flip p.img "$(sector_off 1039 77)"
+	want_rc 1 "$V" check p.img &&
+		has "vmemctl: check: copy B of mapsector 5 (sector 1039): checksum mismatch; copy A is good" "$out"
+	new_pool p.img 10G --layout-version 1 || return
 	"$IMGTOOL" flip p.img "$(sector_off 15 77)"
 	want_rc 1 "$V" check p.img &&
 		has "vmemctl: check: mapsector 5: checksum mismatch" "$out"
 	# The last map sector, in its unused tail: one fault
-	new_pool p.img 10G || return
+	new_pool p.img 10G --layout-version 1 || return
 	"$IMGTOOL" flip p.img "$(sector_off 175 500)"
 	want_rc 1 "$V" check p.img &&
 		has "mapsector 165: checksum mismatch" "$out" &&
 		has "1 fault found" "$out"
+}
+
+# A copy B older than its copy A (a crash between their writes) is the
+# normal state after a crash: noted, not a fault
+vmemctl_check_copy_b_older() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" dev p.img 0 160 0 1
+	IMGTOOL_COPY=A "$IMGTOOL" map p.img 70 1 3
+	want_rc 0 "$V" check p.img &&
+		has "note: copy B of mapsector 1 (sector 1035) is older than copy A (a crash between their writes)" "$out" &&
+		lacks "vmemctl: check: note" "$out" &&
+		has "clean: 10239 buckets of 1024 KiB, 1 used" "$out" &&
+		has "(1 copy B older than copy A: attach rewrites it)" "$out"
+	want_rc 0 "$V" dump --json p.img &&
+		eq "$(printf '%s' "$out" | jq -c '[.copies.count, .copies.b_older, .copies.a_damaged, .faults, .map.used]')" \
+		   '[2,1,0,0,1]'
+	want_rc 0 "$V" repair p.img &&
+		has "restore copy B from copy A" "$out" &&
+		has "wrote map sector 1, copy B (sector 1035 of p.img): restored from copy A" "$out"
+	want_rc 0 "$V" check p.img && lacks "note" "$out"
+}
+
+# A torn superblock A (half old, half new), or a sector 0 wiped: copy B's
+vmemctl_check_superblock_copies() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" dev p.img 3 160 0 1
+	dd if=/dev/zero of=p.img bs=1 seek=40 count=40 conv=notrunc status=none
+	want_rc 1 "$V" check p.img &&
+		has "copy A of superblock 0 (sector 0): checksum mismatch; copy B is good" "$out"
+	want_rc 0 "$V" dump --json p.img &&
+		eq "$(printf '%s' "$out" | jq -c '[.copies.superblock_at, .devices[0].id]')" '[1024,3]'
+	# A zero sector 0 names no pool: not a pool for attach and check,
+	# restored only when asked
+	dd if=/dev/zero of=p.img bs=512 count=1 conv=notrunc status=none
+	want_rc 1 "$V" check p.img && has "not a vmem pool" "$err" &&
+		has "'vmemctl repair --superblock-from-copy' restores it" "$err"
+	want_rc 1 "$V" repair p.img && has "refusing to touch it" "$err"
+	want_rc 1 "$V" repair -S -n p.img &&
+		has "superblock 0: names no pool: would restore it from copy B at sector 1024" "$out"
+	want_rc 0 "$V" repair --superblock-from-copy p.img &&
+		has "wrote superblock 0, copy A (sector 0 of p.img): restored from copy B" "$out"
+	want_rc 0 "$V" check p.img
+	want_rc 0 "$V" dump --json p.img &&
+		eq "$(printf '%s' "$out" | jq -c '[.copies.superblock_at, .devices[0].id]')" '[0,3]'
+	# The magic flipped: the uuid still names the pool
+	"$IMGTOOL" flip p.img 9
+	want_rc 1 "$V" check p.img &&
+		has "copy A of superblock 0 (sector 0): bad magic: not a vmem pool; copy B is good" "$out"
+	# Another format over the start: refused, copy B or not
+	dd if=/dev/urandom of=p.img bs=64k count=1 conv=notrunc status=none
+	want_rc 1 "$V" check p.img && has "not a vmem pool" "$err"
+	want_rc 1 "$V" repair p.img && has "refusing to touch it" "$err"
 }
 
 vmemctl_check_bad_owner() {
@@ -406,11 +489,14 @@ vmemctl_repair_fixes() {
 		has "device 2: device deletion was interrupted: finish the deletion of vmem2" \
 			"$out" &&
 		has "bucket 400: will free it" "$out" &&
-		has "wrote device-table sector 0 (sector 1 of p.img)" "$out" &&
+		has "wrote device-table sector 0, copy A (sector 1 of p.img)" "$out" &&
 		has "p.img: repaired: 5 changes; the pool is clean" "$out"
-	# the freed entries come after the deleting device's, its record last
-	eq "$(printf '%s\n' "$out" | grep '^wrote' | tail -n 1)" \
-		"wrote device-table sector 0 (sector 1 of p.img)"
+	# the freed entries come after the deleting device's, its record
+	# last, copy A then copy B of each
+	eq "$(printf '%s\n' "$out" | grep '^wrote' | tail -n 2 | tr '\n' '|')" \
+		"wrote device-table sector 0, copy A (sector 1 of p.img)|wrote device-table sector 0, copy B (sector 1025 of p.img)|"
+	eq "$(printf '%s\n' "$out" | grep -c '^wrote map sector .*, copy A')" 4
+	eq "$(printf '%s\n' "$out" | grep -c '^wrote map sector .*, copy B')" 4
 	want_rc 0 "$V" check p.img &&
 		has "2 used, 10237 free, 1 device" "$out"
 	want_rc 0 "$V" dump --json p.img &&
@@ -444,28 +530,112 @@ vmemctl_repair_refuses() {
 	lacks "wrote" "$out"
 	eq "$(meta_sum p.img)" "$sum"
 
+	# Version 2: damaged in both copies; version 1: in its one copy
+	local v b
+	for v in 2 1; do
+		b=0
+		[ $v = 2 ] && b=1024
+		new_pool p.img 10G --layout-version $v || return
+		"$IMGTOOL" flip p.img 300
+		[ $v = 2 ] && "$IMGTOOL" flip p.img $((b * 512 + 300))
+		sum=$(meta_sum p.img)
+		want_rc 1 "$V" repair p.img &&
+			has "superblock 0: checksum mismatch: NOT safe to repair" "$out"
+		eq "$(meta_sum p.img)" "$sum"
+
+		new_pool p.img 10G --layout-version $v || return
+		"$IMGTOOL" flip p.img "$(sector_off 3 100)"
+		[ $v = 2 ] && "$IMGTOOL" flip p.img "$(sector_off $((b + 3)) 100)"
+		sum=$(meta_sum p.img)
+		want_rc 1 "$V" repair p.img &&
+			has "devtable 2" "$out" && has "NOT safe to repair" "$out"
+		eq "$(meta_sum p.img)" "$sum"
+
+		new_pool p.img 10G --layout-version $v || return
+		"$IMGTOOL" map p.img 100 2 0
+		"$IMGTOOL" dev p.img 1 32 0 1
+		"$IMGTOOL" flip p.img "$(sector_off 15 77)"
+		[ $v = 2 ] && "$IMGTOOL" flip p.img "$(sector_off $((b + 15)) 77)"
+		sum=$(meta_sum p.img)
+		want_rc 1 "$V" repair p.img &&
+			has "mapsector 5" "$out" && has "NOT safe to repair" "$out"
+		[ $v = 2 ] && has "--drop-unreadable" "$out"
+		eq "$(meta_sum p.img)" "$sum"
+	done
+}
+
+# Version 2: every damaged copy is restored from the other; copies A are
+# written first, then copies B; the entry fixes after, to both copies
+vmemctl_repair_copies() {
+	local sum
+	repairable_pool || return
+	"$IMGTOOL" flip p.img 300				# superblock A
+	"$IMGTOOL" flip p.img "$(sector_off 1026 40)"		# devtable 1, B
+	"$IMGTOOL" flip p.img "$(sector_off 20 40)"		# mapsector 10, A
+	IMGTOOL_COPY=B "$IMGTOOL" map p.img 1000 2 1		# B differs: older
+	want_rc 1 "$V" check p.img && has "7 faults found" "$out"
+	sum=$(meta_sum p.img)
+	want_rc 0 "$V" repair -n p.img &&
+		has "copy A of superblock 0 (sector 0): checksum mismatch; copy B is good: restore copy A from copy B" "$out" &&
+		has "copy B of devtable 1 (sector 1026): checksum mismatch; copy A is good: restore copy B from copy A" "$out" &&
+		has "copy A of mapsector 10 (sector 20): checksum mismatch; copy B is good: restore copy A from copy B" "$out" &&
+		has "copy B of mapsector 16 (sector 1050) is older than copy A (a crash between their writes): restore copy B from copy A" "$out" &&
+		has "9 changes planned" "$out"
+	eq "$(meta_sum p.img)" "$sum"
+	want_rc 0 "$V" repair p.img &&
+		has "p.img: repaired: 9 changes; the pool is clean" "$out"
+	eq "$(printf '%s\n' "$out" | grep '^wrote' | head -n 4 | tr '\n' '|')" \
+		"wrote superblock 0, copy A (sector 0 of p.img): restored from copy B|wrote map sector 10, copy A (sector 20 of p.img): restored from copy B|wrote device-table sector 1, copy B (sector 1026 of p.img): restored from copy A|wrote map sector 16, copy B (sector 1050 of p.img): restored from copy A|"
+	want_rc 0 "$V" check p.img && lacks "copy" "$out"
+}
+
+# A map sector lost in both copies: only --drop-unreadable, and it says so
+vmemctl_repair_drop_unreadable() {
+	local sum
 	new_pool p.img 10G || return
+	"$IMGTOOL" dev p.img 0 1600 0 1
+	"$IMGTOOL" dev p.img 1 1600 0 1
+	"$IMGTOOL" map p.img 130 1 7
+	"$IMGTOOL" map p.img 131 2 7
+	"$IMGTOOL" map p.img 500 1 8
+	"$IMGTOOL" flip p.img "$(sector_off 12 77)"
+	"$IMGTOOL" flip p.img "$(sector_off 1036 300)"
+	want_rc 1 "$V" check p.img &&
+		has "mapsector 2 (sectors 12 and 1036): both copies damaged" "$out"
+	sum=$(meta_sum p.img)
+	want_rc 1 "$V" repair p.img &&
+		has "NOT safe to repair: its map entries are lost ('vmemctl repair --drop-unreadable' frees its buckets" "$out"
+	eq "$(meta_sum p.img)" "$sum"
+	want_rc 0 "$V" repair --drop-unreadable --dry-run p.img &&
+		has "drop it: would rewrite it empty; its buckets 124..185 become free" "$out"
+	eq "$(meta_sum p.img)" "$sum"
+	want_rc 0 "$V" repair --drop-unreadable p.img &&
+		has "wrote map sector 2, copy A (sector 12 of p.img)" "$out" &&
+		has "wrote map sector 2, copy B (sector 1036 of p.img)" "$out"
+	want_rc 0 "$V" check p.img && has "1 used" "$out"
+	want_rc 0 "$V" dump --json p.img &&
+		eq "$(printf '%s' "$out" | jq -c '[.devices[].used_buckets]')" '[1,0]'
+}
+
+# Killed before each of its writes, repair leaves a pool that a second
+# repair finishes (and that check accepts, or names only copies)
+vmemctl_repair_killed() {
+	local k n
+	command -v strace >/dev/null || { echo "(no strace: skipped)" >&2; return; }
+	repairable_pool || return
 	"$IMGTOOL" flip p.img 300
-	sum=$(meta_sum p.img)
-	want_rc 1 "$V" repair p.img &&
-		has "superblock 0: checksum mismatch: NOT safe to repair" "$out"
-	eq "$(meta_sum p.img)" "$sum"
-
-	new_pool p.img 10G || return
-	"$IMGTOOL" flip p.img "$(sector_off 3 100)"
-	sum=$(meta_sum p.img)
-	want_rc 1 "$V" repair p.img &&
-		has "devtable 2: checksum mismatch: NOT safe to repair" "$out"
-	eq "$(meta_sum p.img)" "$sum"
-
-	new_pool p.img 10G || return
-	"$IMGTOOL" map p.img 100 2 0
-	"$IMGTOOL" dev p.img 1 32 0 1
-	"$IMGTOOL" flip p.img "$(sector_off 15 77)"
-	sum=$(meta_sum p.img)
-	want_rc 1 "$V" repair p.img &&
-		has "mapsector 5: checksum mismatch: NOT safe to repair" "$out"
-	eq "$(meta_sum p.img)" "$sum"
+	"$IMGTOOL" flip p.img "$(sector_off 1026 40)"
+	cp p.img base.img
+	run "$V" repair -n p.img
+	n=$(printf '%s\n' "$out" | grep -c ' restore \| free it\| zero it\| clear its')
+	[ "$n" -ge 5 ] || bad "only $n changes planned"
+	for k in $(seq 1 14); do
+		cp base.img p.img
+		(strace -f -o /dev/null -e inject=pwrite64:signal=SIGKILL:when=$k \
+			"$V" repair p.img >/dev/null 2>&1; true) 2>/dev/null
+		want_rc 0 "$V" repair p.img
+		want_rc 0 "$V" check p.img
+	done
 }
 
 vmemctl_repair_not_vmem() {
@@ -483,6 +653,136 @@ vmemctl_repair_not_vmem() {
 	want_rc 2 "$V" repair
 	want_rc 2 "$V" repair z.img z.img
 	want_rc 2 "$V" repair -x z.img
+}
+
+# ---- upgrade ----
+
+# A version 1 pool with devices, mapped buckets and data where they are
+v1_pool() {
+	new_pool p.img 10G --layout-version 1 || return
+	"$IMGTOOL" dev p.img 0 160 4 1
+	"$IMGTOOL" dev p.img 9 32 0 3		# an interrupted deletion
+	"$IMGTOOL" map p.img 0 1 9
+	"$IMGTOOL" map p.img 200 10 1
+	"$IMGTOOL" map p.img 10238 1 0
+	printf 'bucket zero' | dd of=p.img bs=1 seek=$((1 << 20)) conv=notrunc status=none
+}
+
+vmemctl_upgrade() {
+	local j1 j2
+	v1_pool || return
+	want_rc 0 "$V" dump --json p.img || return
+	j1=$(printf '%s' "$out" | jq -c '[.devices, .map, .superblock.data_start_bytes, .superblock.nr_buckets, .superblock.uuid]')
+	eq "$(printf '%s' "$out" | jq -c '[.superblock.version, .copies.count]')" '[1,1]'
+	want_rc 0 "$V" upgrade --dry-run p.img &&
+		has "copy B at sectors 1024..2047, map room for 62868 buckets; data area unchanged" "$out" &&
+		has "dry run: nothing written" "$out"
+	want_rc 1 "$V" check p.img &&	# still version 1
+		has "deletion was interrupted" "$out"
+	want_rc 0 "$V" upgrade p.img &&
+		has "wrote copy B: device table and map (sectors 1025..1199)" "$out" &&
+		has "wrote copy B: superblock (version 2) (sectors 1024..1024)" "$out" &&
+		has "wrote copy A: superblock (version 2) (sectors 0..0)" "$out" &&
+		has "p.img: upgraded to layout version 2" "$out"
+	want_rc 1 "$V" check p.img && has "device 9: device deletion was interrupted" "$out"
+	lacks "copy" "$out"
+	want_rc 0 "$V" dump --json p.img || return
+	j2=$(printf '%s' "$out" | jq -c '[.devices, .map, .superblock.data_start_bytes, .superblock.nr_buckets, .superblock.uuid]')
+	eq "$j2" "$j1"
+	eq "$(printf '%s' "$out" | jq -c '[.superblock.version, .copies.count, .superblock.copy_b_sector, .superblock.max_buckets]')" '[2,2,1024,62868]'
+	eq "$(dd if=p.img bs=1 skip=$((1 << 20)) count=11 status=none)" "bucket zero"
+	want_rc 0 "$V" upgrade p.img && has "already layout version 2" "$out"
+	want_rc 0 "$V" repair p.img
+	want_rc 0 "$V" check p.img
+}
+
+vmemctl_upgrade_refuses() {
+	local sum
+	# A map of more than 1014 sectors leaves no room before the data
+	new_pool p.img 100G --layout-version 1 --bucket-size 64K || return
+	sum=$(meta_sum p.img)
+	want_rc 1 "$V" upgrade p.img &&
+		has "leaves no room for a second copy before the data area" "$err"
+	eq "$(meta_sum p.img)" "$sum"
+	# Damage: repair first
+	v1_pool || return
+	"$IMGTOOL" map p.img 300 40 0
+	sum=$(meta_sum p.img)
+	want_rc 1 "$V" upgrade p.img && has "repair the pool first" "$err"
+	eq "$(meta_sum p.img)" "$sum"
+	truncate -s 1G z.img
+	want_rc 1 "$V" upgrade z.img && has "not a vmem pool" "$err"
+	want_rc 2 "$V" upgrade
+	want_rc 2 "$V" upgrade -x p.img
+}
+
+# Killed before each of its writes, or with superblock A torn: the pool
+# checks as version 1 or as version 2, devices and map the same
+vmemctl_upgrade_killed() {
+	local k j1 j
+	command -v strace >/dev/null || { echo "(no strace: skipped)" >&2; return; }
+	v1_pool || return
+	"$IMGTOOL" dev p.img 9 0 0 0		# no deletion pending: clean
+	"$IMGTOOL" map p.img 200 0 0
+	cp p.img base.img
+	j1=$(run "$V" dump --json p.img; printf '%s' "$out" | jq -c '[.devices, .map]')
+	for k in 1 2 3 4; do
+		cp base.img p.img
+		(strace -f -o /dev/null -e inject=pwrite64:signal=SIGKILL:when=$k \
+			"$V" upgrade p.img >/dev/null 2>&1; true) 2>/dev/null
+		want_rc 0 "$V" check p.img
+		run "$V" dump --json p.img
+		j=$(printf '%s' "$out" | jq -c '[.superblock.version, (.devices | length)]')
+		case $k in
+		1|2|3) eq "$j" "[1,1]" ;;
+		*) eq "$j" "[2,1]" ;;
+		esac
+		eq "$(printf '%s' "$out" | jq -c '[.devices, .map]')" "$j1"
+		want_rc 0 "$V" upgrade p.img
+		want_rc 0 "$V" check p.img
+	done
+	# Superblock A torn: the start of the version 2 one over the version
+	# 1 one (its fields sit in its first 112 bytes: a tear past them
+	# leaves one whole superblock or the other)
+	cp base.img p.img
+	(strace -f -o /dev/null -e inject=pwrite64:signal=SIGKILL:when=3 \
+		"$V" upgrade p.img >/dev/null 2>&1; true) 2>/dev/null
+	dd if=p.img of=p.img bs=64 skip=$((1024 * 8)) count=1 conv=notrunc status=none
+	want_rc 1 "$V" check p.img &&
+		has "copy A of superblock 0 (sector 0): checksum mismatch; copy B is good" "$out"
+	run "$V" dump --json p.img
+	eq "$(printf '%s' "$out" | jq -c '[.superblock.version, .copies.superblock_at]')" "[2,1024]"
+	eq "$(printf '%s' "$out" | jq -c '[.devices, .map]')" "$j1"
+	want_rc 0 "$V" repair p.img
+	want_rc 0 "$V" check p.img
+}
+
+# format --max-size: the map's room; --layout-version 1: the old layout
+vmemctl_format_max_size() {
+	new_pool p.img 10G --max-size 100G || return
+	has "max size:        100G (room for 102424 buckets)" "$out"
+	has "layout:          version 2, metadata copies at sectors 0 and 2048" "$out"
+	has "data start:      2M" "$out"
+	want_rc 0 "$V" check p.img
+	new_pool p.img 10G --max-size 10G || return
+	has "room for 10292 buckets" "$out"
+	new_pool p.img 10G --max-size 1G || return
+	has "buckets:         1024" "$out"
+	want_rc 0 "$V" check p.img
+	want_rc 2 "$V" format --max-size 0 p.img
+	want_rc 2 "$V" format --force --layout-version 1 --max-size 20G p.img &&
+		has "needs layout version 2" "$err"
+	want_rc 2 "$V" format --layout-version 3 p.img &&
+		has "must be 1 or 2" "$err"
+	new_pool p.img 10G --layout-version 1 || return
+	has "layout:          version 1, one metadata copy" "$out"
+	has "map sectors:     166" "$out"
+	want_rc 0 "$V" dump --json p.img &&
+		eq "$(printf '%s' "$out" | jq -c '[.superblock.version, .copies.count, .superblock.copy_b_sector]')" '[1,1,0]'
+	# 64 KiB buckets: room for 4 times the device moves the data out
+	new_pool p.img 10G --bucket-size 64K || return
+	has "layout:          version 2, metadata copies at sectors 0 and 16384" "$out"
+	want_rc 0 "$V" check p.img
 }
 
 # ---- dump ----
@@ -526,6 +826,9 @@ vmemctl_dump_text() {
 	"$IMGTOOL" map p.img 98 9 0
 	want_rc 0 "$V" dump p.img && has "faults: 1" "$out"
 	"$IMGTOOL" flip p.img 64
+	want_rc 0 "$V" dump p.img && has "faults: 2" "$out" &&
+		has "copy state:   1 damaged in copy A, 0 in copy B, 0 in both" "$out"
+	"$IMGTOOL" flip p.img $((1024 * 512 + 64))
 	want_rc 1 "$V" dump p.img && has "superblock: checksum mismatch" "$err"
 	truncate -s 1G z.img
 	want_rc 1 "$V" dump z.img && has "not a vmem pool" "$err"
