@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * vmemctl upgrade: the second copy of the metadata (layout version 2,
- * include/vmem/format.h).
+ * vmemctl upgrade and scrub: the second copy of the metadata (layout
+ * version 2, include/vmem/format.h).
  *
  * upgrade converts a version 1 pool in place, offline. Copy A of version
  * 2 is exactly version 1's metadata, so only copy B is new: it goes into
@@ -13,6 +13,10 @@
  * then copy B's superblock, found where the module and these tools look
  * for it, makes it version 2; after it, version 2. Each step is a pool
  * that attaches.
+ *
+ * scrub asks the attached pool's module to compare both copies of every
+ * metadata sector on disk with what it holds in memory and rewrite those
+ * that differ (sysfs "scrub"), and reports what it did.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -146,4 +150,62 @@ out:
 	vctl_pool_free(&p);
 	vctl_target_close(&t);
 	return ret;
+}
+
+/* The four numbers of scrub_stat */
+static int vctl_scrub_stat(unsigned long long v[4])
+{
+	char buf[128];
+	int ret;
+
+	ret = vctl_sysfs_read(VCTL_SYSFS "scrub_stat", buf, sizeof(buf));
+	if (ret)
+		return ret;
+	if (sscanf(buf, "%llu %llu %llu %llu", &v[0], &v[1], &v[2],
+		   &v[3]) != 4) {
+		vctl_err("scrub_stat: unexpected '%s'", buf);
+		return VCTL_ERROR;
+	}
+	return 0;
+}
+
+int cmd_scrub(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned long long before[4], after[4];
+	char attached[16], copies[16];
+	int c, ret;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1)
+		return vctl_bad_option(argv, optind, c);
+	if (argc != optind) {
+		vctl_err("too many arguments");
+		return vctl_usage();
+	}
+	ret = vctl_sysfs_read(VCTL_SYSFS "attached", attached,
+			      sizeof(attached));
+	if (ret)
+		return ret;
+	if (strcmp(attached, "1")) {
+		vctl_err("no pool attached");
+		return VCTL_REFUSED;
+	}
+	ret = vctl_sysfs_read(VCTL_SYSFS "meta_copies", copies,
+			      sizeof(copies));
+	if (!ret)
+		ret = vctl_scrub_stat(before);
+	if (!ret)
+		ret = vctl_sysfs_write(VCTL_SYSFS "scrub", "1");
+	if (!ret)
+		ret = vctl_scrub_stat(after);
+	if (ret)
+		return ret;
+	printf("scrub: %llu metadata sectors compared with memory (%s), %llu rewritten, %llu unreadable blocks\n",
+	       after[1] - before[1],
+	       strcmp(copies, "2") ? "one copy: layout version 1" :
+	       "both copies", after[2] - before[2], after[3] - before[3]);
+	return VCTL_OK;
 }

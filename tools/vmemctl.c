@@ -182,6 +182,14 @@ static const struct vctl_command vctl_commands[] = {
 	  "                (1..100000) after its first write (default 2000)\n"
 	  "  --mb N        memory for the buffers, in MiB (1..1024, default\n"
 	  "                16); allocated when the buffer is switched on\n" },
+	{ "scrub", cmd_scrub,
+	  "scrub",
+	  "Scrub the attached pool's metadata: the module reads both copies\n"
+	  "of every metadata sector (one in layout version 1), compares them\n"
+	  "with what it holds in memory and rewrites those that differ; prints\n"
+	  "how many it compared and rewrote. Commits go on meanwhile; other\n"
+	  "control commands wait. Also: echo 1 >\n"
+	  "/sys/class/misc/vmem-control/scrub.\n" },
 	{ "help", NULL,
 	  "help [COMMAND]",
 	  "Show the list of commands, or the help of one command.\n" },

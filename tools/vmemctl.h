@@ -13,7 +13,7 @@
  *   format.c   format: lay out a new pool
  *   inspect.c  dump and check: show and verify a pool offline
  *   repair.c   repair: fix the damage that has one safe fix offline
- *   copies.c   upgrade: offline, to layout version 2
+ *   copies.c   upgrade (offline, to layout version 2) and scrub (online)
  *   online.c   commands that change the module's state (ioctls)
  *   report.c   list and status: usage reports of the attached pool
  */
@@ -139,6 +139,9 @@ int vctl_ctl_open(int *fd);
 int vctl_ioctl_fail(const char *what, int err);
 
 /* wbuf.c: the pool's sysfs files */
+#define VCTL_SYSFS "/sys/class/misc/vmem-control/"
+int vctl_sysfs_read(const char *name, char *buf, size_t len);
+int vctl_sysfs_write(const char *name, const char *val);
 
 /* Commands: each gets argv[0] = command name; returns an exit code */
 int cmd_format(int argc, char **argv);
@@ -156,5 +159,6 @@ int cmd_status(int argc, char **argv);
 int cmd_write_buffer(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_upgrade(int argc, char **argv);
+int cmd_scrub(int argc, char **argv);
 
 #endif /* _VMEMCTL_H */

@@ -9,9 +9,7 @@
 #include <string.h>
 #include "vmemctl.h"
 
-#define VCTL_SYSFS "/sys/class/misc/vmem-control/"
-
-static int vctl_sysfs_read(const char *name, char *buf, size_t len)
+int vctl_sysfs_read(const char *name, char *buf, size_t len)
 {
 	FILE *f = fopen(VCTL_SYSFS "attached", "r");
 
@@ -32,7 +30,7 @@ static int vctl_sysfs_read(const char *name, char *buf, size_t len)
 	return 0;
 }
 
-static int vctl_sysfs_write(const char *name, const char *val)
+int vctl_sysfs_write(const char *name, const char *val)
 {
 	FILE *f = fopen(name, "w");
 	int ret = 0;

@@ -561,11 +561,64 @@ static DEVICE_ATTR_RO(write_buffer_stat);
 /*
  * The metadata copies (include/vmem/format.h): 2 in layout version 2, 1
  * in version 1; and how many damaged or older copies were rewritten
- * since attach
+ * since attach (at attach, and by scrubs)
  */
 VMEM_POOL_ATTR(meta_copies, vmem_meta_copies(vmem_pool) ? 2 : 1);
 VMEM_POOL_ATTR(copy_rewrites,
 	       atomic64_read(&vmem_pool->map.copies.rewrites));
+
+/* scrubs, sectors compared, copies rewritten, blocks unreadable */
+static ssize_t scrub_stat_show(struct device *d, struct device_attribute *a,
+			       char *buf)
+{
+	struct vmem_map_copies *c;
+	ssize_t ret;
+
+	mutex_lock(&vmem_ctl_mutex);
+	if (!vmem_pool) {
+		ret = sysfs_emit(buf, "0 0 0 0\n");
+	} else {
+		c = &vmem_pool->map.copies;
+		ret = sysfs_emit(buf, "%lld %lld %lld %lld\n",
+				 atomic64_read(&c->scrubs),
+				 atomic64_read(&c->scrubbed),
+				 atomic64_read(&c->rewrites),
+				 atomic64_read(&c->unreadable));
+	}
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret;
+}
+static DEVICE_ATTR_RO(scrub_stat);
+
+/*
+ * Writing 1 scrubs the metadata: both copies of every sector are read,
+ * compared with memory and rewritten where they differ; the write returns
+ * when it is done. Control operations wait meanwhile; commits do not.
+ */
+static ssize_t scrub_store(struct device *d, struct device_attribute *a,
+			   const char *buf, size_t len)
+{
+	bool on;
+	int ret;
+
+	ret = kstrtobool(buf, &on);
+	if (ret || !on) {
+		pr_err_ratelimited("scrub: write 1 to scrub the metadata\n");
+		return -EINVAL;
+	}
+	mutex_lock(&vmem_ctl_mutex);
+	if (!vmem_pool) {
+		pr_err_ratelimited("scrub: no pool attached\n");
+		ret = -ENODEV;
+	} else {
+		ret = vmem_meta_scrub(vmem_pool);
+		if (ret)
+			pr_err("%pg: scrub failed: %d\n", vmem_pool->bdev, ret);
+	}
+	mutex_unlock(&vmem_ctl_mutex);
+	return ret ? ret : len;
+}
+static DEVICE_ATTR_WO(scrub);
 
 static struct attribute *vmem_ctl_attrs[] = {
 	&dev_attr_write_buffer.attr,
@@ -586,6 +639,8 @@ static struct attribute *vmem_ctl_attrs[] = {
 	&dev_attr_devices.attr,
 	&dev_attr_meta_copies.attr,
 	&dev_attr_copy_rewrites.attr,
+	&dev_attr_scrub_stat.attr,
+	&dev_attr_scrub.attr,
 	NULL,
 };
 ATTRIBUTE_GROUPS(vmem_ctl);

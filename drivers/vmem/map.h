@@ -105,7 +105,11 @@ struct vmem_map_set {
  *	version 1
  * @repairs: damaged or older copies found at attach and not yet rewritten
  * @work: writes @b_stale after a commit (meta_io.c)
- * @rewrites: damaged or older copies rewritten since attach, for sysfs
+ * @rewrites: damaged or older copies rewritten since attach (at attach
+ *	and by scrubs), for sysfs
+ * @scrubs: scrubs run since attach
+ * @scrubbed: sectors the scrubs compared (each copy counts)
+ * @unreadable: copies the scrubs could not read (and rewrote)
  */
 struct vmem_map_copies {
 	unsigned long *a_stale;
@@ -113,6 +117,9 @@ struct vmem_map_copies {
 	u64 repairs;
 	struct work_struct work;
 	atomic64_t rewrites;
+	atomic64_t scrubs;
+	atomic64_t scrubbed;
+	atomic64_t unreadable;
 };
 
 /**

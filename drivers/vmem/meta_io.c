@@ -3,8 +3,8 @@
  * vmem metadata I/O: reading the metadata at attach time (both copies in
  * layout version 2, with the reading rule of include/vmem/format.h),
  * writing runs of its sectors from the committed image to copy A or copy
- * B (the copy rule), the background write of copy B after a commit,
- * and flushing.
+ * B (the copy rule), the background write of copy B after a commit, the
+ * scrub, and flushing.
  *
  * A write covers whole logical blocks of the backing device (512 or 4096
  * bytes), built from the image: on a 4 KiB-block disk a change of one
@@ -38,7 +38,7 @@
 #include <linux/vmalloc.h>
 #include "vmem.h"
 
-/* Bytes of copy B read at a time */
+/* Bytes of copy B (or of both copies, scrubbing) read at a time */
 #define VMEM_META_CHUNK		SZ_1M
 /* Damaged copies logged one by one at attach; the rest are counted */
 #define VMEM_META_LOG_MAX	16
@@ -618,4 +618,102 @@ void vmem_meta_copies_attach(struct vmem_pool *pool,
 	c->b_stale = copies->b_stale;
 	c->repairs = copies->repairs;
 	INIT_WORK(&c->work, vmem_meta_copy_work);
+}
+
+/*
+ * Scrub sectors [@s, @s + @len) of both copies (or of copy A in version
+ * 1) against the image: read, compare, rewrite what differs (copies B
+ * first, flushed, then copies A, flushed). Under the commit lock.
+ */
+static int vmem_meta_scrub_run(struct vmem_pool *pool, u8 *buf, u64 s,
+			       u64 len, unsigned long *fix)
+{
+	struct vmem_map_copies *c = &pool->map.copies;
+	unsigned int lbs = bdev_logical_block_size(pool->bdev);
+	u64 i, unread, nfix;
+	size_t bytes = round_up(len << SECTOR_SHIFT, lbs);
+	int copy, ret;
+
+	for (copy = vmem_meta_copies(pool); copy >= 0; copy--) {
+		unread = vmem_meta_read_blocks(pool->bdev, buf,
+					       vmem_meta_disk(pool, copy, s),
+					       bytes);
+		atomic64_add(unread, &c->unreadable);
+		bitmap_clear(fix, s, len);
+		nfix = 0;
+		for (i = 0; i < len; i++) {
+			if (!memcmp(buf + (i << SECTOR_SHIFT),
+				    pool->map.meta + ((s + i) << SECTOR_SHIFT),
+				    VMEM_SECTOR_SIZE))
+				continue;
+			__set_bit(s + i, fix);
+			nfix++;
+		}
+		atomic64_add(len, &c->scrubbed);
+		if (!nfix)
+			continue;
+		pr_warn("%pg: scrub: %llu sector%s of metadata copy %c differ%s from memory; rewriting them\n",
+			pool->bdev, nfix, nfix == 1 ? "" : "s",
+			copy ? 'B' : 'A', nfix == 1 ? "s" : "");
+		ret = vmem_meta_write_bits(pool, copy, fix);
+		if (ret < 0)
+			return ret;
+		ret = vmem_meta_flush(pool);
+		if (ret)
+			return ret;
+		atomic64_add(nfix, &c->rewrites);
+	}
+	return 0;
+}
+
+/**
+ * vmem_meta_scrub() - compare both copies of every metadata sector on disk
+ * with the image, and rewrite those that differ
+ * @pool: the pool; vmem_ctl_mutex held (it cannot go away), not its
+ *	commit lock, which is taken a chunk at a time so that commits go on
+ *
+ * The image holds the committed state, so it is the reference: a copy
+ * that differs is damaged (or, for copy B, not yet written: the copy
+ * work's sectors are written first). In version 1 copy A is compared.
+ *
+ * Return: 0, -EROFS on a read-only pool, -ENOMEM, or the error of a
+ * rewrite (the pool is read-only then).
+ */
+int vmem_meta_scrub(struct vmem_pool *pool)
+{
+	struct vmem_map_copies *c = &pool->map.copies;
+	u64 n = pool->map.geom.meta_sectors, per, s;
+	unsigned long *fix;
+	int ret = 0;
+	u8 *buf;
+
+	lockdep_assert_held(&vmem_ctl_mutex);
+	per = VMEM_META_CHUNK >> SECTOR_SHIFT;
+	buf = kvmalloc(VMEM_META_CHUNK, GFP_KERNEL);
+	fix = vmem_meta_bitmap(n);
+	if (!buf || !fix) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (s = 0; s < n && !ret; s += per) {
+		mutex_lock(&pool->cm.mutex);
+		if (vmem_commit_ro(&pool->cm)) {
+			ret = -EROFS;
+		} else {
+			ret = vmem_meta_before_a(pool, true, NULL);
+			if (!ret)
+				ret = vmem_meta_scrub_run(pool, buf, s,
+							  min(per, n - s), fix);
+			if (ret)
+				vmem_commit_set_ro(pool, "metadata scrub", ret);
+		}
+		mutex_unlock(&pool->cm.mutex);
+		cond_resched();
+	}
+	if (!ret)
+		atomic64_inc(&c->scrubs);
+out:
+	kvfree(fix);
+	kvfree(buf);
+	return ret;
 }

@@ -235,6 +235,7 @@ int vmem_meta_write_b(struct vmem_pool *pool, u64 first, u64 nr,
 int vmem_meta_before_a(struct vmem_pool *pool, bool flush, bool *owed);
 void vmem_meta_committed(struct vmem_pool *pool,
 			 const unsigned long *map_bits);
+int vmem_meta_scrub(struct vmem_pool *pool);
 int vmem_meta_flush(struct vmem_pool *pool);
 
 /* dev.c */

@@ -123,8 +123,10 @@
  * from the chosen one before its first other write (copies A first,
  * flushed, then copies B), logs each and counts them in sysfs
  * (copy_rewrites); a copy that cannot be rewritten fails the attach with
- * EIO, as any failed metadata write does. "vmemctl repair" restores a
- * damaged copy from the good one offline.
+ * EIO, as any failed metadata write does. A scrub (sysfs "scrub",
+ * vmemctl scrub) compares both copies of every sector on disk with the
+ * in-memory image and rewrites those that differ; "vmemctl repair"
+ * restores a damaged copy from the good one offline.
  *
  * Crash consistency: a crash at any point leaves every metadata sector
  * either old or new, each one valid on its own (in version 2: at least

@@ -104,11 +104,11 @@ vmemctl_help() {
 	local c
 	want_rc 0 "$V" --help
 	for c in format dump check repair upgrade attach detach create resize \
-		 budget delete list status help; do
+		 budget delete list status scrub help; do
 		has "vmemctl $c" "$out"
 	done
 	for c in format dump check repair upgrade attach detach create resize \
-		 budget delete list status; do
+		 budget delete list status scrub; do
 		want_rc 0 "$V" help "$c" && has "usage: vmemctl $c" "$out"
 		want_rc 0 "$V" "$c" --help && has "usage: vmemctl $c" "$out"
 	done
