@@ -506,53 +506,96 @@ static void vmem_format_copies_merge(struct kunit *test)
 	vfree(meta);
 }
 
+/* The disk the probe for copy B's superblock reads */
+struct vmem_test_disk {
+	const u8 *meta;		/* copy A's sectors; copy B's superblock */
+	u64 meta_sectors;
+	u64 bad, nr_bad;	/* sectors bad..bad+nr_bad-1 cannot be read */
+};
+
 /* One sector of the probe for copy B's superblock, from @ctx */
 static int vmem_test_read(void *ctx, u64 sector, void *buf)
 {
-	const u8 *copy_b_sb = ctx;
+	const struct vmem_test_disk *d = ctx;
 
+	if (sector >= d->bad && sector < d->bad + d->nr_bad)
+		return -EIO;
 	if (sector == 1024)
-		memcpy(buf, copy_b_sb, VMEM_SECTOR_SIZE);
+		memcpy(buf, d->meta, VMEM_SECTOR_SIZE);
+	else if (sector && sector < d->meta_sectors)
+		memcpy(buf, d->meta + sector * VMEM_SECTOR_SIZE,
+		       VMEM_SECTOR_SIZE);
 	else
 		memset(buf, 0, VMEM_SECTOR_SIZE);
 	return 0;
 }
 
-/* A torn superblock A: copy B's is found and taken; a foreign one is not */
+/*
+ * A torn superblock A: copy B's is found and taken; a foreign one is not,
+ * nor one copy A's table disowns
+ */
 static void vmem_format_sb_choose(struct kunit *test)
 {
+	struct vmem_test_disk d;
 	struct vmem_geom g;
 	struct vmem_sb sb;
 	size_t bytes;
 	u8 *meta = vmem_test_meta(test, GIB, 16, &g, &bytes);
 	u8 *page0 = kunit_kzalloc(test, VMEM_PAGE_SIZE, GFP_KERNEL);
+	u8 *forged = kunit_kzalloc(test, bytes, GFP_KERNEL);
 	u64 at;
 
 	KUNIT_ASSERT_NOT_NULL(test, page0);
+	KUNIT_ASSERT_NOT_NULL(test, forged);
+	d = (struct vmem_test_disk){ meta, g.meta_sectors, 0, 0 };
 	memcpy(page0, meta, g.meta_sectors * VMEM_SECTOR_SIZE);
 	KUNIT_EXPECT_EQ(test, vmem_sb_choose((void *)page0, GIB, true,
-					     vmem_test_read, meta, &sb, &at),
+					     vmem_test_read, &d, &sb, &at),
 			VMEM_OK);
 	KUNIT_EXPECT_EQ(test, at, 0);
 	page0[70] ^= 1;
 	KUNIT_EXPECT_EQ(test, vmem_sb_choose((void *)page0, GIB, true,
-					     vmem_test_read, meta, &sb, &at),
+					     vmem_test_read, &d, &sb, &at),
 			VMEM_OK);
 	KUNIT_EXPECT_EQ(test, at, 1024);
 	KUNIT_EXPECT_EQ(test, memcmp(&sb, meta, sizeof(sb)), 0);
 	KUNIT_EXPECT_EQ(test, vmem_sb_choose(NULL, GIB, true,
-					     vmem_test_read, meta, &sb, &at),
+					     vmem_test_read, &d, &sb, &at),
 			VMEM_OK);
+	/* Copy A's table and map unreadable: nothing disowns copy B's */
+	d.bad = VMEM_DEVT_START;
+	d.nr_bad = g.meta_sectors - VMEM_DEVT_START;
+	KUNIT_EXPECT_EQ(test, vmem_sb_choose(NULL, GIB, true,
+					     vmem_test_read, &d, &sb, &at),
+			VMEM_OK);
+	/* Copy B's superblock unreadable: the probe ends there */
+	d.bad = 1024;
+	d.nr_bad = 1;
+	KUNIT_EXPECT_EQ(test, vmem_sb_choose(NULL, GIB, true,
+					     vmem_test_read, &d, &sb, &at),
+			VMEM_F_CSUM);
+	KUNIT_EXPECT_EQ(test, at, 0);
+	d.nr_bad = 0;
+	/* Another pool's superblock where copy B's is: copy A disowns it */
+	memcpy(forged, meta, bytes);
+	((struct vmem_sb *)forged)->uuid[3] ^= 1;
+	vmem_sb_seal((struct vmem_sb *)forged);
+	d.meta = forged;
+	KUNIT_EXPECT_EQ(test, vmem_sb_choose(NULL, GIB, true,
+					     vmem_test_read, &d, &sb, &at),
+			VMEM_F_POOL_ID);
+	KUNIT_EXPECT_EQ(test, at, 1024);
+	d.meta = meta;
 	/* The magic flipped, the uuid still this pool's: damage */
 	page0[70] ^= 1;
 	page0[8] ^= 1;
 	KUNIT_EXPECT_EQ(test, vmem_sb_choose((void *)page0, GIB, true,
-					     vmem_test_read, meta, &sb, &at),
+					     vmem_test_read, &d, &sb, &at),
 			VMEM_OK);
 	/* Sector 0 names no pool (another format's data): refused */
 	memset(page0, 0x5a, VMEM_SECTOR_SIZE);
 	KUNIT_EXPECT_EQ(test, vmem_sb_choose((void *)page0, GIB, true,
-					     vmem_test_read, meta, &sb, &at),
+					     vmem_test_read, &d, &sb, &at),
 			VMEM_F_MAGIC);
 	vfree(meta);
 }

@@ -812,6 +812,33 @@ bool vmem_sb_is_copy_b(const struct vmem_sb *sb, u64 sector, u64 dev_bytes,
 	return true;
 }
 
+/*
+ * Does copy A's table disown @pool_id? Its sectors 1..10 (the device
+ * table and the first map sector) are metadata no device can write, so a
+ * superblock forged by a device's data cannot pass. Reads into @buf.
+ * Return: true when one of them can be read and none is valid for
+ * @pool_id; false when one is, or none can be read.
+ */
+static bool vmem_sb_disowned(u32 pool_id, vmem_read_fn read, void *ctx,
+			     void *buf)
+{
+	bool readable = false;
+	u64 s;
+
+	for (s = VMEM_DEVT_START; s <= VMEM_MAP_START; s++) {
+		bool devt = s < VMEM_MAP_START;
+
+		if (read(ctx, s, buf))
+			continue;
+		readable = true;
+		if (!vmem_blk_validate(buf, devt ? VMEM_DEVT_MAGIC :
+				       VMEM_MAP_MAGIC, devt ?
+				       s - VMEM_DEVT_START : 0, pool_id))
+			return false;
+	}
+	return readable;
+}
+
 enum vmem_fault vmem_sb_choose(const struct vmem_sb *sb_a, u64 dev_bytes,
 			       bool rw, vmem_read_fn read, void *ctx,
 			       struct vmem_sb *sb, u64 *at)
@@ -830,12 +857,22 @@ enum vmem_fault vmem_sb_choose(const struct vmem_sb *sb_a, u64 dev_bytes,
 		if (f != VMEM_F_CSUM && f != VMEM_F_MAGIC)
 			return f;
 	}
-	/* Copy B's, whose uuid sector 0 still carries if it can be read */
+	/*
+	 * Copy B's, whose uuid sector 0 still carries if it can be read.
+	 * Every probe place before copy B's is copy A's or zeroed by format,
+	 * and the devices' data starts after copy B: so the probe ends at
+	 * the first superblock found, or at a place that cannot be read,
+	 * and copy A's table must not disown what it found.
+	 */
 	for (k = 0; (s = vmem_copy_b_probe(k)) && s < sectors; k++) {
-		if (read(ctx, s, sb) ||
-		    !vmem_sb_is_copy_b(sb, s, dev_bytes, sb_a))
+		if (read(ctx, s, sb))
+			break;
+		if (!vmem_sb_is_copy_b(sb, s, dev_bytes, sb_a))
 			continue;
 		*at = s;
+		if (vmem_sb_disowned(vmem_pool_id(sb), read, ctx, sb) ||
+		    read(ctx, s, sb))
+			return VMEM_F_POOL_ID;
 		/* Copy B's, for instance with a feature refused read-write */
 		return vmem_sb_validate(sb, dev_bytes, rw);
 	}

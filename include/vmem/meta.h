@@ -432,14 +432,20 @@ typedef int (*vmem_read_fn)(void *ctx, u64 sector, void *buf);
  * is a damaged superblock of the pool (it fails its checksum, or lacks
  * the magic but still carries the uuid of the copy B found), the first
  * valid version 2 superblock found at a vmem_copy_b_probe() place that
- * says it is there (vmem_sb_is_copy_b()), checked with @rw. A sector 0
- * that names no pool (zeros, another format's data) is not taken for a
- * damaged one: that would be a guess. A superblock A with a valid
- * checksum and a fault is refused as it is.
+ * says it is there (vmem_sb_is_copy_b()), checked with @rw, unless copy
+ * A's device table and first map sector (sectors 1..10) can be read and
+ * none names its pool. The probe ends at the first superblock found or
+ * the first place that cannot be read: the places before copy B's are
+ * metadata or zeroed by format, those after it may hold a device's
+ * data, so a later find is not trusted. A sector 0 that names no
+ * pool (zeros, another format's data) is not taken for a damaged one:
+ * that would be a guess. A superblock A with a valid checksum and a fault
+ * is refused as it is.
  *
  * Return: VMEM_OK; or, when no superblock can be used, copy A's fault
  * (VMEM_F_MAGIC for no magic, VMEM_F_CSUM when it cannot be read) with
- * *@at 0, or copy B's (with @rw) with *@at its sector.
+ * *@at 0, or copy B's (with @rw) with *@at its sector: VMEM_F_POOL_ID
+ * when copy A's table disowns it.
  */
 enum vmem_fault vmem_sb_choose(const struct vmem_sb *sb_a, u64 dev_bytes,
 			       bool rw, vmem_read_fn read, void *ctx,

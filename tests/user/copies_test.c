@@ -131,6 +131,8 @@ struct disk {
 	u64 nsec;
 	u64 dev_bytes;
 	u8 *bad;		/* per sector: cannot be read */
+	u64 forged_at;		/* a data sector holding @forged, or 0 */
+	u8 forged[SEC];
 };
 
 static void disk_new(struct disk *d, const struct pool *p)
@@ -139,6 +141,7 @@ static void disk_new(struct disk *d, const struct pool *p)
 	d->nsec = p->g.data_start * VMEM_SECTORS_PER_PAGE;
 	d->buf = calloc(d->nsec, SEC);
 	d->bad = calloc(d->nsec, 1);
+	d->forged_at = 0;
 	if (!d->buf || !d->bad)
 		abort();
 }
@@ -172,6 +175,8 @@ static int disk_read(void *ctx, u64 sector, void *buf)
 		return -1;
 	if (sector < d->nsec)
 		memcpy(buf, d->buf + sector * SEC, SEC);
+	else if (d->forged_at && sector == d->forged_at)
+		memcpy(buf, d->forged, SEC);
 	else
 		memset(buf, 0, SEC);
 	return 0;
@@ -630,6 +635,66 @@ static void copies_refuse_foreign(void)
 	free(p.img);
 }
 
+/*
+ * A superblock A torn: the probe for copy B's trusts only the first
+ * superblock it finds, before any place it cannot read, and only when
+ * copy A's device table does not disown it. A device's data past copy B
+ * may hold a valid-looking superblock (a pool image kept in a file on a
+ * vmem device, say); it is never taken for copy B's.
+ */
+static void copies_forged_sb(void)
+{
+	struct pool p, f;
+	struct disk d;
+	struct load l;
+	u64 max;
+
+	pool_populated(&p, 2);
+	disk_new(&d, &p);
+	disk_format(&d, &p);
+	/* Another pool whose copy B is at the next probe place, in data */
+	for (max = GIB; max < 64 * GIB; max += 64 * MIB)
+		if (!vmem_geom_layout(GIB, 1, max, 2, &f.g) &&
+		    f.g.copy_b == 2 * p.g.copy_b)
+			break;
+	EXPECT(f.g.copy_b == 2 * p.g.copy_b && f.g.copy_b >= d.nsec);
+	f.img = calloc(f.g.meta_sectors, SEC);
+	if (!f.img)
+		abort();
+	vmem_meta_init(f.img, &f.g, GIB >> VMEM_PAGE_SHIFT, uuid_b,
+		       1700000000, false);
+	d.forged_at = f.g.copy_b;
+	memcpy(d.forged, f.img, SEC);
+	d.buf[80] ^= 0xff;		/* superblock A torn */
+
+	/* Copy B's superblock readable: found first, taken */
+	EXPECT(load_is(&d, &p, p.img, &l) && l.at == p.g.copy_b);
+	load_free(&l);
+	/* Copy B's unreadable: the probe ends there, nothing past it */
+	d.bad[p.g.copy_b] = 1;
+	load(&d, &l);
+	EXPECT(!l.ok && l.f == VMEM_F_CSUM && !l.at);
+	load_free(&l);
+	/* ... also when the forged one carries this pool's uuid */
+	memcpy(((struct vmem_sb *)d.forged)->uuid, uuid_a, 16);
+	vmem_sb_seal((void *)d.forged);
+	load(&d, &l);
+	EXPECT(!l.ok && !l.at);
+	load_free(&l);
+	/* Another pool's superblock where copy B's is: copy A disowns it */
+	d.bad[p.g.copy_b] = 0;
+	d.forged_at = 0;
+	memcpy(((struct vmem_sb *)(d.buf + p.g.copy_b * SEC))->uuid, uuid_b,
+	       16);
+	vmem_sb_seal((void *)(d.buf + p.g.copy_b * SEC));
+	load(&d, &l);
+	EXPECT(!l.ok && l.f == VMEM_F_POOL_ID && l.at == p.g.copy_b);
+	load_free(&l);
+	disk_free(&d);
+	free(f.img);
+	free(p.img);
+}
+
 static void copies_pick(void)
 {
 	struct pool p;
@@ -1044,6 +1109,7 @@ int main(void)
 	RUN(copies_torn_blocks);
 	RUN(copies_both_bad);
 	RUN(copies_refuse_foreign);
+	RUN(copies_forged_sb);
 	RUN(copies_torn_updates);
 	RUN(copies_torn_rewrite);
 	RUN(copies_torn_upgrade);
