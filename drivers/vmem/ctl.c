@@ -567,7 +567,7 @@ VMEM_POOL_ATTR(meta_copies, vmem_meta_copies(vmem_pool) ? 2 : 1);
 VMEM_POOL_ATTR(copy_rewrites,
 	       atomic64_read(&vmem_pool->map.copies.rewrites));
 
-/* scrubs, sectors compared, copies rewritten, blocks unreadable */
+/* scrubs, sectors compared, copies rewritten, blocks scrubs could not read */
 static ssize_t scrub_stat_show(struct device *d, struct device_attribute *a,
 			       char *buf)
 {

@@ -385,12 +385,15 @@ static void vmem_meta_merge_report(void *ctx, u64 sector,
 		  mm->b_stale);
 	if (++mm->found > VMEM_META_LOG_MAX)
 		return;
-	pr_warn("%s: %s %llu: %s%s%s; rewriting it from copy %c\n", mm->path,
-		kind, index, vmem_copies_what[state],
-		state == VMEM_COPIES_B_OLD ? "" : ": ",
-		state == VMEM_COPIES_B_OLD ? "" :
-		vmem_fault_str(state == VMEM_COPIES_A_BAD ? fa : fb),
-		state == VMEM_COPIES_A_BAD ? 'B' : 'A');
+	/* An older copy B is what a crash between the two writes leaves */
+	if (state == VMEM_COPIES_B_OLD)
+		pr_info("%s: %s %llu: %s; rewriting it from copy A\n",
+			mm->path, kind, index, vmem_copies_what[state]);
+	else
+		pr_warn("%s: %s %llu: %s: %s; rewriting it from copy %c\n",
+			mm->path, kind, index, vmem_copies_what[state],
+			vmem_fault_str(state == VMEM_COPIES_A_BAD ? fa : fb),
+			state == VMEM_COPIES_A_BAD ? 'B' : 'A');
 }
 
 /*
@@ -434,19 +437,25 @@ static int vmem_meta_merge_b(struct vmem_pool *pool, const char *path,
 	return mm->lost ? -EUCLEAN : 0;
 }
 
-/* vmem_read_fn: one sector for the probe for copy B's superblock */
+/*
+ * vmem_read_fn: one sector for the probe for copy B's superblock, or of
+ * copy A's table that vouches for it: the logical block that holds it
+ */
 static int vmem_meta_read_sb(void *ctx, u64 sector, void *buf)
 {
 	struct block_device *bdev = ctx;
-	u8 *page = kmalloc(PAGE_SIZE, GFP_KERNEL);
-	int ret = -ENOMEM;
+	unsigned int lbs = bdev_logical_block_size(bdev);
+	u64 first = round_down(sector, lbs >> SECTOR_SHIFT);
+	u8 *block = kmalloc(lbs, GFP_KERNEL);
+	int ret;
 
-	if (page) {
-		ret = vmem_meta_read_at(bdev, page, sector,
-					bdev_logical_block_size(bdev));
-		memcpy(buf, page, VMEM_SECTOR_SIZE);
-		kfree(page);
-	}
+	if (!block)
+		return -ENOMEM;
+	ret = vmem_meta_read_at(bdev, block, first, lbs);
+	if (!ret)
+		memcpy(buf, block + ((sector - first) << SECTOR_SHIFT),
+		       VMEM_SECTOR_SIZE);
+	kfree(block);
 	return ret;
 }
 
@@ -506,8 +515,8 @@ static int vmem_meta_choose_sb(struct block_device *bdev, const char *path,
 		goto out;
 	}
 	if (f) {
-		pr_err("%s: refusing pool: superblock%s: %s\n", path,
-		       at ? " (copy B)" : "",
+		pr_err("%s: refusing pool: superblock%s: %s (run vmemctl check)\n",
+		       path, at ? " (copy B)" : "",
 		       readable || at ? vmem_fault_str(f) : "cannot be read");
 		ret = readable || at ? vmem_fault_errno(f) : ret;
 		goto out;
@@ -521,6 +530,29 @@ static int vmem_meta_choose_sb(struct block_device *bdev, const char *path,
 out:
 	vfree(page0);
 	return ret;
+}
+
+/*
+ * A logical block with a copy to rewrite in both copies (a 4 KiB-block
+ * disk): each rewrite writes the whole block, so a crash that tears one
+ * of them on a drive without atomic 4 KiB writes could leave a sector of
+ * that block with no good copy. Nothing safer can be done; say so.
+ */
+static void vmem_meta_warn_blocks(struct vmem_pool *pool, const char *path,
+				  const struct vmem_map_copies *c)
+{
+	u64 per = bdev_logical_block_size(pool->bdev) >> SECTOR_SHIFT;
+	u64 n = pool->map.geom.meta_sectors, s, end;
+
+	if (per == 1)
+		return;
+	for (s = 0; s < n; s += per) {
+		end = min(s + per, n);
+		if (find_next_bit(c->a_stale, end, s) < end &&
+		    find_next_bit(c->b_stale, end, s) < end)
+			pr_warn("%s: metadata block at sector %llu has sectors to rewrite in both copies; a crash that tears a rewrite could lose one\n",
+				path, s);
+	}
 }
 
 /**
@@ -582,10 +614,13 @@ int vmem_meta_load(struct vmem_pool *pool, const char *path, u8 **meta,
 	mm.b_stale = copies->b_stale;
 	/* Sector 0 too: copy B's superblock replaces a damaged copy A's */
 	ret = vmem_meta_merge_b(pool, path, &sb, img, dev_bytes, &mm);
+	if (ret == -EUCLEAN)
+		pr_err("%s: refusing damaged pool (run vmemctl check)\n", path);
 	if (ret)
 		goto out_free;
 	copies->repairs = bitmap_weight(copies->a_stale, g->meta_sectors) +
 			  bitmap_weight(copies->b_stale, g->meta_sectors);
+	vmem_meta_warn_blocks(pool, path, copies);
 	*meta = img;
 	return 0;
 

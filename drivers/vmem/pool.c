@@ -244,9 +244,8 @@ static int vmem_pool_load(struct vmem_pool *pool, const char *path)
 		       dev_bytes);
 		return -EINVAL;
 	}
+	/* It logs why it fails */
 	ret = vmem_meta_load(pool, path, &meta, &meta_bytes, &copies);
-	if (ret == -EUCLEAN)
-		pr_err("%s: refusing damaged pool (run vmemctl check)\n", path);
 	if (ret)
 		return ret;
 	/* The map owns meta from here on, also on failure */
@@ -358,7 +357,9 @@ static int vmem_pool_open(struct vmem_pool *pool, const char *path)
  * @ctl_dev: the control device, for the pool's uevents
  * @out: the attached pool
  *
- * Writes nothing unless every check passed. Caller holds vmem_ctl_mutex.
+ * Writes nothing unless every check passed. When its first write (the
+ * generation, with any damaged copy) fails, the pool is attached
+ * read-only. Caller holds vmem_ctl_mutex.
  */
 int vmem_pool_attach(const char *path, struct device *ctl_dev,
 		     struct vmem_pool **out)
@@ -412,14 +413,25 @@ int vmem_pool_attach(const char *path, struct device *ctl_dev,
 	if (ret)
 		goto out_free;
 
-	/* All checks passed: from here on the pool may be written */
-	ret = vmem_pool_write_generation(pool);
-	if (ret)
-		goto out_free;
+	/*
+	 * All checks passed: from here on the pool may be written. The
+	 * first write also rewrites damaged copies; if it fails, the pool
+	 * is read-only (vmem_commit_set_ro() logs why) but its data is
+	 * there to be read, as dm-thin keeps a pool whose metadata cannot
+	 * be written: attach it so, writing nothing more.
+	 */
+	if (vmem_pool_write_generation(pool))
+		pr_err("%s: attaching read-only: reads work, writes fail with EIO\n",
+		       path);
 
 	for (id = 0; id < VMEM_MAX_DEVICES; id++) {
 		if (!(pool->map.dev[id].flags & VMEM_DEV_DELETING))
 			continue;
+		if (vmem_commit_ro(&pool->cm)) {
+			pr_warn("%s: vmem%u was being deleted; left so on a read-only pool\n",
+				path, id);
+			continue;
+		}
 		pr_info("%s: finishing the interrupted deletion of vmem%u\n",
 			path, id);
 		ret = vmem_pool_erase_dev(pool, id);
@@ -427,7 +439,8 @@ int vmem_pool_attach(const char *path, struct device *ctl_dev,
 			goto out_free;
 	}
 	for (id = 0; id < VMEM_MAX_DEVICES; id++) {
-		if (!(pool->map.dev[id].flags & VMEM_DEV_EXISTS))
+		if (!(pool->map.dev[id].flags & VMEM_DEV_EXISTS) ||
+		    (pool->map.dev[id].flags & VMEM_DEV_DELETING))
 			continue;
 		dev = vmem_dev_add(pool, id);
 		if (IS_ERR(dev)) {
@@ -441,8 +454,9 @@ int vmem_pool_attach(const char *path, struct device *ctl_dev,
 	if (vmem_map_nr(&pool->map, VMEM_MARKED))
 		vmem_commit_kick(pool);
 	vmem_pool_usage(pool);
-	pr_info("%s: attached: %llu buckets of %llu KiB, %llu used, %u devices, generation %llu\n",
-		path, pool->map.geom.nr_buckets,
+	pr_info("%s: attached%s: %llu buckets of %llu KiB, %llu used, %u devices, generation %llu\n",
+		path, vmem_commit_ro(&pool->cm) ? " read-only" : "",
+		pool->map.geom.nr_buckets,
 		vmem_dev_bucket_bytes(pool) >> 10, vmem_map_used(&pool->map),
 		pool->nr_devices,
 		le64_to_cpu(((struct vmem_sb *)pool->map.meta)->generation));

@@ -116,17 +116,32 @@
  * (the magic with a bad checksum, or no magic but the pool's uuid), by
  * reading sector VMEM_COPY_B_MIN << k for k = 0, 1, ... up to the end of
  * the device: the first valid version 2 superblock whose copy_b is where
- * it was found is copy B's. A sector 0 that names no pool (zeros, another
- * format's data) is not taken for a damaged superblock: that would be a
- * guess ("vmemctl repair --superblock-from-copy" restores it when asked).
+ * it was found is copy B's, unless copy A's device table and first map
+ * sector (sectors 1..10) can be read and none carries its pool id. The
+ * probe ends there, or at the first place that cannot be read: every
+ * place before copy B is copy A's or zeroed by format, but the devices'
+ * data lies after it and may hold anything. A sector 0 that names no
+ * pool (zeros, another format's data) is not taken for a damaged
+ * superblock: that would be a guess ("vmemctl repair
+ * --superblock-from-copy" restores it when asked).
  * Attach rewrites every copy that is damaged or older than the other
  * from the chosen one before its first other write (copies A first,
  * flushed, then copies B), logs each and counts them in sysfs
- * (copy_rewrites); a copy that cannot be rewritten fails the attach with
- * EIO, as any failed metadata write does. A scrub (sysfs "scrub",
+ * (copy_rewrites); when a copy cannot be rewritten, the pool attaches
+ * read-only, as any failed metadata write leaves it. A scrub (sysfs "scrub",
  * vmemctl scrub) compares both copies of every sector on disk with the
  * in-memory image and rewrites those that differ; "vmemctl repair"
  * restores a damaged copy from the good one offline.
+ *
+ * Known limits of the copies, each needing a second fault on top of a
+ * crash: on a 512e drive whose 4 KiB read-modify-write tears, one block
+ * holding a damaged copy A of sector x and a damaged copy B of another
+ * sector y cannot be rewritten crash-safely (a tear of either block's
+ * rewrite loses x or y in both copies; attach logs such blocks); and a
+ * bucket freed by a commit is handed out again once copy A of its map
+ * sector is durable, so if that copy A is then damaged before copy B is
+ * written, the reader takes copy B's older entry, which still names the
+ * old owner.
  *
  * Crash consistency: a crash at any point leaves every metadata sector
  * either old or new, each one valid on its own (in version 2: at least

@@ -14,9 +14,9 @@
 # corrupt reads) over metadata sectors of copy A, then of copy B, of a
 # pool formatted on it: it attaches with the good copy, rewrites the bad
 # one each time, keeps its data. dm-error (reads and writes fail) over
-# copy A: attach reads copy B but cannot rewrite copy A, so it fails with
-# EIO having written nothing. Then torn, older and doubly damaged copies
-# made by hand, a scrub of copies damaged behind the module's back, an
+# copy A: attach reads copy B but cannot rewrite copy A, so the pool
+# attaches read-only having written nothing. Then torn, older and doubly
+# damaged copies made by hand, a scrub of copies damaged behind the module's back, an
 # upgrade of the version 1 pool, and attaches of every upgrade-crash
 # image.
 set -u
@@ -139,16 +139,23 @@ bad_sectors "copies: copy A map bad sectors" 10 2 "copy A is damaged"
 bad_sectors "copies: copy B bad sectors" 1024 3 "copy B is damaged"
 bad_sectors "copies: copy B map bad sectors" 1034 2 "copy B is damaged"
 # --- copy A unreadable and unwritable: attach reads copy B, cannot
-# rewrite copy A, fails with EIO and writes nothing else
+# rewrite copy A, so the pool attaches read-only, writing nothing else:
+# its data can be read, writes fail
 table "0 128 error"
 m=$(mark)
-err=$("$VMEMCTL" attach /dev/mapper/cp 2>&1)
-check "copies: copy A unreadable and unwritable: attach fails with EIO ($err)" \
-	grep -q "Input/output error" <<<"$err"
+check "copies: copy A unreadable and unwritable: attaches" \
+	"$VMEMCTL" attach /dev/mapper/cp
 check "copies: ... after using copy B's" klog_since "$m" "using copy B's, at sector 1024"
+check "copies: ... read-only, and the log says so" \
+	sh -c "test \"\$(cat $ctl/read_only)\" = 1 && dmesg | tail -n +$((m + 1)) | grep -q 'attaching read-only'"
+check "copies: ... data readable and intact" test "$(sum0)" = "$want"
+err=$(dd if=/tmp/d0 of=/dev/vmem0 bs=1M count=1 oflag=direct conv=fsync,nocreat status=none 2>&1)
+check "copies: ... a write fails with EIO ($err)" grep -q "Input/output error" <<<"$err"
+check "copies: ... detach" "$VMEMCTL" detach
 linear
 check "copies: ... nothing written: check clean" "$VMEMCTL" check /dev/mapper/cp
 check "copies: ... attach once the fault is gone" "$VMEMCTL" attach /dev/mapper/cp
+check "copies: ... read-write again" test "$(cat $ctl/read_only)" = 0
 check "copies: ... data intact" test "$(sum0)" = "$want"
 "$VMEMCTL" detach
 
