@@ -878,3 +878,44 @@ enum vmem_fault vmem_sb_choose(const struct vmem_sb *sb_a, u64 dev_bytes,
 	}
 	return f;
 }
+
+enum vmem_fault vmem_geom_grow(const struct vmem_geom *g, u64 new_bytes,
+			       struct vmem_geom *out)
+{
+	u64 pages = new_bytes >> VMEM_PAGE_SHIFT, n, max;
+
+	*out = *g;
+	if (g->version < 2)
+		return VMEM_F_VERSION;
+	if (g->copy_b >= g->data_start * VMEM_SECTORS_PER_PAGE)
+		return VMEM_F_GEOMETRY;
+	if (pages < g->data_start + g->nr_buckets * g->bucket_pages)
+		return VMEM_F_TOO_SMALL;
+	n = (pages - g->data_start) / g->bucket_pages;
+	max = g->map_max * VMEM_ENTRIES_PER_SECTOR;
+	if (max > VMEM_MAX_BUCKETS)
+		max = VMEM_MAX_BUCKETS;
+	if (n > max)
+		n = max;
+	if (n > g->nr_buckets)
+		vmem_geom_set_buckets(out, n);
+	return VMEM_OK;
+}
+
+void vmem_meta_grow(void *meta, const struct vmem_geom *old,
+		    const struct vmem_geom *new, u64 pool_pages)
+{
+	struct vmem_sb *sb = meta;
+	u32 pool_id = vmem_pool_id(sb);
+	u64 s;
+
+	for (s = old->meta_sectors; s < new->meta_sectors; s++) {
+		memset((u8 *)meta + s * VMEM_SECTOR_SIZE, 0, VMEM_SECTOR_SIZE);
+		vmem_blk_seal((u8 *)meta + s * VMEM_SECTOR_SIZE,
+			      VMEM_MAP_MAGIC, s - VMEM_MAP_START, pool_id);
+	}
+	sb->nr_buckets = cpu_to_le64(new->nr_buckets);
+	sb->map_sectors = cpu_to_le64(new->map_sectors);
+	sb->pool_pages = cpu_to_le64(pool_pages);
+	vmem_sb_seal(sb);
+}

@@ -175,6 +175,29 @@
  *    Before that write the pool is version 1 (copy B sits in padding
  *    version 1 ignores); a torn superblock A is found damaged, and copy
  *    B's superblock, a valid version 2 one, makes the pool version 2.
+ *  - Grow (version 2 only; "vmemctl grow", offline or through the
+ *    module): buckets are added at the end of the data area, into the
+ *    room the map reserves (map_max), so nothing moves. The new
+ *    buckets' map entries are free and not marked zero (space a disk
+ *    or an LV gained is not known to read as zeros), so each is zeroed
+ *    before its first use. Order, each step durable before the next:
+ *    1. the map sectors the new buckets need beyond the last one in
+ *       use (free entries, sealed): copy A, flush, copy B, flush; they
+ *       lie in the room, which no pool of the old size reads, and on a
+ *       4 KiB-block disk the sectors in use that share their blocks are
+ *       rewritten unchanged, by the copy rule. New buckets that fit the
+ *       last map sector in use need no write: its entries past
+ *       nr_buckets are zero already, which is what free and unmarked is;
+ *    2. the superblock with the new nr_buckets, map_sectors and
+ *       pool_pages: copy A with REQ_FUA, then copy B with REQ_FUA.
+ *    A crash before 2 leaves the old size (the new map sectors unread);
+ *    during 2 copy A is torn (copy B, old, is taken: old size) or new
+ *    (the new size, copy B older, rewritten at attach); after it, the
+ *    new size. The module adds the buckets to its free sets only after
+ *    step 2, so no data reaches a new bucket before the pool has it.
+ *    Version 1 pools have no room and cannot grow (upgrade them first);
+ *    a pool whose copy B follows its data area (none is formatted so)
+ *    cannot either, and a grow never writes past the device's end.
  *
  * An all-zero page 0 is an empty disk (format it); anything else that is
  * not a valid superblock (nor a damaged one whose copy B is found) is

@@ -528,4 +528,36 @@ static inline u64 vmem_bucket_sector(const struct vmem_geom *g, u64 bucket)
 		VMEM_SECTORS_PER_PAGE;
 }
 
+/**
+ * vmem_geom_grow() - the geometry of a pool grown onto a larger device
+ * @g: geometry of a validated superblock
+ * @new_bytes: the bytes the pool may now use from the start of its
+ *	device (the device's size, or less)
+ * @out: result: @g with as many buckets as fit @new_bytes, the map's
+ *	room (map_max * 62) and VMEM_MAX_BUCKETS; never fewer than @g's
+ *
+ * Return: VMEM_OK (@out may have as many buckets as @g: nothing to add),
+ * VMEM_F_VERSION for a version 1 pool (its map has no room),
+ * VMEM_F_GEOMETRY when copy B follows the data area (the data area cannot
+ * grow over it), VMEM_F_TOO_SMALL when @new_bytes ends before the pool
+ * as it is.
+ */
+enum vmem_fault vmem_geom_grow(const struct vmem_geom *g, u64 new_bytes,
+			       struct vmem_geom *out);
+
+/**
+ * vmem_meta_grow() - extend an image to a grown geometry (format.h, Grow)
+ * @meta: image of @old, with room for @new->meta_sectors sectors
+ * @old: its geometry
+ * @new: from vmem_geom_grow(@old, ...)
+ * @pool_pages: the device's size in pages, for the superblock
+ *
+ * Writes the map sectors @new adds (free entries, not marked zero,
+ * sealed) and the superblock's nr_buckets, map_sectors and pool_pages
+ * (sealed); nothing else changes. The caller writes the new map sectors
+ * (both copies) durably before the superblock.
+ */
+void vmem_meta_grow(void *meta, const struct vmem_geom *old,
+		    const struct vmem_geom *new, u64 pool_pages);
+
 #endif /* _VMEM_META_H */
