@@ -110,6 +110,28 @@ static const struct vctl_command vctl_commands[] = {
 	  "when upgraded (or already version 2), 1 when refused, 2 on error.\n"
 	  "\n"
 	  "  -n, --dry-run  say what would be written, write nothing\n" },
+	{ "grow", cmd_grow,
+	  "grow [--size SIZE] [--auto [DEV]] | grow --offline [--size SIZE] [--dry-run] TARGET",
+	  "Add buckets to a pool whose backing device grew (layout version 2:\n"
+	  "its map keeps room to grow, set by format --max-size). Without\n"
+	  "--offline, the attached pool grows online, its devices in use; with\n"
+	  "it, the pool on TARGET, which must not be attached. The new buckets\n"
+	  "are zeroed on first use (new space is not known to read as zeros).\n"
+	  "A pool cannot shrink. Crash-safe: new map sectors (both copies)\n"
+	  "first, then the superblocks, copy A's first, each step synced;\n"
+	  "interrupted anywhere, the pool attaches at its old or its new size.\n"
+	  "Version 1 pools cannot grow (run upgrade first). Exit 0 when grown\n"
+	  "or nothing was to add, 1 when refused, 2 on usage or I/O error.\n"
+	  "\n"
+	  "  -s, --size SIZE  use only the first SIZE bytes of the backing\n"
+	  "                   device (default: all of it)\n"
+	  "  -o, --offline    grow the pool on TARGET, not the attached one\n"
+	  "  -n, --dry-run    with --offline: say what would change, write\n"
+	  "                   nothing\n"
+	  "  -a, --auto       grow only if the attached pool's autogrow switch\n"
+	  "                   is on (/sys/class/misc/vmem-control/autogrow),\n"
+	  "                   and, with DEV, only if DEV is its backing device:\n"
+	  "                   what the udev rule runs when a disk's size changes\n" },
 	{ "probe", cmd_probe,
 	  "probe [--export] TARGET",
 	  "Say whether TARGET holds a vmem pool and print its identity: pool\n"

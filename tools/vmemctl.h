@@ -14,6 +14,7 @@
  *   inspect.c  dump and check: show and verify a pool offline
  *   repair.c   repair: fix the damage that has one safe fix offline
  *   copies.c   upgrade (offline, to layout version 2) and scrub (online)
+ *   grow.c     grow: add buckets from a grown backing device
  *   online.c   commands that change the module's state (ioctls)
  *   report.c   list and status: usage reports of the attached pool
  */
@@ -160,5 +161,6 @@ int cmd_write_buffer(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_upgrade(int argc, char **argv);
 int cmd_scrub(int argc, char **argv);
+int cmd_grow(int argc, char **argv);
 
 #endif /* _VMEMCTL_H */

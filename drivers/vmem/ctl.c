@@ -253,6 +253,40 @@ static int vmem_ctl_pool_info(void __user *arg)
 	return copy_to_user(arg, &p, sizeof(p)) ? -EFAULT : 0;
 }
 
+static int vmem_ctl_grow(void __user *arg)
+{
+	struct vmem_ctl_grow g;
+	int ret;
+
+	if (copy_from_user(&g, arg, sizeof(g)))
+		return -EFAULT;
+	if ((g.flags & ~VMEM_CTL_GROW_FLAGS) || g.pad || g.old_buckets ||
+	    g.new_buckets || g.max_buckets ||
+	    !vmem_zero(g.reserved, sizeof(g.reserved))) {
+		pr_err_ratelimited("grow: unknown flags, or out or reserved fields set\n");
+		return -EINVAL;
+	}
+	if (g.size_bytes % VMEM_PAGE_SIZE) {
+		pr_err_ratelimited("grow: size %llu is not a multiple of 64 KiB\n",
+				   g.size_bytes);
+		return -EINVAL;
+	}
+	if (!vmem_pool) {
+		pr_err_ratelimited("grow: no pool attached\n");
+		return -ENODEV;
+	}
+	if ((g.flags & VMEM_CTL_GROW_AUTO) && !READ_ONCE(vmem_autogrow)) {
+		g.old_buckets = vmem_pool->map.geom.nr_buckets;
+		g.new_buckets = g.old_buckets;
+		ret = 0;
+	} else {
+		ret = vmem_pool_grow(vmem_pool, g.size_bytes, &g);
+	}
+	if (ret)
+		return ret;
+	return copy_to_user(arg, &g, sizeof(g)) ? -EFAULT : 0;
+}
+
 static long vmem_ctl_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long arg)
 {
@@ -266,6 +300,7 @@ static long vmem_ctl_ioctl(struct file *file, unsigned int cmd,
 	case VMEM_CTL_RESIZE:
 	case VMEM_CTL_SET_BUDGET:
 	case VMEM_CTL_DELETE:
+	case VMEM_CTL_GROW:
 		if (!capable(CAP_SYS_ADMIN))
 			return -EPERM;
 		break;
@@ -286,6 +321,9 @@ static long vmem_ctl_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case VMEM_CTL_POOL_INFO:
 		ret = vmem_ctl_pool_info(argp);
+		break;
+	case VMEM_CTL_GROW:
+		ret = vmem_ctl_grow(argp);
 		break;
 	default:
 		ret = vmem_ctl_dev_cmd(cmd, argp);
@@ -620,7 +658,35 @@ static ssize_t scrub_store(struct device *d, struct device_attribute *a,
 }
 static DEVICE_ATTR_WO(scrub);
 
+/*
+ * autogrow: 1 lets "vmemctl grow --auto" (VMEM_CTL_GROW_AUTO), which the
+ * udev rule runs when a disk's size changes, grow the pool; 0 (the
+ * default, or the module parameter's) leaves a grown disk alone. Kept
+ * across detach and attach while the module is loaded.
+ */
+static ssize_t autogrow_show(struct device *d, struct device_attribute *a,
+			     char *buf)
+{
+	return sysfs_emit(buf, "%d\n", READ_ONCE(vmem_autogrow));
+}
+
+static ssize_t autogrow_store(struct device *d, struct device_attribute *a,
+			      const char *buf, size_t len)
+{
+	bool on;
+
+	if (kstrtobool(buf, &on)) {
+		pr_err_ratelimited("autogrow: expected 0 or 1\n");
+		return -EINVAL;
+	}
+	WRITE_ONCE(vmem_autogrow, on);
+	pr_info("autogrow %s\n", on ? "on" : "off");
+	return len;
+}
+static DEVICE_ATTR_RW(autogrow);
+
 static struct attribute *vmem_ctl_attrs[] = {
+	&dev_attr_autogrow.attr,
 	&dev_attr_write_buffer.attr,
 	&dev_attr_write_buffer_delay_us.attr,
 	&dev_attr_write_buffer_mb.attr,

@@ -39,6 +39,10 @@ module_param_named(commit_interval_ms, vmem_commit_interval_default, uint,
 		   0444);
 MODULE_PARM_DESC(commit_interval_ms, "Longest time in ms a map change stays uncommitted, 1..60000 (default 1000)");
 
+bool vmem_autogrow;
+module_param_named(autogrow, vmem_autogrow, bool, 0444);
+MODULE_PARM_DESC(autogrow, "Grow the pool when its backing device grows (sysfs autogrow; default off)");
+
 int vmem_major;
 
 static int __init vmem_init(void)

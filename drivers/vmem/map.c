@@ -368,3 +368,74 @@ u64 vmem_map_set_dev(struct vmem_map *m, u32 id, u64 capacity_pages,
 	d->flags = flags;
 	return vmem_devt_sector_of(id);
 }
+
+int vmem_map_grow_alloc(struct vmem_map *m, const struct vmem_geom *g,
+			struct vmem_map_growth *gr)
+{
+	int s;
+
+	memset(gr, 0, sizeof(*gr));
+	gr->geom = *g;
+	gr->meta_bytes = round_up(g->meta_sectors * VMEM_SECTOR_SIZE,
+				  PAGE_SIZE);
+	gr->meta = vzalloc(gr->meta_bytes);
+	gr->committing = vmem_map_bitmap(g->map_sectors);
+	gr->a_stale = vmem_map_bitmap(g->meta_sectors);
+	gr->b_stale = vmem_map_bitmap(g->meta_sectors);
+	if (!gr->meta || !gr->committing || !gr->a_stale || !gr->b_stale)
+		return -ENOMEM;
+	for (s = 0; s < VMEM_NR_SETS; s++) {
+		gr->bits[s] = vmem_map_bitmap(g->nr_buckets);
+		if (!gr->bits[s])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+void vmem_map_grow_image(struct vmem_map *m, struct vmem_map_growth *gr,
+			 u64 pool_pages)
+{
+	u64 n = m->geom.nr_buckets, ms = m->geom.meta_sectors;
+	int s;
+
+	memcpy(gr->meta, m->meta, ms * VMEM_SECTOR_SIZE);
+	vmem_meta_grow(gr->meta, &m->geom, &gr->geom, pool_pages);
+	memcpy(&gr->sb, gr->meta, sizeof(gr->sb));
+	memcpy(gr->meta, m->meta, VMEM_SECTOR_SIZE);
+	bitmap_copy(gr->a_stale, m->copies.a_stale, ms);
+	bitmap_copy(gr->b_stale, m->copies.b_stale, ms);
+	for (s = 0; s < VMEM_NR_SETS; s++)
+		bitmap_copy(gr->bits[s], m->set[s].bits, n);
+
+	swap(m->meta, gr->meta);
+	swap(m->meta_bytes, gr->meta_bytes);
+	swap(m->committing, gr->committing);
+	swap(m->copies.a_stale, gr->a_stale);
+	swap(m->copies.b_stale, gr->b_stale);
+	for (s = 0; s < VMEM_NR_SETS; s++)
+		swap(m->set[s].bits, gr->bits[s]);
+}
+
+void vmem_map_grow_buckets(struct vmem_map *m, const struct vmem_geom *g)
+{
+	u64 old = m->geom.nr_buckets;
+
+	m->geom.map_sectors = g->map_sectors;
+	m->geom.meta_sectors = g->meta_sectors;
+	bitmap_set(m->set[VMEM_DIRTY].bits, old, g->nr_buckets - old);
+	m->set[VMEM_DIRTY].nr += g->nr_buckets - old;
+	WRITE_ONCE(m->geom.nr_buckets, g->nr_buckets);
+}
+
+void vmem_map_growth_free(struct vmem_map_growth *gr)
+{
+	int s;
+
+	vfree(gr->meta);
+	kvfree(gr->committing);
+	kvfree(gr->a_stale);
+	kvfree(gr->b_stale);
+	for (s = 0; s < VMEM_NR_SETS; s++)
+		kvfree(gr->bits[s]);
+	memset(gr, 0, sizeof(*gr));
+}

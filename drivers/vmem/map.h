@@ -378,4 +378,69 @@ static inline void vmem_budget_release(atomic64_t *used)
 	atomic64_dec(used);
 }
 
+/**
+ * struct vmem_map_growth - the buffers of a grown map (vmem_map_grow_*)
+ * @geom: the grown geometry
+ * @meta: the image, @meta_bytes long
+ * @meta_bytes: its size
+ * @committing: one bit per map sector
+ * @a_stale: one bit per image sector
+ * @b_stale: one bit per image sector
+ * @bits: one bit per bucket, for each free-bucket set
+ * @sb: the grown superblock, kept out of the image until it is written
+ *
+ * vmem_map_grow_alloc() allocates them, with no lock held;
+ * vmem_map_grow_image() swaps them with the map's, so that afterwards
+ * they are the old ones, which vmem_map_growth_free() frees.
+ */
+struct vmem_map_growth {
+	struct vmem_geom geom;
+	u8 *meta;
+	size_t meta_bytes;
+	unsigned long *committing;
+	unsigned long *a_stale;
+	unsigned long *b_stale;
+	unsigned long *bits[VMEM_NR_SETS];
+	struct vmem_sb sb;
+};
+
+/**
+ * vmem_map_grow_alloc() - allocate the buffers of a grown map
+ * @m: the map (layout version 2)
+ * @g: from vmem_geom_grow(&@m->geom, ...), with more buckets
+ * @gr: result; vmem_map_growth_free() it in any case
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int vmem_map_grow_alloc(struct vmem_map *m, const struct vmem_geom *g,
+			struct vmem_map_growth *gr);
+
+/**
+ * vmem_map_grow_image() - take the grown buffers, holding the old state
+ * @m: the map; the caller holds its commit lock and its map lock
+ * @gr: from vmem_map_grow_alloc(); gets the old buffers back
+ * @pool_pages: the backing device's size in pages, for the superblock
+ *
+ * The image gains the new map sectors (free entries, not marked zero,
+ * sealed), which the caller writes to both copies before the
+ * superblock; @gr->sb receives the grown superblock. The geometry, the
+ * image's superblock and the free sets stay as they were: the pool does
+ * not grow before vmem_map_grow_buckets().
+ */
+void vmem_map_grow_image(struct vmem_map *m, struct vmem_map_growth *gr,
+			 u64 pool_pages);
+
+/**
+ * vmem_map_grow_buckets() - grow the pool in memory, once the grown
+ * superblock is durable
+ * @m: the map; the caller holds its map lock
+ * @g: the grown geometry
+ *
+ * The new buckets join the dirty set: they are zeroed before first use.
+ */
+void vmem_map_grow_buckets(struct vmem_map *m, const struct vmem_geom *g);
+
+/** vmem_map_growth_free() - free what @gr holds */
+void vmem_map_growth_free(struct vmem_map_growth *gr);
+
 #endif /* _VMEM_MAP_H */

@@ -47,6 +47,11 @@ static void vmem_pool_usage_work(struct work_struct *work)
 		pr_warn("%pg: pool %u%% full (%llu of %llu buckets)\n",
 			pool->bdev, level, READ_ONCE(pool->map.nr_owned),
 			pool->map.geom.nr_buckets);
+	else
+		pr_info("%pg: pool below %u%% full again (%llu of %llu buckets)\n",
+			pool->bdev, level ? level + 10 : 80,
+			READ_ONCE(pool->map.nr_owned),
+			READ_ONCE(pool->map.geom.nr_buckets));
 	pool->usage_level = level;
 	snprintf(env, sizeof(env), "VMEM_POOL_USAGE=%u", level);
 	kobject_uevent_env(&pool->ctl_dev->kobj, KOBJ_CHANGE, envp);

@@ -14,6 +14,7 @@
  *             write-zeroes
  *   zero.c    zeroing buckets, in the foreground and the background
  *   meta_io.c reading and writing metadata sectors, both copies
+ *   grow.c    adding buckets when the backing device grew
  *   map.c     the in-memory map (no I/O; see map.h)
  *   dev.c     one gendisk per virtual device, per-disk sysfs attributes
  *   io.c      the submit_bio fast path and clone completion
@@ -186,6 +187,7 @@ extern bool vmem_wb_default;
 extern unsigned int vmem_wb_delay_default;
 extern unsigned int vmem_wb_mb_default;
 extern unsigned int vmem_commit_interval_default;
+extern bool vmem_autogrow;
 extern int vmem_major;
 
 /* ctl.c */
@@ -205,6 +207,11 @@ int vmem_pool_delete_dev(struct vmem_pool *pool, u32 id);
 int vmem_pool_resize_dev(struct vmem_pool *pool, u32 id, u64 capacity_pages);
 int vmem_pool_budget_dev(struct vmem_pool *pool, u32 id, u32 budget);
 void vmem_pool_usage(struct vmem_pool *pool);
+
+/* grow.c: adding buckets from a grown backing device */
+struct vmem_ctl_grow;
+int vmem_pool_grow(struct vmem_pool *pool, u64 size_bytes,
+		   struct vmem_ctl_grow *g);
 
 /* prov.c: provisioning, freeing, discard and write-zeroes */
 void vmem_prov_init(struct vmem_pool *pool);

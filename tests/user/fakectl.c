@@ -9,6 +9,10 @@
  * open("/dev/vmem-control") succeeds (on /dev/null) when FAKECTL_STATE
  * names a state file, which keeps the fake pool across vmemctl runs.
  * Devices use used_buckets = id % 4 so that the output has numbers.
+ * VMEM_CTL_GROW grows the fake pool to FAKECTL_DEV_BUCKETS buckets (the
+ * backing device's new size), at most FAKE_MAX_BUCKETS; with
+ * VMEM_CTL_GROW_AUTO only when FAKECTL_AUTOGROW is set; FAKECTL_V1 makes
+ * it a version 1 pool, which cannot grow.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -24,6 +28,7 @@
 
 #define FAKE_BUCKET	(1024 * 1024ULL)
 #define FAKE_BUCKETS	10239ULL
+#define FAKE_MAX_BUCKETS	40956ULL
 
 struct fake_dev {
 	__u32 exists;
@@ -35,6 +40,7 @@ struct fake_state {
 	__u32 attached;
 	__u32 major;
 	__u32 minor;
+	__u64 nr_buckets;	/* 0: FAKE_BUCKETS */
 	struct fake_dev dev[VMEM_CTL_MAX_DEVICES];
 };
 
@@ -120,7 +126,7 @@ static int fake_pool_info(struct vmem_ctl_pool *p)
 		return 0;
 	p->attached = 1;
 	p->bucket_bytes = FAKE_BUCKET;
-	p->nr_buckets = FAKE_BUCKETS;
+	p->nr_buckets = st.nr_buckets ? st.nr_buckets : FAKE_BUCKETS;
 	p->data_start_bytes = FAKE_BUCKET;
 	p->backing_major = st.major;
 	p->backing_minor = st.minor;
@@ -183,6 +189,40 @@ static int fake_dev_cmd(unsigned long req, struct vmem_ctl_dev *d)
 	return 0;
 }
 
+static int fake_grow(struct vmem_ctl_grow *g)
+{
+	const char *dev = getenv("FAKECTL_DEV_BUCKETS");
+	__u64 n = st.nr_buckets ? st.nr_buckets : FAKE_BUCKETS, want;
+
+	if ((g->flags & ~VMEM_CTL_GROW_FLAGS) || g->pad || g->old_buckets ||
+	    g->new_buckets || g->max_buckets ||
+	    !fake_zero(g->reserved, sizeof(g->reserved)) ||
+	    g->size_bytes % VMEM_CTL_SIZE_UNIT)
+		return -EINVAL;
+	if (!st.attached)
+		return -ENODEV;
+	if (getenv("FAKECTL_V1"))
+		return -EOPNOTSUPP;
+	want = dev ? strtoull(dev, NULL, 0) : n;
+	if (g->size_bytes) {
+		if (g->size_bytes / FAKE_BUCKET - 1 > want)
+			return -EINVAL;
+		want = g->size_bytes / FAKE_BUCKET - 1;
+	}
+	if (want < n)
+		return -EINVAL;
+	if (want > FAKE_MAX_BUCKETS)
+		want = FAKE_MAX_BUCKETS;
+	g->old_buckets = n;
+	g->new_buckets = n;
+	g->max_buckets = FAKE_MAX_BUCKETS;
+	if ((g->flags & VMEM_CTL_GROW_AUTO) && !getenv("FAKECTL_AUTOGROW"))
+		return 0;
+	st.nr_buckets = want;
+	g->new_buckets = want;
+	return 0;
+}
+
 static int fake_ioctl(unsigned long req, void *arg)
 {
 	int ret;
@@ -195,9 +235,13 @@ static int fake_ioctl(unsigned long req, void *arg)
 	case VMEM_CTL_DETACH:
 		ret = st.attached ? 0 : -ENODEV;
 		st.attached = 0;
+		st.nr_buckets = 0;
 		break;
 	case VMEM_CTL_POOL_INFO:
 		ret = fake_pool_info(arg);
+		break;
+	case VMEM_CTL_GROW:
+		ret = fake_grow(arg);
 		break;
 	case VMEM_CTL_CREATE:
 	case VMEM_CTL_RESIZE:

@@ -103,11 +103,11 @@ sector_off() {
 vmemctl_help() {
 	local c
 	want_rc 0 "$V" --help
-	for c in format dump check repair upgrade attach detach create resize \
+	for c in format dump check repair upgrade grow attach detach create resize \
 		 budget delete list status scrub help; do
 		has "vmemctl $c" "$out"
 	done
-	for c in format dump check repair upgrade attach detach create resize \
+	for c in format dump check repair upgrade grow attach detach create resize \
 		 budget delete list status scrub; do
 		want_rc 0 "$V" help "$c" && has "usage: vmemctl $c" "$out"
 		want_rc 0 "$V" "$c" --help && has "usage: vmemctl $c" "$out"
@@ -757,6 +757,130 @@ vmemctl_upgrade_killed() {
 	want_rc 0 "$V" check p.img
 }
 
+# ---- grow ----
+
+# A 2 GiB pool with a device, two mapped buckets (one the last) and data
+grow_pool() {
+	new_pool p.img 2G || return
+	"$IMGTOOL" dev p.img 0 160 0 1
+	"$IMGTOOL" map p.img 5 1 1
+	"$IMGTOOL" map p.img 2046 1 2
+	printf 'bucket five' | dd of=p.img bs=1 seek=$((6 << 20)) conv=notrunc status=none
+}
+
+grow_view() {
+	run "$V" dump --json p.img
+	printf '%s' "$out" | jq -c '[.devices, .map.used, .superblock.nr_buckets, .map.zeroed]'
+}
+
+vmemctl_grow_offline() {
+	local sum
+	grow_pool || return
+	eq "$(grow_view)" '[[{"id":0,"capacity_bytes":10485760,"budget_buckets":0,"budget_bytes":0,"used_buckets":2,"used_bytes":2097152,"deleting":false}],2,2047,2045]'
+	truncate -s 6G p.img
+	sum=$(meta_sum p.img)
+	want_rc 0 "$V" grow --offline --dry-run p.img &&
+		has "p.img: 2047 to 6143 buckets (2G to 6G of data), map sectors 34 to 100" "$out" &&
+		has "dry run: nothing written" "$out"
+	eq "$(meta_sum p.img)" "$sum"
+	want_rc 0 "$V" grow --offline p.img &&
+		has "wrote copy A: new map sectors (sectors 44..109)" "$out" &&
+		has "wrote copy B: new map sectors (sectors 1068..1133)" "$out" &&
+		has "wrote copy A: superblock (sectors 0..0)" "$out" &&
+		has "wrote copy B: superblock (sectors 1024..1024)" "$out" &&
+		has "p.img: grown to 6143 buckets" "$out"
+	want_rc 0 "$V" check p.img && has "clean: 6143 buckets" "$out" &&
+		has "2 used" "$out"
+	# The new buckets are free and not marked zero: zeroed on first use
+	eq "$(grow_view)" '[[{"id":0,"capacity_bytes":10485760,"budget_buckets":0,"budget_bytes":0,"used_buckets":2,"used_bytes":2097152,"deleting":false}],2,6143,2045]'
+	eq "$(dd if=p.img bs=1 skip=$((6 << 20)) count=11 status=none)" "bucket five"
+	want_rc 0 "$V" grow --offline p.img &&
+		has "the pool already spans 6442450944 bytes; nothing to add" "$out"
+	# Up to the map's room (4 times 2G by default), not beyond
+	truncate -s 20G p.img
+	want_rc 0 "$V" grow --offline p.img && has "grown to 8246 buckets" "$out"
+	want_rc 0 "$V" grow --offline p.img && has "the map's room is full" "$out"
+	want_rc 0 "$V" check p.img && has "clean: 8246 buckets" "$out"
+}
+
+vmemctl_grow_size() {
+	grow_pool || return
+	truncate -s 6G p.img
+	want_rc 0 "$V" grow --offline --size 3G p.img && has "grown to 3071 buckets" "$out"
+	want_rc 1 "$V" grow --offline --size 2G p.img && has "a pool cannot shrink" "$err"
+	want_rc 1 "$V" grow --offline --size 7G p.img && has "is beyond its end" "$err"
+	want_rc 0 "$V" check p.img && has "clean: 3071 buckets" "$out"
+	want_rc 0 "$V" grow --offline p.img && has "grown to 6143 buckets" "$out"
+}
+
+vmemctl_grow_refuses() {
+	local sum
+	# Version 1: no room
+	new_pool p.img 2G --layout-version 1 || return
+	truncate -s 4G p.img
+	sum=$(meta_sum p.img)
+	want_rc 1 "$V" grow --offline p.img &&
+		has "layout version 1 keeps no room for the map to grow; run 'vmemctl upgrade' first" "$err"
+	eq "$(meta_sum p.img)" "$sum"
+	# Damage: repair first
+	grow_pool || return
+	"$IMGTOOL" map p.img 300 40 0
+	truncate -s 4G p.img
+	sum=$(meta_sum p.img)
+	want_rc 1 "$V" grow --offline p.img && has "repair the pool first" "$err"
+	eq "$(meta_sum p.img)" "$sum"
+	# A damaged copy is damage too
+	grow_pool || return
+	"$IMGTOOL" flip p.img "$(sector_off 1035 40)"
+	truncate -s 4G p.img
+	want_rc 1 "$V" grow --offline p.img && has "repair the pool first" "$err"
+	truncate -s 1G z.img
+	want_rc 1 "$V" grow --offline z.img && has "not a vmem pool" "$err"
+	want_rc 2 "$V" grow --offline
+	want_rc 2 "$V" grow --offline p.img p.img
+	want_rc 2 "$V" grow --offline --auto p.img
+	want_rc 2 "$V" grow --dry-run
+	want_rc 2 "$V" grow p.img && has "a TARGET needs --offline" "$err"
+	want_rc 2 "$V" grow --size 0 --offline p.img
+	want_rc 2 "$V" grow -x
+}
+
+# Killed before each of its writes: the pool checks clean at its old size
+# or its new one, devices and data the same, and a second grow finishes
+vmemctl_grow_killed() {
+	local k j1 n
+	command -v strace >/dev/null || { echo "(no strace: skipped)" >&2; return; }
+	grow_pool || return
+	truncate -s 6G p.img
+	cp p.img base.img
+	j1=$(run "$V" dump --json p.img; printf '%s' "$out" | jq -c '[.devices, .map.used]')
+	for k in 1 2 3 4 5; do
+		cp base.img p.img
+		(strace -f -o /dev/null -e inject=pwrite64:signal=SIGKILL:when=$k \
+			"$V" grow --offline p.img >/dev/null 2>&1; true) 2>/dev/null
+		want_rc 0 "$V" check p.img
+		run "$V" dump --json p.img
+		n=$(printf '%s' "$out" | jq -c '.superblock.nr_buckets')
+		case $k in
+		1|2|3) eq "$n" 2047 ;;
+		*) eq "$n" 6143 ;;
+		esac
+		eq "$(printf '%s' "$out" | jq -c '[.devices, .map.used]')" "$j1"
+		want_rc 0 "$V" grow --offline p.img
+		want_rc 0 "$V" check p.img && has "clean: 6143 buckets" "$out"
+	done
+	# Superblock A torn: copy B's, the old size, is taken
+	cp base.img p.img
+	(strace -f -o /dev/null -e inject=pwrite64:signal=SIGKILL:when=4 \
+		"$V" grow --offline p.img >/dev/null 2>&1; true) 2>/dev/null
+	"$IMGTOOL" flip p.img 40
+	run "$V" dump --json p.img
+	eq "$(printf '%s' "$out" | jq -c '[.superblock.nr_buckets, .copies.superblock_at]')" "[2047,1024]"
+	want_rc 0 "$V" repair p.img
+	want_rc 0 "$V" check p.img && has "clean: 2047 buckets" "$out"
+	want_rc 0 "$V" grow --offline p.img && has "grown to 6143 buckets" "$out"
+}
+
 # format --max-size: the map's room; --layout-version 1: the old layout
 vmemctl_format_max_size() {
 	new_pool p.img 10G --max-size 100G || return
@@ -951,8 +1075,29 @@ vmemctl_online_fake() {
 		has "state:       read-only (a metadata write failed" "$out"
 	FAKECTL_READ_ONLY=1 want_rc 0 fake status --json &&
 		eq "$(printf '%s' "$out" | jq .read_only)" true
+	# grow: the fake backing device has FAKECTL_DEV_BUCKETS buckets
+	want_rc 0 fake grow && has "nothing to add: the pool already spans its backing device" "$out"
+	FAKECTL_DEV_BUCKETS=20000 want_rc 0 fake grow --auto &&
+		has "pool not grown (10239 buckets): autogrow is off" "$out"
+	FAKECTL_DEV_BUCKETS=20000 want_rc 0 fake grow --auto /dev/loop1 &&
+		eq "$out" ""
+	FAKECTL_DEV_BUCKETS=20000 FAKECTL_AUTOGROW=1 \
+		want_rc 0 fake grow --auto /dev/loop0 &&
+		has "pool grown from 10239 to 20000 buckets (room for 40956)" "$out"
+	FAKECTL_DEV_BUCKETS=30000 want_rc 0 fake grow --size 25000M &&
+		has "pool grown from 20000 to 24999 buckets" "$out"
+	FAKECTL_DEV_BUCKETS=30000 want_rc 1 fake grow --size 1G &&
+		has "vmemctl: grow: pool: Invalid argument" "$err"
+	FAKECTL_DEV_BUCKETS=99999 want_rc 0 fake grow &&
+		has "to 40956 buckets" "$out"
+	FAKECTL_DEV_BUCKETS=99999 want_rc 0 fake grow &&
+		has "the map's room is full (40956 buckets)" "$out"
+	want_rc 0 fake status && has "40956 total" "$out"
+	FAKECTL_V1=1 want_rc 1 fake grow &&
+		has "layout version 1 keeps no room" "$err"
 	want_rc 0 fake detach
 	want_rc 1 fake detach && has "no pool attached" "$err"
+	want_rc 1 fake grow && has "no pool attached" "$err"
 	want_rc 0 fake list && eq "$(printf '%s\n' "$out" | wc -l)" 1
 }
 

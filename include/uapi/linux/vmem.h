@@ -98,6 +98,34 @@ struct vmem_ctl_pool {
  */
 #define VMEM_CTL_POOL_READ_ONLY	(1ULL << 0)
 
+/**
+ * struct vmem_ctl_grow - VMEM_CTL_GROW argument
+ * @size_bytes: the bytes of the backing device the pool may use from its
+ *	start, or 0 for all of it; never less than the pool uses now
+ * @flags: VMEM_CTL_GROW_*
+ * @old_buckets: out: data buckets before
+ * @new_buckets: out: data buckets after (the same: nothing was added)
+ * @max_buckets: out: the most buckets the map has room for
+ * @reserved: zero
+ */
+struct vmem_ctl_grow {
+	__u64 size_bytes;
+	__u32 flags;
+	__u32 pad;
+	__u64 old_buckets;
+	__u64 new_buckets;
+	__u64 max_buckets;
+	__u64 reserved[3];
+};
+
+/*
+ * Grow only if the pool's autogrow switch is on (sysfs autogrow); with it
+ * off, nothing changes and old_buckets == new_buckets. For the udev rule
+ * that runs on a backing disk's capacity change.
+ */
+#define VMEM_CTL_GROW_AUTO	(1U << 0)
+#define VMEM_CTL_GROW_FLAGS	VMEM_CTL_GROW_AUTO
+
 #define VMEM_CTL_MAGIC		0xf3
 
 /* Attach a formatted pool (-EBUSY if one is attached) */
@@ -115,5 +143,11 @@ struct vmem_ctl_pool {
 #define VMEM_CTL_DELETE		_IOW(VMEM_CTL_MAGIC, 6, struct vmem_ctl_dev)
 /* Read device id (-ENOENT if it does not exist) */
 #define VMEM_CTL_GET_DEV	_IOWR(VMEM_CTL_MAGIC, 7, struct vmem_ctl_dev)
+/*
+ * Add buckets to the pool from its backing device's new size (layout
+ * version 2): -EOPNOTSUPP for version 1, -EINVAL for a size below the
+ * pool's or beyond the device, -EROFS on a read-only pool
+ */
+#define VMEM_CTL_GROW		_IOWR(VMEM_CTL_MAGIC, 8, struct vmem_ctl_grow)
 
 #endif /* _UAPI_LINUX_VMEM_H */
