@@ -3,7 +3,7 @@
  * KUnit suite vmem_map: the in-memory map (drivers/vmem/map.c). Provision,
  * lookup, free, the committed image and its seal, arming and remarking
  * format-zeroed buckets, reload from the encoded metadata, damage
- * detection, a full pool and budgets.
+ * detection, a full pool, budgets and a grown pool.
  */
 #include <kunit/test.h>
 #include <linux/sizes.h>
@@ -350,7 +350,92 @@ static void vmem_map_zeroed(struct kunit *test)
 	vmem_map_destroy(m);
 }
 
+/*
+ * Grow: the larger image holds the new map sectors (free, unmarked,
+ * sealed) but not the new superblock, and the pool does not grow before
+ * vmem_map_grow_buckets(); a change pending in a shadow survives the
+ * swap; the new buckets are dirty; a reload of the grown image agrees
+ */
+static void vmem_map_grow(struct kunit *test)
+{
+	struct vmem_map *m = vmem_test_map_load(test, 64 * MIB, 1 << 16, 0);
+	struct vmem_map *m2 = kunit_kzalloc(test, sizeof(*m2), GFP_KERNEL);
+	struct vmem_map_growth *gr = kunit_kzalloc(test, sizeof(*gr),
+						   GFP_KERNEL);
+	struct vmem_geom old, ng;
+	u64 dirty, s, pb;
+	unsigned long b;
+	s64 p0, p1;
+	u8 *copy;
+
+	KUNIT_ASSERT_NOT_NULL(test, m2);
+	KUNIT_ASSERT_NOT_NULL(test, gr);
+	old = m->geom;
+	KUNIT_ASSERT_EQ(test, vmem_geom_grow(&old, 200 * MIB, &ng), VMEM_OK);
+	KUNIT_ASSERT_GT(test, ng.map_sectors, old.map_sectors);
+	p0 = vmem_test_provision(test, m, 0, 3);
+	KUNIT_ASSERT_GE(test, p0, 0);
+	dirty = vmem_map_nr(m, VMEM_DIRTY);
+
+	KUNIT_ASSERT_EQ(test, vmem_map_grow_alloc(m, &ng, gr), 0);
+	vmem_map_grow_image(m, gr, (200 * MIB) >> VMEM_PAGE_SHIFT);
+	KUNIT_EXPECT_EQ(test, m->geom.nr_buckets, old.nr_buckets);
+	KUNIT_EXPECT_EQ(test, m->meta_bytes,
+			round_up(ng.meta_sectors * VMEM_SECTOR_SIZE, PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(((struct vmem_sb *)m->meta)->nr_buckets),
+			old.nr_buckets);
+	KUNIT_EXPECT_EQ(test, le64_to_cpu(gr->sb.nr_buckets), ng.nr_buckets);
+	KUNIT_EXPECT_EQ(test, vmem_sb_validate(&gr->sb, 200 * MIB, true), VMEM_OK);
+	for (s = old.meta_sectors; s < ng.meta_sectors; s++)
+		KUNIT_EXPECT_EQ(test, vmem_blk_validate(m->meta + s * VMEM_SECTOR_SIZE,
+							VMEM_MAP_MAGIC,
+							s - VMEM_MAP_START,
+							m->pool_id), VMEM_OK);
+	for (pb = old.nr_buckets; pb < ng.nr_buckets; pb++)
+		if (vmem_test_image_entry(m, pb)->owner ||
+		    vmem_test_image_entry(m, pb)->flags)
+			break;
+	KUNIT_EXPECT_EQ(test, pb, ng.nr_buckets);
+	KUNIT_EXPECT_EQ(test, vmem_map_lookup(m, 0, 3), p0);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m, VMEM_DIRTY), dirty);
+
+	/* The superblock is written, then the pool grows */
+	memcpy(m->meta, &gr->sb, sizeof(gr->sb));
+	vmem_map_growth_free(gr);
+	vmem_map_grow_buckets(m, &ng);
+	KUNIT_EXPECT_EQ(test, m->geom.nr_buckets, ng.nr_buckets);
+	KUNIT_EXPECT_EQ(test, m->geom.map_sectors, ng.map_sectors);
+	KUNIT_EXPECT_EQ(test, vmem_map_nr(m, VMEM_DIRTY),
+			dirty + ng.nr_buckets - old.nr_buckets);
+	KUNIT_EXPECT_EQ(test, vmem_map_busy(m), 0);
+	/* The provision before the grow is sealed into the new image */
+	KUNIT_EXPECT_GE(test, vmem_map_seal(m), 1);
+	KUNIT_EXPECT_EQ(test, vmem_test_image_entry(m, p0)->owner, 1);
+	/* A bucket of the new space can be given out, into a new sector */
+	while ((p1 = vmem_test_provision(test, m, 0, 100 + dirty)) >= 0 &&
+	       p1 < old.nr_buckets)
+		dirty++;
+	KUNIT_ASSERT_GE(test, p1, (s64)old.nr_buckets);
+	vmem_map_seal(m);
+	KUNIT_EXPECT_EQ(test, vmem_test_image_entry(m, p1)->owner, 1);
+	for_each_set_bit(b, m->committing, m->geom.map_sectors)
+		vmem_map_reseal(m, VMEM_MAP_START + b);
+	vmem_map_sealed(m);
+
+	copy = vmalloc(m->meta_bytes);
+	KUNIT_ASSERT_NOT_NULL(test, copy);
+	memcpy(copy, m->meta, m->meta_bytes);
+	KUNIT_ASSERT_EQ(test, vmem_map_load(m2, copy, m->meta_bytes, 200 * MIB,
+					    NULL, NULL), 0);
+	KUNIT_EXPECT_EQ(test, m2->geom.nr_buckets, ng.nr_buckets);
+	KUNIT_EXPECT_EQ(test, vmem_map_lookup(m2, 0, 3), p0);
+	KUNIT_EXPECT_EQ(test, vmem_map_used(m2), vmem_map_used(m));
+	vmem_map_destroy(m2);
+	vmem_map_destroy(m);
+}
+
 static struct kunit_case vmem_map_cases[] = {
+	KUNIT_CASE(vmem_map_grow),
 	KUNIT_CASE(vmem_map_zeroed),
 	KUNIT_CASE(vmem_map_provision_lookup_free),
 	KUNIT_CASE(vmem_map_image_committed_only),

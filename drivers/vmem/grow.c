@@ -24,6 +24,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/blkdev.h>
+#include <linux/slab.h>
 #include <uapi/linux/vmem.h>
 #include "vmem.h"
 
@@ -80,7 +81,7 @@ int vmem_pool_grow(struct vmem_pool *pool, u64 size_bytes,
 	struct vmem_map *m = &pool->map;
 	u64 dev_bytes = bdev_nr_bytes(pool->bdev);
 	u64 old = m->geom.nr_buckets;
-	struct vmem_map_growth gr;
+	struct vmem_map_growth *gr;
 	struct vmem_geom ng;
 	enum vmem_fault f;
 	int ret;
@@ -116,9 +117,16 @@ int vmem_pool_grow(struct vmem_pool *pool, u64 size_bytes,
 	}
 	if (ng.nr_buckets == old)
 		return 0;
-	ret = vmem_map_grow_alloc(m, &ng, &gr);
-	if (ret)
+	/* Not on the stack: it holds a superblock */
+	gr = kzalloc(sizeof(*gr), GFP_KERNEL);
+	if (!gr)
+		return -ENOMEM;
+	ret = vmem_map_grow_alloc(m, &ng, gr);
+	if (ret) {
+		pr_err("%pg: grow: cannot allocate the map of %llu buckets\n",
+		       pool->bdev, ng.nr_buckets);
 		goto out_free;
+	}
 
 	mutex_lock(&pool->cm.mutex);
 	if (vmem_commit_ro(&pool->cm)) {
@@ -127,7 +135,7 @@ int vmem_pool_grow(struct vmem_pool *pool, u64 size_bytes,
 		ret = -EROFS;
 		goto out_free;
 	}
-	ret = vmem_grow_write(pool, &gr, dev_bytes >> VMEM_PAGE_SHIFT);
+	ret = vmem_grow_write(pool, gr, dev_bytes >> VMEM_PAGE_SHIFT);
 	if (ret) {
 		vmem_commit_set_ro(pool, "grow: metadata write", ret);
 		mutex_unlock(&pool->cm.mutex);
@@ -146,6 +154,7 @@ int vmem_pool_grow(struct vmem_pool *pool, u64 size_bytes,
 	vmem_prov_unpark(pool);
 	vmem_pool_usage(pool);
 out_free:
-	vmem_map_growth_free(&gr);
+	vmem_map_growth_free(gr);
+	kfree(gr);
 	return ret;
 }

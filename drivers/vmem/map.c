@@ -402,8 +402,10 @@ void vmem_map_grow_image(struct vmem_map *m, struct vmem_map_growth *gr,
 	vmem_meta_grow(gr->meta, &m->geom, &gr->geom, pool_pages);
 	memcpy(&gr->sb, gr->meta, sizeof(gr->sb));
 	memcpy(gr->meta, m->meta, VMEM_SECTOR_SIZE);
-	bitmap_copy(gr->a_stale, m->copies.a_stale, ms);
-	bitmap_copy(gr->b_stale, m->copies.b_stale, ms);
+	if (m->copies.a_stale)
+		bitmap_copy(gr->a_stale, m->copies.a_stale, ms);
+	if (m->copies.b_stale)
+		bitmap_copy(gr->b_stale, m->copies.b_stale, ms);
 	for (s = 0; s < VMEM_NR_SETS; s++)
 		bitmap_copy(gr->bits[s], m->set[s].bits, n);
 
