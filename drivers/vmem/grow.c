@@ -6,10 +6,11 @@
  * the old size or the new one, is in include/vmem/format.h ("Grow").
  *
  * The whole grow runs under the commit lock, so no commit, device-table
- * write, copy work or scrub writes the metadata meanwhile; the I/O fast
- * path goes on (lookups take no lock), and writes that need a bucket wait
- * for the map lock only while the image is swapped and while the new
- * buckets join the free sets:
+ * write, copy work or scrub writes the metadata meanwhile (a flush or FUA
+ * bio that needs a commit waits for the grow's few synchronous writes);
+ * the I/O fast path goes on (lookups take no lock), and writes that need
+ * a bucket wait for the map lock only while the image is swapped and
+ * while the new buckets join the free sets:
  *  1. copy B is brought up to the image and flushed (the copy rule), then
  *     the image is swapped for a larger one holding the new map sectors;
  *  2. the new map sectors are written to copy A, flushed, to copy B,

@@ -4,6 +4,8 @@
 #
 #   phase_grow.sh grow     first boot
 #   phase_grow.sh reboot   second boot, same disks
+#   phase_grow.sh replay   an online grow logged by dm-log-writes (own
+#                          disks; see that part below)
 #
 # Disks: /dev/vda (7 GiB) under dm-linear "lv", holding old data from
 # 2 GiB on (the host wrote it: a grown LV's new space is not known to be
@@ -162,6 +164,43 @@ if [ "$mode" = grow ]; then
 	mount /dev/vmem0 /mnt/fs && check "grow: files after reload" verify_files
 	umount /mnt/fs
 	check "grow: detach again" "$VMEMCTL" detach
+	exit $T_FAILED
+fi
+
+# ---- replay: an online grow under dm-log-writes ----
+# /dev/vda: a 1 GiB pool of 64 KiB buckets on a 2 GiB disk; /dev/vdb the
+# log. Writes before, during (a writer) and after the grow, each flushed;
+# the host replays the log tearing the metadata writes in flight at every
+# flush and FUA point (copies_replay.py)
+if [ "$mode" = replay ]; then
+	modprobe dm-log-writes
+	lw=$(blockdev --getsz /dev/vda)
+	check "replay: dm-log-writes under the pool" \
+		dmsetup create lw --table "0 $lw log-writes /dev/vda /dev/vdb"
+	check "replay: attach" "$VMEMCTL" attach /dev/mapper/lw
+	t0=$(total)
+	"$VMEMCTL" create --id 0 3G >/dev/null || fail "replay: create"
+	dmsetup message lw 0 mark start
+	check "replay: writes before the grow" \
+		fio --ioengine=psync --direct=1 --rw=write --bs=64k --fsync=1 \
+		--size=8M --name=w0 --filename=/dev/vmem0 --output=/dev/null
+	fio --ioengine=psync --direct=1 --rw=randwrite --bs=64k --fsync=4 \
+		--offset=64M --size=64M --name=w1 --filename=/dev/vmem0 \
+		--output=/dev/null &
+	wpid=$!
+	check "replay: grow online" "$VMEMCTL" grow
+	wait $wpid
+	check "replay: a writer during the grow" test $? = 0
+	check "replay: grown ($t0 to $(total) buckets)" \
+		test "$(total)" -gt $((t0 * 19 / 10))
+	check "replay: writes into the new space" \
+		fio --ioengine=psync --direct=1 --rw=write --bs=64k --fsync=1 \
+		--offset=1500M --size=16M --name=w2 --filename=/dev/vmem0 \
+		--output=/dev/null
+	dmsetup message lw 0 mark end
+	check "replay: detach" "$VMEMCTL" detach
+	check "replay: remove dm-log-writes" dmsetup remove lw
+	check "replay: the pool checks clean" "$VMEMCTL" check /dev/vda
 	exit $T_FAILED
 fi
 
