@@ -374,9 +374,11 @@ static enum vmem_fault vmem_sb_validate_v2(const struct vmem_sb *sb,
 	    g->data_start > VMEM_MAX_DATA_START ||
 	    g->data_start % VMEM_DATA_ALIGN_PAGES || start < extent)
 		return VMEM_F_GEOMETRY;
-	/* Copy B before the data area, or after it */
-	if (g->copy_b + extent > start &&
-	    g->copy_b < data_end * VMEM_SECTORS_PER_PAGE)
+	/*
+	 * Copy B before the data area: the probe for it (vmem_sb_choose())
+	 * trusts that no device's data lies before it
+	 */
+	if (g->copy_b + extent > start)
 		return VMEM_F_GEOMETRY;
 	if (data_end > pool_pages ||
 	    pool_pages < (g->copy_b + extent + VMEM_SECTORS_PER_PAGE - 1) /

@@ -236,7 +236,7 @@ static void grow_geom(void)
 	/* Version 1 has no room */
 	EXPECT(vmem_geom_layout(GIB, 16, 0, 1, &v1) == VMEM_OK);
 	EXPECT(vmem_geom_grow(&v1, 4 * GIB, &n) == VMEM_F_VERSION);
-	/* A copy B after the data area (valid, never formatted) */
+	/* A copy B after the data area (invalid, never formatted) */
 	g.copy_b = (g.data_start + g.nr_buckets) * VMEM_SECTORS_PER_PAGE;
 	EXPECT(vmem_geom_grow(&g, 3 * GIB, &n) == VMEM_F_GEOMETRY);
 	free(p.img);
