@@ -902,6 +902,7 @@ setup_disk brd /dev/ram0 p "$G" "$F" 1 "$FRESH_MB" "$SRCU_MB"
 if ((WBONLY)); then
 	# brd once (its targets are virtio's), virtio REPS times
 	wbgrid brd 1 "$G"
+	"$VMEMCTL" detach || die "detach brd pool"
 	teardown_disk brd
 	if ((VIRTIO)) && [[ -b /dev/vda ]]; then
 		setup_disk vda /dev/vda "" 256 64 0 "$ATTACH_MB" 0
