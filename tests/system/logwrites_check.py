@@ -2,22 +2,27 @@
 # SPDX-License-Identifier: GPL-2.0
 """Flush ordering under vmem's write buffer, checked with dm-log-writes.
 
-  logwrites_check.py write DEV STATE   run the workload on DEV (a vmem
-                                       device over a log-writes target)
+  logwrites_check.py write DEV STATE LW DELAY   run the workload on DEV (a
+        vmem device over log-writes target LW; DELAY: the buffer's
+        write_buffer_delay_us, raised for the second part)
   logwrites_check.py verify LOGDEV STATE   parse the log, check ordering
 
 The workload: writer threads issue O_DIRECT 4 KiB writes, each block
 tagged with a unique number, while one thread calls fsync() (one
-REQ_PREFLUSH) now and then and records which writes had been
-acknowledged before that call began. dm-log-writes logs a write when it
-completes and logs every completed write before a flush's entry; so each
-write acknowledged before fsync k must be in the log before the k-th flush
-entry (after the "start" mark). Prints PASS:/FAIL: lines.
+REQ_PREFLUSH) now and then, records which writes had been acknowledged
+before that call began, and once it returned puts a mark "fsync-K" in
+the log. dm-log-writes logs what is durable, in order: a completed
+write when a flush that came after it completes, a FUA write when it
+completes, a mark when it is made. So each write acknowledged before
+fsync K must be in the log before mark fsync-K (after the "start"
+mark): the flush contract, whether the flush or FUA writes made it
+durable. Prints PASS:/FAIL: lines.
 """
 import json
 import mmap
 import os
 import struct
+import subprocess
 import sys
 import threading
 
@@ -27,36 +32,50 @@ MAGIC = 0x6A736677736872
 FLUSH, FUA, DISCARD, MARK = 1, 2, 4, 8
 
 
-def write(dev, state, writers=8, per_writer=300, fsync_every=40):
-    fd = os.open(dev, os.O_WRONLY | os.O_DIRECT)
-    lock = threading.Lock()
-    acked = []
-    fsyncs = []
+def workload(fd, lw, acked, fsyncs, first, writers, per_writer,
+             fsync_every):
+    """Writers write blocks first.. on, a syncer fsyncs every fsync_every
+    acknowledged writes; appends to acked and fsyncs"""
+    cond = threading.Condition()
     done = threading.Event()
+    a0, f0 = len(acked), len(fsyncs)
 
     def writer(w):
         buf = mmap.mmap(-1, BLOCK)
         for i in range(per_writer):
-            n = w * per_writer + i
+            n = first + w * per_writer + i
             tag = TAG % n
             buf.seek(0)
             buf.write(tag * (BLOCK // len(tag)) +
                       b"\0" * (BLOCK % len(tag)))
+            # At most two fsync intervals ahead of the syncer: writes
+            # keep overlapping the fsyncs, and there are many fsyncs
+            with cond:
+                cond.wait_for(lambda: len(acked) - a0 <
+                              (len(fsyncs) - f0 + 2) * fsync_every)
             os.pwrite(fd, buf, n * BLOCK)
-            with lock:
+            with cond:
                 acked.append(n)
+                cond.notify_all()
+
+    def sync(before):
+        os.fsync(fd)
+        subprocess.run(["dmsetup", "message", lw, "0", "mark",
+                        f"fsync-{len(fsyncs)}"], check=True)
+        with cond:
+            fsyncs.append(before)
+            cond.notify_all()
 
     def syncer():
-        while not done.is_set():
-            with lock:
+        while True:
+            with cond:
+                cond.wait_for(lambda: done.is_set() or len(acked) - a0 >=
+                              (len(fsyncs) - f0 + 1) * fsync_every)
                 before = list(acked)
-            if len(before) >= (len(fsyncs) + 1) * fsync_every:
-                os.fsync(fd)
-                fsyncs.append(before)
-        with lock:
-            before = list(acked)
-        os.fsync(fd)
-        fsyncs.append(before)
+            if done.is_set():
+                break
+            sync(before)
+        sync(before)
 
     ts = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
     s = threading.Thread(target=syncer)
@@ -65,13 +84,29 @@ def write(dev, state, writers=8, per_writer=300, fsync_every=40):
         t.start()
     for t in ts:
         t.join()
-    done.set()
+    with cond:
+        done.set()
+        cond.notify_all()
     s.join()
+    return first + writers * per_writer
+
+
+def write(dev, state, lw, delay_file):
+    fd = os.open(dev, os.O_WRONLY | os.O_DIRECT)
+    acked = []
+    fsyncs = []
+    # Eight writers, an fsync every 40 writes: the flusher writes the
+    # buffer. Then one writer with an fsync after each write, the
+    # buffer's timer far off: the flush finds one record and writes it
+    # itself (REQ_PREFLUSH | REQ_FUA)
+    n = workload(fd, lw, acked, fsyncs, 0, 8, 300, 40)
+    with open(delay_file, "w") as f:
+        f.write("100000")
+    n = workload(fd, lw, acked, fsyncs, n, 1, 300, 1)
     os.close(fd)
     with open(state, "w") as f:
-        json.dump({"fsyncs": fsyncs, "writes": writers * per_writer}, f)
-    print(f"PASS: logwrites workload ({writers * per_writer} writes, "
-          f"{len(fsyncs)} fsyncs)")
+        json.dump({"fsyncs": fsyncs, "writes": n}, f)
+    print(f"PASS: logwrites workload ({n} writes, {len(fsyncs)} fsyncs)")
     return 0
 
 
@@ -102,10 +137,12 @@ def verify(logdev, state):
         st = json.load(f)
     started = False
     seen = set()
-    flushes = []
+    marks = {}
     for flags, data in entries(logdev):
         if flags & MARK:
             started = started or data == b"start"
+            if started and data.startswith(b"fsync-"):
+                marks[int(data[6:])] = set(seen)
             continue
         if not started:
             continue
@@ -114,25 +151,23 @@ def verify(logdev, state):
                 chunk = data[off:off + 25]
                 if chunk.startswith(b"VMEMLOG:"):
                     seen.add(int(chunk[8:18]))
-        if flags & FLUSH:
-            flushes.append(set(seen))
     ok = True
-    if len(flushes) < len(st["fsyncs"]):
-        print(f"FAIL: logwrites: {len(flushes)} flush entries for "
+    if len(marks) != len(st["fsyncs"]):
+        print(f"FAIL: logwrites: {len(marks)} fsync marks for "
               f"{len(st['fsyncs'])} fsyncs")
         return 1
     late = 0
     for k, before in enumerate(st["fsyncs"]):
-        missing = set(before) - flushes[k]
+        missing = set(before) - marks[k]
         if missing:
             ok = False
             late += len(missing)
     if ok:
         print(f"PASS: logwrites: every write acknowledged before each of "
-              f"{len(st['fsyncs'])} flushes is logged before it")
+              f"{len(st['fsyncs'])} fsyncs is logged before its mark")
     else:
-        print(f"FAIL: logwrites: {late} acknowledged writes logged after "
-              f"a later flush")
+        print(f"FAIL: logwrites: {late} acknowledged writes not durable "
+              f"when their fsync returned")
     if len(seen) == st["writes"]:
         print(f"PASS: logwrites: all {st['writes']} writes in the log")
     else:
@@ -144,4 +179,5 @@ def verify(logdev, state):
 
 if __name__ == "__main__":
     cmd, dev, state = sys.argv[1:4]
-    sys.exit(write(dev, state) if cmd == "write" else verify(dev, state))
+    sys.exit(write(dev, state, *sys.argv[4:6]) if cmd == "write"
+             else verify(dev, state))
