@@ -69,7 +69,7 @@ static int vctl_sysfs_number(const char *opt, const char *name,
 int cmd_write_buffer(int argc, char **argv)
 {
 	char on[16], delay[32], mb[32], stat[160];
-	unsigned long long c, m, r, d, w, e;
+	unsigned long long v[7] = { 0 };
 	int i, ret;
 
 	for (i = 1; i < argc; i++) {
@@ -102,12 +102,17 @@ int cmd_write_buffer(int argc, char **argv)
 				      sizeof(stat));
 	if (ret)
 		return ret;
-	if (sscanf(stat, "%llu %llu %llu %llu %llu %llu", &c, &m, &r, &d, &w,
-		   &e) != 6)
-		c = m = r = d = w = e = 0;
+	/* A module before the seventh field has six */
+	if (sscanf(stat, "%llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+		   &v[2], &v[3], &v[4], &v[5], &v[6]) < 6)
+		memset(v, 0, sizeof(v));
 	printf("write buffer: %s, %s MiB, delay %s us\n",
 	       strcmp(on, "1") ? "off" : "on", mb, delay);
-	printf("buffers written %llu: %llu merged writes carrying %llu writes; %llu sent directly, %llu waited for buffered data, %llu lost to write errors\n",
-	       c, m, r, d, w, e);
+	printf("buffers written %llu: %llu merged writes carrying %llu writes; ",
+	       v[0], v[1], v[2]);
+	printf("%llu sent directly, %llu waited for buffered data, ", v[3],
+	       v[4]);
+	printf("%llu lost to write errors; %llu flushes wrote the buffer themselves\n",
+	       v[5], v[6]);
 	return 0;
 }

@@ -152,11 +152,14 @@ void vmem_remap_submit(struct vmem_dev *dev, struct bio *bio, u64 pb,
 /**
  * vmem_io_flushed() - serve a REQ_PREFLUSH bio whose buffered writes are
  * on the backing device
- * @bio: the bio; any context that may queue work
+ * @bio: the bio; task context
  *
  * A buffered write of its device that failed fails it with EIO (once);
- * otherwise a commit flushes the backing device (committing the map if
- * it changed) and then ends the bio, or sends it on without the flag.
+ * an empty flush with no map change to commit, on a pool that is not
+ * read-only, goes to the backing device (as in vmem_submit_flush());
+ * otherwise a commit flushes the backing
+ * device (committing the map if it changed) and then ends the bio, or
+ * sends it on without the flag.
  */
 void vmem_io_flushed(struct bio *bio)
 {
@@ -165,6 +168,11 @@ void vmem_io_flushed(struct bio *bio)
 
 	if (test_and_clear_bit(VMEM_DEV_F_WB_ERROR, &dev->flags)) {
 		bio_io_error(bio);
+		return;
+	}
+	if (!bio_sectors(bio) && !vmem_commit_needed(&pool->cm) &&
+	    !vmem_commit_ro(&pool->cm)) {
+		vmem_remap_submit(dev, bio, 0, vmem_io_enter(pool));
 		return;
 	}
 	if (bio_sectors(bio))

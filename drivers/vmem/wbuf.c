@@ -36,20 +36,35 @@
  * write does not fit, by the timer (delay_us after its first write), and
  * by a flush; the next writer then opens the next buffer, if its last
  * cycle is on disk. The last writer out of a sealed buffer, or the sealer
- * if none was inside, hands it to the flusher, which writes cycles
+ * if none was inside, hands it to the flusher (or, below, a flush that
+ * sealed it keeps it), which writes cycles
  * strictly in order: it sorts a buffer's records by backing sector,
  * merges neighbours into writes of up to 1 MiB, submits them, waits, and
  * only then calls the cycle done, so a later cycle never lands before an
  * earlier one. Inside one buffer, a record that overlaps an older one is
  * written in a later wave, after the older one completed.
  *
+ * A flush that finds only a few records in the open buffer, every older
+ * cycle done and no map change to commit takes the cycle from the
+ * flusher (one cmpxchg on @taken, which the flusher does too, so one of
+ * them writes it) and writes it itself, from ->submit_bio, without
+ * waiting: merged writes with REQ_FUA, the first also with REQ_PREFLUSH
+ * (which makes durable what completed before the flush). When they end,
+ * so does the flush, and the cycle is done (vmem_wb_self_end(), any
+ * context); a failed write, or bios that waited for the cycle, go back
+ * to the flusher, which retries and resends in task context. An fsync
+ * after each small write so costs one trip to the disk, not a hand-over
+ * to the flusher and a flush after its write.
+ *
  * When no buffer has room, or a write is larger than 256 KiB, it goes
  * directly to the backing device, unless buffered data covers one of its
  * blocks: then it waits for that
- * data to reach the disk, and is sent again. Nothing here sleeps or
- * allocates on the I/O path: the memory is allocated when the buffer is
- * switched on, and bios that must wait are queued on their buffer and
- * sent again by the flusher. Memory pressure changes nothing: no page of
+ * data to reach the disk, and is sent again. Nothing here sleeps on the
+ * I/O path, and nothing allocates there but a flush's own write-out,
+ * without waiting (GFP_NOWAIT; it leaves the cycle to the flusher when
+ * that fails): the memory is allocated when the buffer is switched on,
+ * and bios that must wait are queued on their buffer and sent again by
+ * the flusher. Memory pressure changes nothing: no page of
  * the page cache waits on the buffer, since writes complete at once.
  *
  * What merging loses: a merged write carries none of the cgroup, ioprio
@@ -78,6 +93,12 @@
  */
 #define VMEM_WB_MAX_WRITE	SZ_256K
 #define VMEM_WB_BLOCK_SHIFT	(12 - SECTOR_SHIFT)
+/*
+ * A flush writes the open buffer itself (vmem_wb_flush_self()) when it
+ * holds at most this many records, in at most this many merged writes
+ */
+#define VMEM_WB_SELF_RECS	16
+#define VMEM_WB_SELF_WRITES	4
 
 /**
  * struct vmem_wb_rec - header of one buffered write, in the buffer
@@ -109,17 +130,13 @@ struct vmem_wb_wave {
 	u32 wave;
 };
 
-/* One wave of merged writes in flight */
-struct vmem_wb_batch {
-	atomic_t pending;
-	struct completion done;
-};
-
 /* The records of one merged write */
 struct vmem_wb_run {
 	struct vmem_wb_batch *batch;
 	struct vmem_wb_rec **recs;
 	unsigned int n;
+	unsigned int vecs;
+	blk_opf_t opf;
 };
 
 static struct vmem_wb *vmem_wb_of(struct vmem_pool *pool)
@@ -377,28 +394,6 @@ direct:
 }
 
 /**
- * vmem_wb_flush() - a REQ_PREFLUSH bio: wait for what is buffered
- * @dev: its device
- * @bio: the bio
- *
- * Return: true if the bio waits for buffered data; once that is on disk
- * the flusher hands it to vmem_io_flushed(). False if nothing is
- * buffered that it must wait for.
- */
-bool vmem_wb_flush(struct vmem_dev *dev, struct bio *bio)
-{
-	struct vmem_wb *wb = vmem_wb_of(dev->pool);
-	u64 t;
-
-	if (!READ_ONCE(wb->active))
-		return false;
-	t = vmem_wb_seal_open(wb);
-	if (atomic64_read(&wb->done) >= t)
-		return false;
-	return vmem_wb_park(wb, &wb->buf[t % VMEM_WB_BUFS], t, bio, true);
-}
-
-/**
  * vmem_wb_kick() - start writing out what is buffered now
  * @pool: the pool
  */
@@ -424,7 +419,13 @@ void vmem_wb_sync(struct vmem_pool *pool)
 
 	if (!READ_ONCE(wb->active))
 		return;
-	t = vmem_wb_seal_open(wb);
+	/*
+	 * A cycle a flush took may be emptied already and handed back to
+	 * the flusher: wait for it too, so the bios it resends are sent
+	 * when flush_workqueue() returns
+	 */
+	t = max_t(u64, vmem_wb_seal_open(wb),
+		  atomic64_read_acquire(&wb->taken));
 	wait_event(wb->done_wq, atomic64_read(&wb->done) >= t);
 	flush_workqueue(wb->wq);
 }
@@ -495,16 +496,23 @@ static u32 vmem_wb_waves(struct vmem_wb *wb, unsigned int n)
 	return last;
 }
 
+static void vmem_wb_self_end(struct vmem_wb *wb);
+
 static void vmem_wb_end_io(struct bio *bio)
 {
 	struct vmem_wb_run *run = bio->bi_private;
+	struct vmem_wb_batch *batch = run->batch;
 	unsigned int i;
 
 	for (i = 0; i < run->n; i++)
 		run->recs[i]->status = bio->bi_status;
 	bio_put(bio);
-	if (atomic_dec_and_test(&run->batch->pending))
-		complete(&run->batch->done);
+	if (!atomic_dec_and_test(&batch->pending))
+		return;
+	if (batch->wb)
+		vmem_wb_self_end(batch->wb);
+	else
+		complete(&batch->done);
 }
 
 /* Add the data of @rec to @bio, page by page */
@@ -533,20 +541,18 @@ static unsigned int vmem_wb_vecs(struct vmem_wb_rec *rec)
 	return DIV_ROUND_UP(offset_in_page(p) + rec->bytes, PAGE_SIZE);
 }
 
-/* Write @n records, sorted and all of one wave, merged; wait for them */
-static void vmem_wb_write_wave(struct vmem_pool *pool,
-			       struct vmem_wb_rec **recs, unsigned int n,
-			       struct vmem_wb_run *runs)
+/*
+ * Group @n records, sorted and all of one wave, into merged writes of
+ * neighbours, in @runs (room for @n). Return: how many.
+ */
+static unsigned int vmem_wb_merge(struct vmem_wb_rec **recs, unsigned int n,
+				  struct vmem_wb_run *runs,
+				  struct vmem_wb_batch *batch)
 {
-	struct vmem_wb *wb = vmem_wb_of(pool);
-	struct vmem_wb_batch batch;
 	unsigned int i, j, vecs, nruns = 0;
-	struct bio *bio;
 	blk_opf_t opf;
 	u64 end, bytes;
 
-	atomic_set(&batch.pending, 1);
-	init_completion(&batch.done);
 	for (i = 0; i < n; i = j) {
 		vecs = vmem_wb_vecs(recs[i]);
 		bytes = recs[i]->bytes;
@@ -562,19 +568,52 @@ static void vmem_wb_write_wave(struct vmem_pool *pool,
 			end += recs[j]->bytes >> SECTOR_SHIFT;
 			opf |= recs[j]->opf;
 		}
-		runs[nruns] = (struct vmem_wb_run){
-			.batch = &batch, .recs = &recs[i], .n = j - i,
+		runs[nruns++] = (struct vmem_wb_run){
+			.batch = batch, .recs = &recs[i], .n = j - i,
+			.vecs = vecs, .opf = opf,
 		};
-		bio = bio_alloc_bioset(pool->bdev, vecs, REQ_OP_WRITE | opf,
-				       GFP_NOIO, &wb->bs);
-		bio->bi_iter.bi_sector = recs[i]->phys;
-		bio->bi_private = &runs[nruns++];
-		bio->bi_end_io = vmem_wb_end_io;
-		while (i < j)
-			vmem_wb_add_pages(bio, recs[i++]);
+	}
+	return nruns;
+}
+
+/* The bio of merged write @run, with @flags added; NULL if @gfp fails */
+static struct bio *vmem_wb_run_bio(struct vmem_pool *pool,
+				   struct vmem_wb_run *run, blk_opf_t flags,
+				   gfp_t gfp)
+{
+	struct vmem_wb *wb = vmem_wb_of(pool);
+	struct bio *bio;
+	unsigned int i;
+
+	bio = bio_alloc_bioset(pool->bdev, run->vecs,
+			       REQ_OP_WRITE | run->opf | flags, gfp, &wb->bs);
+	if (!bio)
+		return NULL;
+	bio->bi_iter.bi_sector = run->recs[0]->phys;
+	bio->bi_private = run;
+	bio->bi_end_io = vmem_wb_end_io;
+	for (i = 0; i < run->n; i++)
+		vmem_wb_add_pages(bio, run->recs[i]);
+	return bio;
+}
+
+/* Write @n records, sorted and all of one wave, merged; wait for them */
+static void vmem_wb_write_wave(struct vmem_pool *pool,
+			       struct vmem_wb_rec **recs, unsigned int n,
+			       struct vmem_wb_run *runs)
+{
+	struct vmem_wb *wb = vmem_wb_of(pool);
+	struct vmem_wb_batch batch = { .wb = NULL };
+	unsigned int i, nruns;
+
+	atomic_set(&batch.pending, 1);
+	init_completion(&batch.done);
+	nruns = vmem_wb_merge(recs, n, runs, &batch);
+	for (i = 0; i < nruns; i++) {
 		atomic_inc(&batch.pending);
 		atomic64_inc(&wb->merged);
-		submit_bio_noacct(bio);
+		/* GFP_NOIO from a bio_set: cannot fail */
+		submit_bio_noacct(vmem_wb_run_bio(pool, &runs[i], 0, GFP_NOIO));
 	}
 	if (!atomic_dec_and_test(&batch.pending))
 		wait_for_completion(&batch.done);
@@ -602,44 +641,104 @@ static void vmem_wb_retry(struct vmem_pool *pool, struct vmem_wb_rec *rec)
 			   ret, rec->dev->id);
 }
 
-/* Write every record of sealed buffer @b, @used bytes, in waves */
-static void vmem_wb_write_out(struct vmem_pool *pool, struct vmem_wbuf *b,
-			      u64 used)
+/* Retry, each on its own, the first @n listed records whose write failed */
+static void vmem_wb_retry_failed(struct vmem_pool *pool, unsigned int n)
 {
 	struct vmem_wb *wb = vmem_wb_of(pool);
-	struct vmem_wb_run *runs = wb->runs;
-	unsigned int n = 0, i, j;
-	struct vmem_wb_rec *rec;
-	u64 off;
-	u32 last;
+	unsigned int i;
 
-	for (off = 0; off < used && n < wb->nrecs;
+	for (i = 0; i < n; i++)
+		if (wb->recs[i]->status)
+			vmem_wb_retry(pool, wb->recs[i]);
+}
+
+/*
+ * List the records of sealed buffer @b, @used bytes, in wb->recs, at most
+ * @max of them. Return: how many.
+ */
+static unsigned int vmem_wb_gather(struct vmem_wb *wb, struct vmem_wbuf *b,
+				   u64 used, unsigned int max)
+{
+	struct vmem_wb_rec *rec;
+	unsigned int n = 0;
+	u64 off;
+
+	for (off = 0; off < used && n < max;
 	     off += VMEM_WB_HDR + rec->bytes) {
 		rec = (void *)(b->data + off);
 		rec->status = BLK_STS_OK;
 		wb->recs[n++] = rec;
 	}
+	return n;
+}
+
+/* Write the @n listed records of a sealed buffer, in waves; wait */
+static void vmem_wb_write_out(struct vmem_pool *pool, unsigned int n)
+{
+	struct vmem_wb *wb = vmem_wb_of(pool);
+	unsigned int i, j;
+	u32 last;
+
 	last = vmem_wb_waves(wb, n);
 	sort(wb->recs, n, sizeof(*wb->recs), vmem_wb_cmp, NULL);
 	for (i = 0; i < n; i = j) {
 		for (j = i; j < n && wb->recs[j]->wave == wb->recs[i]->wave;
 		     j++)
 			;
-		vmem_wb_write_wave(pool, &wb->recs[i], j - i, runs);
+		vmem_wb_write_wave(pool, &wb->recs[i], j - i, wb->runs);
 	}
-	for (i = 0; i < n; i++) {
-		rec = wb->recs[i];
-		if (rec->status)
-			vmem_wb_retry(pool, rec);
-	}
-	atomic64_add(n, &wb->records);
-	for (i = 0; i < n; i++) {
-		rec = wb->recs[i];
-		vmem_io_exit(pool, rec->idx);
-	}
+	vmem_wb_retry_failed(pool, n);
 	if (last)
 		pr_debug("%pg: a buffer needed %u waves\n", pool->bdev,
 			 last + 1);
+}
+
+/*
+ * The @n listed records of @b are written (or lost, and logged): end
+ * their in-flight read sides and empty @b. Any context.
+ */
+static void vmem_wb_empty(struct vmem_pool *pool, struct vmem_wbuf *b,
+			  unsigned int n)
+{
+	struct vmem_wb *wb = vmem_wb_of(pool);
+	unsigned int i;
+
+	atomic64_add(n, &wb->records);
+	for (i = 0; i < n; i++)
+		vmem_io_exit(pool, wb->recs[i]->idx);
+	bitmap_zero(b->filter, BIT(VMEM_WB_FILTER_SHIFT));
+	/* Sealed and empty: a late writer is refused, not lost */
+	atomic64_set_release(&b->state, VMEM_WB_SEALED);
+}
+
+/*
+ * Call cycle @c of @b done, and take the bios that waited for it into
+ * @waiters and @flushes. Without lists (NULL), only if none waited.
+ * Return: false if bios waited and no lists were given. Any context.
+ */
+static bool vmem_wb_done(struct vmem_wb *wb, struct vmem_wbuf *b, u64 c,
+			 struct bio_list *waiters, struct bio_list *flushes)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&b->lock, flags);
+	if (!waiters && !(bio_list_empty(&b->waiters) &&
+			  bio_list_empty(&b->flushes))) {
+		spin_unlock_irqrestore(&b->lock, flags);
+		return false;
+	}
+	/* Pairs with vmem_wb_advance(): filter and state reset */
+	atomic64_set_release(&wb->done, c);
+	if (waiters) {
+		*waiters = b->waiters;
+		*flushes = b->flushes;
+		bio_list_init(&b->waiters);
+		bio_list_init(&b->flushes);
+	}
+	spin_unlock_irqrestore(&b->lock, flags);
+	atomic64_inc(&wb->cycles);
+	wake_up_all(&wb->done_wq);
+	return true;
 }
 
 /* Send again, or serve, the bios that waited for a cycle */
@@ -653,6 +752,98 @@ static void vmem_wb_release(struct bio_list *waiters, struct bio_list *flushes)
 		vmem_io_flushed(bio);
 }
 
+/*
+ * Cycle @c is done: if the next one is sealed already, see the flusher
+ * writes it (its sealer may have found cycle @c taken by a flush)
+ */
+static void vmem_wb_next(struct vmem_wb *wb, u64 c)
+{
+	struct vmem_wbuf *b = &wb->buf[(c + 1) % VMEM_WB_BUFS];
+
+	/* Pairs with the full barrier of the CAS that sealed it */
+	smp_mb();
+	if (READ_ONCE(b->cycle) == c + 1 &&
+	    vmem_wb_unpack(atomic64_read(&b->state)).sealed)
+		vmem_wb_queue(wb);
+}
+
+/*
+ * The write-out a flush started (vmem_wb_flush_self()) has ended; any
+ * context. If every write succeeded: end the flush, empty the buffer
+ * and call its cycle done. A failed write, or bios that waited for the
+ * cycle, go to the flusher instead (vmem_wb_finish_self()), which
+ * retries and sends bios in task context.
+ */
+static void vmem_wb_self_end(struct vmem_wb *wb)
+{
+	struct vmem_pool *pool = container_of(wb, struct vmem_pool, wb);
+	u64 c = atomic64_read(&wb->taken);
+	struct vmem_wbuf *b = &wb->buf[c % VMEM_WB_BUFS];
+	int idx = wb->iidx, stage = VMEM_WB_INL_FAILED;
+	unsigned int i, n = wb->inrecs;
+	struct bio *flush = wb->iflush;
+
+	for (i = 0; i < n; i++)
+		if (wb->recs[i]->status)
+			goto hand_back;
+	/*
+	 * Every record is durable (FUA), and what completed before the
+	 * flush. End it once the cycle is done, so a read right after it
+	 * finds nothing to wait for. The next cycle's flush may reuse
+	 * @iflush as soon as this one is done.
+	 */
+	wb->iflush = NULL;
+	vmem_wb_empty(pool, b, n);
+	if (vmem_wb_done(wb, b, c, NULL, NULL)) {
+		bio_endio(flush);
+		vmem_wb_next(wb, c);
+		goto out;
+	}
+	wb->iflush = flush;
+	stage = VMEM_WB_INL_WRITTEN;
+hand_back:
+	/* Pairs with vmem_wb_finish_self(): the flush and records are set */
+	smp_store_release(&wb->istage, stage);
+	vmem_wb_queue(wb);
+out:
+	/* Last: once this read side ends, the pool may go */
+	vmem_io_exit(pool, idx);
+}
+
+/*
+ * Finish cycle @c of @b, which a flush took and handed back: retry the
+ * writes that failed, call the cycle done, send again or serve what
+ * waited for it (the flush too, if a write failed). Return: false if
+ * the flush's write-out is still in flight; it queues the flusher when
+ * it hands anything back.
+ */
+static bool vmem_wb_finish_self(struct vmem_pool *pool, struct vmem_wbuf *b,
+				u64 c)
+{
+	struct vmem_wb *wb = vmem_wb_of(pool);
+	/* Pairs with vmem_wb_self_end() */
+	int stage = smp_load_acquire(&wb->istage);
+	struct bio_list waiters, flushes;
+	struct bio *flush = wb->iflush;
+
+	if (!stage)
+		return false;
+	wb->istage = 0;
+	wb->iflush = NULL;
+	if (stage == VMEM_WB_INL_FAILED) {
+		vmem_wb_retry_failed(pool, wb->inrecs);
+		vmem_wb_empty(pool, b, wb->inrecs);
+	}
+	vmem_wb_done(wb, b, c, &waiters, &flushes);
+	/* Written: durable already. Failed: the usual way, with the error */
+	if (stage == VMEM_WB_INL_WRITTEN)
+		bio_endio(flush);
+	else
+		bio_list_add_head(&flushes, flush);
+	vmem_wb_release(&waiters, &flushes);
+	return true;
+}
+
 static void vmem_wb_work(struct work_struct *work)
 {
 	struct vmem_wb *wb = container_of(work, struct vmem_wb, work);
@@ -660,11 +851,17 @@ static void vmem_wb_work(struct work_struct *work)
 	struct bio_list waiters, flushes;
 	struct vmem_wb_state s;
 	struct vmem_wbuf *b;
+	unsigned int n;
 	u64 c, cycle;
 
 	for (;;) {
 		c = atomic64_read(&wb->done) + 1;
 		b = &wb->buf[c % VMEM_WB_BUFS];
+		if (atomic64_read(&wb->taken) == c) {
+			if (!vmem_wb_finish_self(pool, b, c))
+				return;
+			continue;
+		}
 		/*
 		 * vmem_wb_advance() publishes a cycle and resets its state
 		 * under ring_lock: read both as one, or the buffer's last
@@ -678,24 +875,150 @@ static void vmem_wb_work(struct work_struct *work)
 		spin_unlock_irq(&wb->ring_lock);
 		if (cycle != c || !s.sealed || s.writers)
 			return;
-		if (s.used)
-			vmem_wb_write_out(pool, b, s.used);
-		bitmap_zero(b->filter, BIT(VMEM_WB_FILTER_SHIFT));
-		/* Sealed and empty: a late writer is refused, not lost */
-		atomic64_set_release(&b->state, VMEM_WB_SEALED);
-		spin_lock_irq(&b->lock);
-		/* Pairs with vmem_wb_advance(): filter and state reset */
-		atomic64_set_release(&wb->done, c);
-		waiters = b->waiters;
-		flushes = b->flushes;
-		bio_list_init(&b->waiters);
-		bio_list_init(&b->flushes);
-		spin_unlock_irq(&b->lock);
-		atomic64_inc(&wb->cycles);
-		wake_up_all(&wb->done_wq);
+		/* A flush may have taken it meanwhile: then see above */
+		if (atomic64_cmpxchg(&wb->taken, c - 1, c) != c - 1)
+			continue;
+		n = s.used ? vmem_wb_gather(wb, b, s.used, wb->nrecs) : 0;
+		if (n)
+			vmem_wb_write_out(pool, n);
+		vmem_wb_empty(pool, b, n);
+		vmem_wb_done(wb, b, c, &waiters, &flushes);
 		vmem_wb_release(&waiters, &flushes);
 		cond_resched();
 	}
+}
+
+/* Do two of the @n listed records share a 4 KiB block? */
+static bool vmem_wb_overlap(struct vmem_wb *wb, unsigned int n)
+{
+	u64 a0, a1, b0, b1;
+	unsigned int i, j;
+
+	for (i = 1; i < n; i++) {
+		a0 = wb->recs[i]->phys >> VMEM_WB_BLOCK_SHIFT;
+		a1 = a0 + DIV_ROUND_UP(wb->recs[i]->bytes, 4096);
+		for (j = 0; j < i; j++) {
+			b0 = wb->recs[j]->phys >> VMEM_WB_BLOCK_SHIFT;
+			b1 = b0 + DIV_ROUND_UP(wb->recs[j]->bytes, 4096);
+			if (a0 < b1 && b0 < a1)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Cycle @c, taken by a flush, goes back: the flusher writes it. Only
+ * before any of its writes was sent.
+ */
+static bool vmem_wb_self_give_up(struct vmem_wb *wb, u64 c)
+{
+	atomic64_set_release(&wb->taken, c - 1);
+	vmem_wb_queue(wb);
+	return false;
+}
+
+/*
+ * An empty flush finds a few records in the open buffer, every older
+ * cycle on disk and no map change to commit: it writes the buffer out
+ * itself, each merged write with REQ_FUA and the first also with
+ * REQ_PREFLUSH (which makes durable what completed before the flush),
+ * and it ends when they end (vmem_wb_self_end()). Nothing waits: the
+ * flusher's round trip, and the flush after the write-out, are saved.
+ * Called from ->submit_bio, so it allocates without waiting and gives
+ * the cycle back to the flusher when it cannot. Return: true if it took
+ * @bio.
+ */
+static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
+{
+	struct vmem_pool *pool = dev->pool;
+	struct vmem_wb *wb = vmem_wb_of(pool);
+	u64 h = atomic64_read_acquire(&wb->head);
+	struct vmem_wbuf *b = &wb->buf[h % VMEM_WB_BUFS];
+	struct bio *bios[VMEM_WB_SELF_WRITES];
+	unsigned int i, n, nruns;
+	struct vmem_wb_state s;
+	unsigned long flags;
+	bool same;
+
+	/* Acquire: a failed older write has set its device's error bit */
+	if (bio_sectors(bio) || atomic64_read_acquire(&wb->done) != h - 1 ||
+	    vmem_commit_needed(&pool->cm) ||
+	    test_bit(VMEM_DEV_F_WB_ERROR, &dev->flags))
+		return false;
+	s = vmem_wb_unpack(atomic64_read(&b->state));
+	if (!s.used || s.sealed ||
+	    s.used > VMEM_WB_SELF_RECS * (VMEM_WB_HDR + VMEM_WB_MAX_WRITE))
+		return false;
+	/* Writers inside: the last one out hands it to the flusher */
+	if (!vmem_wb_seal(&b->state))
+		return false;
+	/* We sealed it: it is ours to hand on. Is it still cycle @h? */
+	spin_lock_irqsave(&wb->ring_lock, flags);
+	same = b->cycle == h;
+	spin_unlock_irqrestore(&wb->ring_lock, flags);
+	if (!same) {
+		vmem_wb_queue(wb);
+		return false;
+	}
+	if (atomic64_cmpxchg(&wb->taken, h - 1, h) != h - 1) {
+		vmem_wb_queue(wb);
+		return false;
+	}
+	s = vmem_wb_unpack(atomic64_read_acquire(&b->state));
+	n = vmem_wb_gather(wb, b, s.used, VMEM_WB_SELF_RECS + 1);
+	if (n > VMEM_WB_SELF_RECS || vmem_wb_overlap(wb, n))
+		return vmem_wb_self_give_up(wb, h);
+	sort(wb->recs, n, sizeof(*wb->recs), vmem_wb_cmp, NULL);
+	nruns = vmem_wb_merge(wb->recs, n, wb->runs, &wb->ibatch);
+	if (nruns > VMEM_WB_SELF_WRITES)
+		return vmem_wb_self_give_up(wb, h);
+	for (i = 0; i < nruns; i++) {
+		bios[i] = vmem_wb_run_bio(pool, &wb->runs[i],
+					  REQ_FUA | (i ? 0 : REQ_PREFLUSH),
+					  GFP_NOWAIT);
+		if (!bios[i]) {
+			while (i--)
+				bio_put(bios[i]);
+			return vmem_wb_self_give_up(wb, h);
+		}
+	}
+	wb->iflush = bio;
+	wb->inrecs = n;
+	wb->iidx = vmem_io_enter(pool);
+	atomic_set(&wb->ibatch.pending, nruns + 1);
+	atomic64_add(nruns, &wb->merged);
+	atomic64_inc(&wb->self_flushes);
+	for (i = 0; i < nruns; i++)
+		submit_bio_noacct(bios[i]);
+	if (atomic_dec_and_test(&wb->ibatch.pending))
+		vmem_wb_self_end(wb);
+	return true;
+}
+
+/**
+ * vmem_wb_flush() - a REQ_PREFLUSH bio: wait for what is buffered
+ * @dev: its device
+ * @bio: the bio
+ *
+ * Return: true if the bio was taken: it writes the buffer itself
+ * (vmem_wb_flush_self()), or waits for buffered data, and once that is
+ * on disk the flusher hands it to vmem_io_flushed(). False if nothing is
+ * buffered that it must wait for.
+ */
+bool vmem_wb_flush(struct vmem_dev *dev, struct bio *bio)
+{
+	struct vmem_wb *wb = vmem_wb_of(dev->pool);
+	u64 t;
+
+	if (!READ_ONCE(wb->active))
+		return false;
+	if (vmem_wb_flush_self(dev, bio))
+		return true;
+	t = vmem_wb_seal_open(wb);
+	if (atomic64_read(&wb->done) >= t)
+		return false;
+	return vmem_wb_park(wb, &wb->buf[t % VMEM_WB_BUFS], t, bio, true);
 }
 
 static void vmem_wb_free(struct vmem_wb *wb)
@@ -748,7 +1071,10 @@ static int vmem_wb_alloc(struct vmem_wb *wb)
 		atomic64_set(&b->state, i ? VMEM_WB_SEALED : 0);
 	}
 	atomic64_set(&wb->done, VMEM_WB_BUFS - 1);
+	atomic64_set(&wb->taken, VMEM_WB_BUFS - 1);
 	atomic64_set(&wb->head, VMEM_WB_BUFS);
+	wb->istage = 0;
+	wb->iflush = NULL;
 	return 0;
 
 out_free:
@@ -836,6 +1162,7 @@ int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us,
 	wb->timer.function = vmem_wb_timer;
 	wb->delay_us = delay_us;
 	wb->mb = mb;
+	wb->ibatch.wb = wb;
 	ret = bioset_init(&wb->bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
 	if (ret)
 		return ret;

@@ -3,10 +3,13 @@
  * vmem write buffer: what wbuf.c promises. Its semantics and design are
  * at the top of wbuf.c, the state word in wbuf_state.h.
  *
- * Locking: the writers of a buffer share only its state word; the
- * flusher (one ordered work item) owns a sealed buffer with no writer
- * inside until it resets the word. A buffer's @lock orders adding a
- * waiting bio against the flusher declaring the buffer's cycle done.
+ * Locking: the writers of a buffer share only its state word; whoever
+ * takes its cycle (@taken) owns a sealed buffer with no writer inside,
+ * and the tables (@recs, @runs, @waves), until the cycle is done: the
+ * flusher (one ordered work item) or a flush that writes it itself, in
+ * which case the write-out's completion, in any context, or the flusher
+ * it hands back to, calls the cycle done. A buffer's @lock orders adding a
+ * waiting bio against the buffer's cycle being called done.
  * Switching the buffer on or off, and its size, happen under
  * vmem_ctl_mutex.
  */
@@ -14,6 +17,7 @@
 #define _VMEM_WBUF_H
 
 #include <linux/bio.h>
+#include <linux/completion.h>
 #include <linux/hrtimer.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -27,12 +31,28 @@
 #define VMEM_WB_MB_MAX		1024
 /* Filter of the 4 KiB blocks a buffer holds: 1 << this many bits */
 #define VMEM_WB_FILTER_SHIFT	16
+/* How a write-out a flush started ended (struct vmem_wb's @istage) */
+#define VMEM_WB_INL_WRITTEN	1
+#define VMEM_WB_INL_FAILED	2
 
 struct vmem_dev;
 struct vmem_pool;
+struct vmem_wb;
 struct vmem_wb_rec;
 struct vmem_wb_run;
 struct vmem_wb_wave;
+
+/**
+ * struct vmem_wb_batch - merged writes of one wave in flight
+ * @pending: writes not yet ended, plus one while they are sent
+ * @done: the flusher waits here for its own batches
+ * @wb: for the batch of a flush (@ibatch), its buffer; NULL otherwise
+ */
+struct vmem_wb_batch {
+	atomic_t pending;
+	struct completion done;
+	struct vmem_wb *wb;
+};
 
 /**
  * struct vmem_wbuf - one buffer
@@ -61,6 +81,16 @@ struct vmem_wbuf {
  * @buf: the ring of buffers; cycle c lives in buf[c % VMEM_WB_BUFS]
  * @head: the cycle of the open buffer, the one writers fill
  * @done: every cycle up to this one is on the backing device
+ * @taken: the newest cycle taken for writing out (a flush that took it
+ *	may still give it back before writing), @done or @done + 1;
+ *	the flusher and a flush (vmem_wb_flush()) each take a cycle with
+ *	one cmpxchg from its predecessor, so one of them writes it
+ * @ibatch: the write-out of a cycle a flush took (wbuf.c)
+ * @iflush: that flush, until its write-out ends
+ * @iidx: an in-flight read side that write-out holds until it ends
+ * @inrecs: how many records of @recs it writes
+ * @istage: where that write-out stands: 0 in flight or none,
+ *	VMEM_WB_INL_WRITTEN or VMEM_WB_INL_FAILED (the flusher finishes it)
  * @ring_lock: serializes opening the next buffer (vmem_wb_advance()),
  *	which sets its cycle and resets its state under it; the flusher
  *	reads that pair under it too. Irq-safe; nothing nests inside.
@@ -72,12 +102,12 @@ struct vmem_wbuf {
  * @enabled: new writes are buffered; read lock-free
  * @active: the buffers exist and may hold data (on, or being switched
  *	off); read lock-free, by readers under their in-flight read side
- * @bs: bioset for the flusher's merged writes
+ * @bs: bioset for the merged writes
  * @wq: ordered workqueue of the flusher
  * @work: writes sealed buffers out, in cycle order
- * @recs: the flusher's list of a buffer's records
+ * @recs: the list of a buffer's records being written out
  * @nrecs: room in @recs
- * @runs: the flusher's merged writes of one wave (as many as @recs)
+ * @runs: merged writes of one wave (as many as @recs)
  * @waves: the flusher's table of 4 KiB block -> wave (see wbuf.c)
  * @nwaves: entries in @waves
  * @cycles: buffers written out
@@ -86,11 +116,18 @@ struct vmem_wbuf {
  * @direct: writes sent directly, no room in the buffer
  * @waits: bios that waited for buffered data to reach the disk
  * @errors: buffered writes the backing device failed (data lost)
+ * @self_flushes: flushes that wrote the buffer themselves
  */
 struct vmem_wb {
 	struct vmem_wbuf buf[VMEM_WB_BUFS];
 	atomic64_t head;
 	atomic64_t done;
+	atomic64_t taken;
+	struct vmem_wb_batch ibatch;
+	struct bio *iflush;
+	int iidx;
+	unsigned int inrecs;
+	int istage;
 	spinlock_t ring_lock;		/* see above */
 	wait_queue_head_t done_wq;
 	size_t buf_bytes;
@@ -113,6 +150,7 @@ struct vmem_wb {
 	atomic64_t direct;
 	atomic64_t waits;
 	atomic64_t errors;
+	atomic64_t self_flushes;
 };
 
 int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us,

@@ -14,7 +14,8 @@
  * reaches "sealed with no writer inside" exactly once per cycle, by one
  * CAS, and whoever's CAS made that transition -- the last writer to
  * leave, or a sealer finding no writer inside -- is told to flush it.
- * The flusher takes the data and resets the word to 0.
+ * Whoever writes the buffer out (wbuf.c) then sets the word to sealed
+ * and empty, and vmem_wb_advance() reopens it (0) for its next cycle.
  *
  * Which bios the buffer takes at all is vmem_wb_takes().
  *
@@ -146,7 +147,8 @@ static inline bool vmem_wb_seal(atomic64_t *state)
  * vmem_wb_reset() - reopen a flushed buffer
  * @state: the buffer's state word
  *
- * Only the flusher calls this, after taking all the data.
+ * After all the data was taken (the KUnit suite; wbuf.c reopens a
+ * buffer under its ring lock, with its new cycle).
  */
 static inline void vmem_wb_reset(atomic64_t *state)
 {
