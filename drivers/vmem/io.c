@@ -83,7 +83,9 @@ static void vmem_clone_endio(struct bio *clone)
 	struct bio *orig = io->orig;
 	int idx = io->idx;
 
-	orig->bi_status = clone->bi_status;
+	/* Only an error: a flush may have failed already (wbuf.c) */
+	if (clone->bi_status)
+		orig->bi_status = clone->bi_status;
 	bio_end_io_acct(orig, io->start);
 	bio_put(clone);
 	/* A FUA write is durable once its map entry is too (commit.c) */

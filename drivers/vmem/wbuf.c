@@ -58,13 +58,14 @@
  *
  * When no buffer has room, or a write is larger than 256 KiB, it goes
  * directly to the backing device, unless buffered data covers one of its
- * blocks: then it waits for that
- * data to reach the disk, and is sent again. Nothing here sleeps on the
- * I/O path, and nothing allocates there but a flush's own write-out,
- * without waiting (GFP_NOWAIT; it leaves the cycle to the flusher when
- * that fails): the memory is allocated when the buffer is switched on,
- * and bios that must wait are queued on their buffer and sent again by
- * the flusher. Memory pressure changes nothing: no page of
+ * blocks: then it waits for that data to reach the disk, and is sent
+ * again. Nothing here sleeps on the I/O path, and nothing allocates
+ * there but a flush's own write-out, without waiting (GFP_NOWAIT; it
+ * leaves the cycle to the flusher when that fails), and a flush beside
+ * it, which goes on to the backing device as any flush does
+ * (vmem_remap_submit()). The buffers are allocated when the buffer is
+ * switched on, and bios that must wait are queued on their buffer and
+ * sent again by the flusher. Memory pressure changes nothing: no page of
  * the page cache waits on the buffer, since writes complete at once.
  *
  * What merging loses: a merged write carries none of the cgroup, ioprio
@@ -713,11 +714,13 @@ static void vmem_wb_empty(struct vmem_pool *pool, struct vmem_wbuf *b,
 
 /*
  * Call cycle @c of @b done, and take the bios that waited for it into
- * @waiters and @flushes. Without lists (NULL), only if none waited.
- * Return: false if bios waited and no lists were given. Any context.
+ * @waiters and @flushes, and the flushes it covers into @covered.
+ * Without @waiters (NULL), only if no bio waits there or in @flushes.
+ * Return: false if such bios waited and no lists were given. Any context.
  */
 static bool vmem_wb_done(struct vmem_wb *wb, struct vmem_wbuf *b, u64 c,
-			 struct bio_list *waiters, struct bio_list *flushes)
+			 struct bio_list *waiters, struct bio_list *flushes,
+			 struct bio_list *covered)
 {
 	unsigned long flags;
 
@@ -735,6 +738,8 @@ static bool vmem_wb_done(struct vmem_wb *wb, struct vmem_wbuf *b, u64 c,
 		bio_list_init(&b->waiters);
 		bio_list_init(&b->flushes);
 	}
+	*covered = b->covered;
+	bio_list_init(&b->covered);
 	spin_unlock_irqrestore(&b->lock, flags);
 	atomic64_inc(&wb->cycles);
 	wake_up_all(&wb->done_wq);
@@ -750,6 +755,25 @@ static void vmem_wb_release(struct bio_list *waiters, struct bio_list *flushes)
 		submit_bio_noacct(bio);
 	while ((bio = bio_list_pop(flushes)))
 		vmem_io_flushed(bio);
+}
+
+/*
+ * End the flushes a cycle written with REQ_FUA covers (each also waits
+ * for its own clone sent to the backing device); any context. A buffered
+ * write of a flush's device that was lost fails it, as in
+ * vmem_io_flushed().
+ */
+static void vmem_wb_end_covered(struct bio_list *covered)
+{
+	struct vmem_dev *dev;
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(covered))) {
+		dev = bio->bi_bdev->bd_disk->private_data;
+		if (test_and_clear_bit(VMEM_DEV_F_WB_ERROR, &dev->flags))
+			bio->bi_status = BLK_STS_IOERR;
+		bio_endio(bio);
+	}
 }
 
 /*
@@ -782,6 +806,7 @@ static void vmem_wb_self_end(struct vmem_wb *wb)
 	int idx = wb->iidx, stage = VMEM_WB_INL_FAILED;
 	unsigned int i, n = wb->inrecs;
 	struct bio *flush = wb->iflush;
+	struct bio_list covered;
 
 	for (i = 0; i < n; i++)
 		if (wb->recs[i]->status)
@@ -794,8 +819,9 @@ static void vmem_wb_self_end(struct vmem_wb *wb)
 	 */
 	wb->iflush = NULL;
 	vmem_wb_empty(pool, b, n);
-	if (vmem_wb_done(wb, b, c, NULL, NULL)) {
+	if (vmem_wb_done(wb, b, c, NULL, NULL, &covered)) {
 		bio_endio(flush);
+		vmem_wb_end_covered(&covered);
 		vmem_wb_next(wb, c);
 		goto out;
 	}
@@ -823,7 +849,7 @@ static bool vmem_wb_finish_self(struct vmem_pool *pool, struct vmem_wbuf *b,
 	struct vmem_wb *wb = vmem_wb_of(pool);
 	/* Pairs with vmem_wb_self_end() */
 	int stage = smp_load_acquire(&wb->istage);
-	struct bio_list waiters, flushes;
+	struct bio_list waiters, flushes, covered;
 	struct bio *flush = wb->iflush;
 
 	if (!stage)
@@ -834,12 +860,15 @@ static bool vmem_wb_finish_self(struct vmem_pool *pool, struct vmem_wbuf *b,
 		vmem_wb_retry_failed(pool, wb->inrecs);
 		vmem_wb_empty(pool, b, wb->inrecs);
 	}
-	vmem_wb_done(wb, b, c, &waiters, &flushes);
+	vmem_wb_done(wb, b, c, &waiters, &flushes, &covered);
 	/* Written: durable already. Failed: the usual way, with the error */
-	if (stage == VMEM_WB_INL_WRITTEN)
+	if (stage == VMEM_WB_INL_WRITTEN) {
 		bio_endio(flush);
-	else
+		vmem_wb_end_covered(&covered);
+	} else {
 		bio_list_add_head(&flushes, flush);
+		bio_list_merge(&flushes, &covered);
+	}
 	vmem_wb_release(&waiters, &flushes);
 	return true;
 }
@@ -848,7 +877,7 @@ static void vmem_wb_work(struct work_struct *work)
 {
 	struct vmem_wb *wb = container_of(work, struct vmem_wb, work);
 	struct vmem_pool *pool = container_of(wb, struct vmem_pool, wb);
-	struct bio_list waiters, flushes;
+	struct bio_list waiters, flushes, covered;
 	struct vmem_wb_state s;
 	struct vmem_wbuf *b;
 	unsigned int n;
@@ -882,7 +911,9 @@ static void vmem_wb_work(struct work_struct *work)
 		if (n)
 			vmem_wb_write_out(pool, n);
 		vmem_wb_empty(pool, b, n);
-		vmem_wb_done(wb, b, c, &waiters, &flushes);
+		vmem_wb_done(wb, b, c, &waiters, &flushes, &covered);
+		/* None: only a cycle a flush writes covers flushes */
+		bio_list_merge(&flushes, &covered);
 		vmem_wb_release(&waiters, &flushes);
 		cond_resched();
 	}
@@ -989,10 +1020,56 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 	atomic_set(&wb->ibatch.pending, nruns + 1);
 	atomic64_add(nruns, &wb->merged);
 	atomic64_inc(&wb->self_flushes);
+	/* From here on, cycle @h is written with REQ_FUA */
+	atomic64_set_release(&wb->iself, h);
 	for (i = 0; i < nruns; i++)
 		submit_bio_noacct(bios[i]);
 	if (atomic_dec_and_test(&wb->ibatch.pending))
 		vmem_wb_self_end(wb);
+	return true;
+}
+
+/*
+ * An empty flush that finds nothing buffered after cycle @t, which a
+ * flush is writing out with REQ_FUA: every buffered write completed
+ * before it is in a cycle up to @t, and on disk once @t is done. It is
+ * sent on to the backing device at once, for what completed without the
+ * buffer, and ends once both that flush and cycle @t are done: it need
+ * not wait for @t to flush after it. Return: true if it took @bio.
+ */
+static bool vmem_wb_flush_covered(struct vmem_dev *dev, struct bio *bio,
+				  u64 t)
+{
+	struct vmem_pool *pool = dev->pool;
+	struct vmem_wb *wb = vmem_wb_of(pool);
+	struct vmem_wbuf *b = &wb->buf[t % VMEM_WB_BUFS];
+	unsigned long flags;
+	bool parked;
+
+	if (bio_sectors(bio) || atomic64_read_acquire(&wb->iself) != t ||
+	    vmem_commit_needed(&pool->cm) ||
+	    test_bit(VMEM_DEV_F_WB_ERROR, &dev->flags))
+		return false;
+	/* It ends twice: when its clone below has, and for cycle @t */
+	bio_inc_remaining(bio);
+	spin_lock_irqsave(&b->lock, flags);
+	parked = READ_ONCE(b->cycle) == t && atomic64_read(&wb->done) < t;
+	if (parked)
+		bio_list_add(&b->covered, bio);
+	spin_unlock_irqrestore(&b->lock, flags);
+	atomic64_inc(&wb->covered_flushes);
+	if (!parked) {
+		/*
+		 * @t is done: its writes, or their retries, came before the
+		 * clone. A buffered write of the device that was lost fails
+		 * it; the bit stays, as a write buffered after this flush
+		 * arrived may have set it, and its own flush must fail too.
+		 */
+		if (test_bit(VMEM_DEV_F_WB_ERROR, &dev->flags))
+			bio->bi_status = BLK_STS_IOERR;
+		bio_endio(bio);
+	}
+	vmem_remap_submit(dev, bio, 0, vmem_io_enter(pool));
 	return true;
 }
 
@@ -1002,8 +1079,9 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
  * @bio: the bio
  *
  * Return: true if the bio was taken: it writes the buffer itself
- * (vmem_wb_flush_self()), or waits for buffered data, and once that is
- * on disk the flusher hands it to vmem_io_flushed(). False if nothing is
+ * (vmem_wb_flush_self()); or it flushes beside such a write-out and ends
+ * with it (vmem_wb_flush_covered()); or it waits for buffered data, and
+ * once that is on disk it goes to vmem_io_flushed(). False if nothing is
  * buffered that it must wait for.
  */
 bool vmem_wb_flush(struct vmem_dev *dev, struct bio *bio)
@@ -1018,6 +1096,8 @@ bool vmem_wb_flush(struct vmem_dev *dev, struct bio *bio)
 	t = vmem_wb_seal_open(wb);
 	if (atomic64_read(&wb->done) >= t)
 		return false;
+	if (vmem_wb_flush_covered(dev, bio, t))
+		return true;
 	return vmem_wb_park(wb, &wb->buf[t % VMEM_WB_BUFS], t, bio, true);
 }
 
@@ -1066,12 +1146,14 @@ static int vmem_wb_alloc(struct vmem_wb *wb)
 			goto out_free;
 		bio_list_init(&b->waiters);
 		bio_list_init(&b->flushes);
+		bio_list_init(&b->covered);
 		/* Cycles 1..N-1 are done; cycle N is open in buf[0] */
 		b->cycle = i ? i : VMEM_WB_BUFS;
 		atomic64_set(&b->state, i ? VMEM_WB_SEALED : 0);
 	}
 	atomic64_set(&wb->done, VMEM_WB_BUFS - 1);
 	atomic64_set(&wb->taken, VMEM_WB_BUFS - 1);
+	atomic64_set(&wb->iself, 0);
 	atomic64_set(&wb->head, VMEM_WB_BUFS);
 	wb->istage = 0;
 	wb->iflush = NULL;

@@ -61,10 +61,14 @@ struct vmem_wb_batch {
  *	by readers checking whether its data is on disk yet
  * @data: the buffer: records of a 512-byte header and the data
  * @filter: hashed 4 KiB blocks written into it this cycle
- * @lock: protects @waiters and @flushes against the cycle ending
+ * @lock: protects @waiters, @flushes and @covered against the cycle
+ *	ending
  * @waiters: bios to send again once this cycle is on disk (reads and
  *	FUA writes of blocks it holds, writes that found no room)
  * @flushes: REQ_PREFLUSH bios to serve once this cycle is on disk
+ * @covered: REQ_PREFLUSH bios to end once this cycle is on disk: a flush
+ *	writes it with REQ_FUA, and they were sent on to the backing
+ *	device themselves (vmem_wb_flush_covered())
  */
 struct vmem_wbuf {
 	atomic64_t state;
@@ -74,6 +78,7 @@ struct vmem_wbuf {
 	spinlock_t lock;		/* see above */
 	struct bio_list waiters;
 	struct bio_list flushes;
+	struct bio_list covered;
 };
 
 /**
@@ -89,6 +94,9 @@ struct vmem_wbuf {
  * @iflush: that flush, until its write-out ends
  * @iidx: an in-flight read side that write-out holds until it ends
  * @inrecs: how many records of @recs it writes
+ * @iself: the newest cycle a flush writes out with REQ_FUA, set just
+ *	before its writes are sent, once it can no longer give it back
+ *	(if a write fails, the flusher retries it without REQ_FUA)
  * @istage: where that write-out stands: 0 in flight or none,
  *	VMEM_WB_INL_WRITTEN or VMEM_WB_INL_FAILED (the flusher finishes it)
  * @ring_lock: serializes opening the next buffer (vmem_wb_advance()),
@@ -117,6 +125,7 @@ struct vmem_wbuf {
  * @waits: bios that waited for buffered data to reach the disk
  * @errors: buffered writes the backing device failed (data lost)
  * @self_flushes: flushes that wrote the buffer themselves
+ * @covered_flushes: flushes that flushed beside such a write-out
  */
 struct vmem_wb {
 	struct vmem_wbuf buf[VMEM_WB_BUFS];
@@ -127,6 +136,7 @@ struct vmem_wb {
 	struct bio *iflush;
 	int iidx;
 	unsigned int inrecs;
+	atomic64_t iself;
 	int istage;
 	spinlock_t ring_lock;		/* see above */
 	wait_queue_head_t done_wq;
@@ -151,6 +161,7 @@ struct vmem_wb {
 	atomic64_t waits;
 	atomic64_t errors;
 	atomic64_t self_flushes;
+	atomic64_t covered_flushes;
 };
 
 int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us,

@@ -35,7 +35,8 @@ FLUSH, FUA, DISCARD, MARK = 1, 2, 4, 8
 def workload(fd, lw, acked, fsyncs, first, writers, per_writer,
              fsync_every):
     """Writers write blocks first.. on, a syncer fsyncs every fsync_every
-    acknowledged writes; appends to acked and fsyncs"""
+    acknowledged writes (0: each writer fsyncs after each of its
+    writes); appends to acked and fsyncs"""
     cond = threading.Condition()
     done = threading.Event()
     a0, f0 = len(acked), len(fsyncs)
@@ -77,6 +78,31 @@ def workload(fd, lw, acked, fsyncs, first, writers, per_writer,
             sync(before)
         sync(before)
 
+    def own(w):
+        """write, then fsync that write, per_writer times"""
+        buf = mmap.mmap(-1, BLOCK)
+        for i in range(per_writer):
+            n = first + w * per_writer + i
+            tag = TAG % n
+            buf.seek(0)
+            buf.write(tag * (BLOCK // len(tag)) +
+                      b"\0" * (BLOCK % len(tag)))
+            os.pwrite(fd, buf, n * BLOCK)
+            with cond:
+                acked.append(n)
+                k = len(fsyncs)
+                fsyncs.append(list(acked))
+            os.fsync(fd)
+            subprocess.run(["dmsetup", "message", lw, "0", "mark",
+                            f"fsync-{k}"], check=True)
+
+    if not fsync_every:
+        ts = [threading.Thread(target=own, args=(w,)) for w in range(writers)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        return first + writers * per_writer
     ts = [threading.Thread(target=writer, args=(w,)) for w in range(writers)]
     s = threading.Thread(target=syncer)
     s.start()
@@ -98,11 +124,14 @@ def write(dev, state, lw, delay_file):
     # Eight writers, an fsync every 40 writes: the flusher writes the
     # buffer. Then one writer with an fsync after each write, the
     # buffer's timer far off: the flush finds one record and writes it
-    # itself (REQ_PREFLUSH | REQ_FUA)
+    # itself (REQ_PREFLUSH | REQ_FUA). Then four writers, each with an
+    # fsync after each of its writes: flushes that arrive while another
+    # writes the buffer out flush on their own and wait for it
     n = workload(fd, lw, acked, fsyncs, 0, 8, 300, 40)
     with open(delay_file, "w") as f:
         f.write("100000")
     n = workload(fd, lw, acked, fsyncs, n, 1, 300, 1)
+    n = workload(fd, lw, acked, fsyncs, n, 4, 75, 0)
     os.close(fd)
     with open(state, "w") as f:
         json.dump({"fsyncs": fsyncs, "writes": n}, f)
