@@ -57,7 +57,6 @@ int cmd_upgrade(int argc, char **argv)
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ NULL, 0, NULL, 0 },
 	};
-	enum vmem_page0_kind kind;
 	struct vctl_target t;
 	struct vctl_pool p;
 	struct vmem_geom g;
@@ -78,24 +77,9 @@ int cmd_upgrade(int argc, char **argv)
 			 "too many arguments");
 		return vctl_usage();
 	}
-	ret = vctl_target_open(&t, argv[optind], !dry_run);
+	ret = vctl_pool_open(&t, &p, argv[optind], !dry_run);
 	if (ret)
 		return ret;
-	memset(&p, 0, sizeof(p));
-	ret = vctl_pool_read_sb(&t, &p, &kind);
-	if (ret)
-		goto out;
-	ret = VCTL_REFUSED;
-	if (kind != VMEM_PAGE0_VMEM) {
-		vctl_err("%s: not a vmem pool", t.path);
-		goto out;
-	}
-	if (p.sb_fault || vmem_sb_validate(&p.sb, t.bytes, true)) {
-		vctl_err("%s: superblock: %s (run vmemctl check)", t.path,
-			 vmem_fault_str(p.sb_fault ? p.sb_fault :
-					vmem_sb_validate(&p.sb, t.bytes, true)));
-		goto out;
-	}
 	if (p.g.version >= 2) {
 		printf("%s: already layout version %u; nothing to do\n", t.path,
 		       p.g.version);

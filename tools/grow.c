@@ -83,7 +83,6 @@ static int vctl_grow_refused(const char *path, enum vmem_fault f,
 
 static int vctl_grow_offline(const char *path, u64 size, bool dry_run)
 {
-	enum vmem_page0_kind kind;
 	struct vctl_target t;
 	struct vctl_pool p;
 	struct vmem_geom ng;
@@ -92,23 +91,10 @@ static int vctl_grow_offline(const char *path, u64 size, bool dry_run)
 	int ret;
 	u8 *meta;
 
-	ret = vctl_target_open(&t, path, !dry_run);
+	ret = vctl_pool_open(&t, &p, path, !dry_run);
 	if (ret)
 		return ret;
-	ret = vctl_pool_read_sb(&t, &p, &kind);
-	if (ret)
-		goto out;
 	ret = VCTL_REFUSED;
-	if (kind != VMEM_PAGE0_VMEM) {
-		vctl_err("%s: not a vmem pool", t.path);
-		goto out;
-	}
-	f = p.sb_fault ? p.sb_fault : vmem_sb_validate(&p.sb, t.bytes, true);
-	if (f) {
-		vctl_err("%s: superblock: %s (run vmemctl check)", t.path,
-			 vmem_fault_str(f));
-		goto out;
-	}
 	if (size > t.bytes) {
 		vctl_err("%s: --size %llu is beyond its end (%llu bytes)",
 			 t.path, (unsigned long long)size,

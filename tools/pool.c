@@ -74,6 +74,54 @@ int vctl_pool_read_sb(struct vctl_target *t, struct vctl_pool *p,
 }
 
 /**
+ * vctl_pool_open() - open a target and read the valid superblock of the
+ * pool on it, for a command that rewrites the pool offline (upgrade,
+ * grow --offline)
+ * @t: out: the target
+ * @p: out: the pool, from vctl_pool_read_sb()
+ * @path: the target
+ * @rw: open it for writing
+ *
+ * Refuses, after saying why, a target whose sector 0 is not a vmem pool's
+ * and a pool whose superblock is not fit for writing (vmem_sb_validate(),
+ * strict).
+ * Return: 0, or VCTL_REFUSED or VCTL_ERROR after printing why, with @t
+ * closed and @p freed.
+ */
+int vctl_pool_open(struct vctl_target *t, struct vctl_pool *p,
+		   const char *path, bool rw)
+{
+	enum vmem_page0_kind kind;
+	enum vmem_fault f;
+	int ret;
+
+	ret = vctl_target_open(t, path, rw);
+	if (ret)
+		return ret;
+	ret = vctl_pool_read_sb(t, p, &kind);
+	if (ret)
+		goto fail;
+	ret = VCTL_REFUSED;
+	if (kind != VMEM_PAGE0_VMEM) {
+		vctl_err("%s: not a vmem pool", t->path);
+		goto fail;
+	}
+	f = p->sb_fault;
+	if (!f)
+		f = vmem_sb_validate(&p->sb, t->bytes, true);
+	if (f) {
+		vctl_err("%s: superblock: %s (run vmemctl check)", t->path,
+			 vmem_fault_str(f));
+		goto fail;
+	}
+	return 0;
+fail:
+	vctl_pool_free(p);
+	vctl_target_close(t);
+	return ret;
+}
+
+/**
  * vctl_find_orphan_sb() - a copy B superblock behind a sector 0 that names
  * no pool (zeros, other data), whose device table follows sector 0
  * @t: the target

@@ -120,6 +120,8 @@ struct vctl_pool {
 
 int vctl_pool_read_sb(struct vctl_target *t, struct vctl_pool *p,
 		      enum vmem_page0_kind *kind);
+int vctl_pool_open(struct vctl_target *t, struct vctl_pool *p,
+		   const char *path, bool rw);
 int vctl_pool_check(struct vctl_target *t, struct vctl_pool *p,
 		    vmem_report_fn report, void *ctx);
 const char *vctl_copy_str(char *buf, size_t len, const struct vctl_pool *p,
