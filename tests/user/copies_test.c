@@ -27,16 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <vmem/meta.h>
+#include "fixture.h"
 #include "harness.h"
-
-#define MIB (1024ULL * 1024)
-#define GIB (1024ULL * MIB)
-#define SEC VMEM_SECTOR_SIZE
-
-static const u8 uuid_a[16] = { 0xa1, 0xa2, 0xa3, 0xa4, 5, 6, 0x47, 8,
-			       0x89, 10, 11, 12, 13, 14, 15, 16 };
-static const u8 uuid_b[16] = { 0xb1, 0xb2, 0xb3, 0xb4, 5, 6, 0x47, 8,
-			       0x89, 10, 11, 12, 13, 14, 15, 16 };
 
 static u64 rng = 88172645463325252ULL;
 
@@ -48,13 +40,7 @@ static u64 xorshift(void)
 	return rng;
 }
 
-/* ---- a pool's metadata (one copy: the image) ---- */
-
-struct pool {
-	struct vmem_geom g;
-	u64 dev_bytes;
-	u8 *img;		/* g.meta_sectors sectors */
-};
+/* ---- a pool's metadata (one copy: the image; struct pool) ---- */
 
 static void pool_new(struct pool *p, u64 dev_bytes, u32 bp, u32 version,
 		     const u8 *uuid)
@@ -72,31 +58,6 @@ static void pool_new(struct pool *p, u64 dev_bytes, u32 bp, u32 version,
 static u8 *sector_of(u8 *img, u64 s)
 {
 	return img + s * SEC;
-}
-
-static u32 pool_id(const struct pool *p)
-{
-	return vmem_pool_id((const struct vmem_sb *)p->img);
-}
-
-static void set_dev(struct pool *p, u8 *img, u32 id, u64 cap, u32 flags)
-{
-	struct vmem_dev_rec *r = vmem_meta_rec(img, id);
-
-	r->capacity_pages = htole64(cap);
-	r->budget_buckets = 0;
-	r->flags = htole32(flags);
-	vmem_meta_seal(img, vmem_devt_sector_of(id), pool_id(p));
-}
-
-static void set_map(struct pool *p, u8 *img, u64 b, u32 owner, u32 vb)
-{
-	struct vmem_map_entry *e = vmem_meta_entry(img, b);
-
-	e->owner = owner;
-	e->vbucket = htole32(vb);
-	e->flags = 0;
-	vmem_meta_seal(img, vmem_map_sector_of(b), pool_id(p));
 }
 
 static u8 *img_dup(const struct pool *p, const u8 *img)
@@ -122,64 +83,6 @@ static void pool_populated(struct pool *p, u32 version)
 		set_map(p, p->img, b, 1, b / 97);
 	set_map(p, p->img, 5, 41, 3);
 	set_map(p, p->img, p->g.nr_buckets - 1, 255, 0);
-}
-
-/* ---- a disk: the metadata area of a pool ---- */
-
-struct disk {
-	u8 *buf;		/* sectors [0, nsec); the data area is zero */
-	u64 nsec;
-	u64 dev_bytes;
-	u8 *bad;		/* per sector: cannot be read */
-	u64 forged_at;		/* a data sector holding @forged, or 0 */
-	u8 forged[SEC];
-};
-
-static void disk_new(struct disk *d, const struct pool *p)
-{
-	d->dev_bytes = p->dev_bytes;
-	d->nsec = p->g.data_start * VMEM_SECTORS_PER_PAGE;
-	d->buf = calloc(d->nsec, SEC);
-	d->bad = calloc(d->nsec, 1);
-	d->forged_at = 0;
-	if (!d->buf || !d->bad)
-		abort();
-}
-
-static void disk_free(struct disk *d)
-{
-	free(d->buf);
-	free(d->bad);
-}
-
-static void disk_copy(struct disk *to, const struct disk *from)
-{
-	memcpy(to->buf, from->buf, from->nsec * SEC);
-	memcpy(to->bad, from->bad, from->nsec);
-}
-
-/* What format writes: copy A, and copy B in version 2 */
-static void disk_format(struct disk *d, const struct pool *p)
-{
-	memcpy(d->buf, p->img, p->g.meta_sectors * SEC);
-	if (p->g.version >= 2)
-		memcpy(d->buf + p->g.copy_b * SEC, p->img,
-		       p->g.meta_sectors * SEC);
-}
-
-static int disk_read(void *ctx, u64 sector, void *buf)
-{
-	struct disk *d = ctx;
-
-	if (sector < d->nsec && d->bad[sector])
-		return -1;
-	if (sector < d->nsec)
-		memcpy(buf, d->buf + sector * SEC, SEC);
-	else if (d->forged_at && sector == d->forged_at)
-		memcpy(buf, d->forged, SEC);
-	else
-		memset(buf, 0, SEC);
-	return 0;
 }
 
 /* ---- load: what attach does ---- */
@@ -216,20 +119,6 @@ static void load_report(void *ctx, enum vmem_fault f, const char *what,
 	(void)index;
 	if (f != VMEM_F_DELETING)
 		l->faults++;
-}
-
-/* Read a copy of the image's sectors at @at, unreadable ones zero */
-static u8 *disk_read_copy(struct disk *d, u64 at, u64 n)
-{
-	u8 *c = calloc(n ? n : 1, SEC);
-	u64 s;
-
-	if (!c)
-		abort();
-	for (s = 0; s < n; s++)
-		if (disk_read(d, at + s, c + s * SEC))
-			memset(c + s * SEC, 0, SEC);
-	return c;
 }
 
 static void load(struct disk *d, struct load *l)
@@ -274,6 +163,21 @@ static void load_free(struct load *l)
 {
 	free(l->img);
 	l->img = NULL;
+}
+
+/*
+ * Is @d refused, with superblock fault @f? Where its superblock was
+ * found goes to @at, if not NULL.
+ */
+static bool load_refused(struct disk *d, enum vmem_fault f, u64 *at)
+{
+	struct load l;
+
+	load(d, &l);
+	load_free(&l);
+	if (at)
+		*at = l.at;
+	return !l.ok && l.f == f;
 }
 
 /* ---- corruptions of one copy of one sector ---- */
@@ -574,9 +478,7 @@ static void copies_refuse_foreign(void)
 	/* Sector 0 zeroed: it names no pool any more, refused */
 	disk_copy(&w, &d);
 	memset(w.buf, 0, SEC);
-	load(&w, &l);
-	EXPECT(!l.ok && l.f == VMEM_F_MAGIC);
-	load_free(&l);
+	EXPECT(load_refused(&w, VMEM_F_MAGIC, NULL));
 	/* The magic flipped: the uuid still names the pool */
 	disk_copy(&w, &d);
 	w.buf[8] ^= 0x40;
@@ -588,15 +490,11 @@ static void copies_refuse_foreign(void)
 		w.buf[i] = xorshift();
 	w.buf[1080] = 0x53;
 	w.buf[1081] = 0xef;
-	load(&w, &l);
-	EXPECT(!l.ok && l.f == VMEM_F_MAGIC);
-	load_free(&l);
+	EXPECT(load_refused(&w, VMEM_F_MAGIC, NULL));
 	/* All of page 0 zero: an empty disk */
 	disk_copy(&w, &d);
 	memset(w.buf, 0, VMEM_PAGE_SIZE);
-	load(&w, &l);
-	EXPECT(!l.ok && l.f == VMEM_F_MAGIC);
-	load_free(&l);
+	EXPECT(load_refused(&w, VMEM_F_MAGIC, NULL));
 	/* A damaged superblock A with its magic: copy B's, whatever uuid */
 	disk_copy(&w, &d);
 	w.buf[80] ^= 0xff;
@@ -604,16 +502,12 @@ static void copies_refuse_foreign(void)
 	load_free(&l);
 	/* Without its magic, the uuid must be copy B's */
 	w.buf[8] ^= 0xff;
-	load(&w, &l);
-	EXPECT(!l.ok && l.f == VMEM_F_MAGIC);
-	load_free(&l);
+	EXPECT(load_refused(&w, VMEM_F_MAGIC, NULL));
 	/* A checksum-valid superblock with a fault is not damage: refused */
 	disk_copy(&w, &d);
 	((struct vmem_sb *)w.buf)->version = htole32(3);
 	vmem_sb_seal((void *)w.buf);
-	load(&w, &l);
-	EXPECT(!l.ok && l.f == VMEM_F_VERSION);
-	load_free(&l);
+	EXPECT(load_refused(&w, VMEM_F_VERSION, NULL));
 	/* Version 1: one copy, nothing to fall back on */
 	pool_populated(&v1, 1);
 	disk_free(&w);
@@ -626,9 +520,7 @@ static void copies_refuse_foreign(void)
 	EXPECT(!l.ok && l.faults == 1);
 	load_free(&l);
 	w.buf[40] ^= 1;
-	load(&w, &l);
-	EXPECT(!l.ok && l.f == VMEM_F_CSUM);
-	load_free(&l);
+	EXPECT(load_refused(&w, VMEM_F_CSUM, NULL));
 	disk_free(&w);
 	disk_free(&d);
 	free(v1.img);
@@ -647,7 +539,7 @@ static void copies_forged_sb(void)
 	struct pool p, f;
 	struct disk d;
 	struct load l;
-	u64 max;
+	u64 max, at;
 
 	pool_populated(&p, 2);
 	disk_new(&d, &p);
@@ -672,9 +564,7 @@ static void copies_forged_sb(void)
 	load_free(&l);
 	/* Copy B's unreadable: the probe ends there, nothing past it */
 	d.bad[p.g.copy_b] = 1;
-	load(&d, &l);
-	EXPECT(!l.ok && l.f == VMEM_F_CSUM && !l.at);
-	load_free(&l);
+	EXPECT(load_refused(&d, VMEM_F_CSUM, &at) && !at);
 	/* ... also when the forged one carries this pool's uuid */
 	memcpy(((struct vmem_sb *)d.forged)->uuid, uuid_a, 16);
 	vmem_sb_seal((void *)d.forged);
@@ -687,9 +577,7 @@ static void copies_forged_sb(void)
 	memcpy(((struct vmem_sb *)(d.buf + p.g.copy_b * SEC))->uuid, uuid_b,
 	       16);
 	vmem_sb_seal((void *)(d.buf + p.g.copy_b * SEC));
-	load(&d, &l);
-	EXPECT(!l.ok && l.f == VMEM_F_POOL_ID && l.at == p.g.copy_b);
-	load_free(&l);
+	EXPECT(load_refused(&d, VMEM_F_POOL_ID, &at) && at == p.g.copy_b);
 	disk_free(&d);
 	free(f.img);
 	free(p.img);

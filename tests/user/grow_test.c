@@ -24,46 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <vmem/meta.h>
+#include "fixture.h"
 #include "harness.h"
 
-#define MIB (1024ULL * 1024)
-#define GIB (1024ULL * MIB)
-#define SEC VMEM_SECTOR_SIZE
-
-static const u8 uuid_a[16] = { 0xa1, 0xa2, 0xa3, 0xa4, 5, 6, 0x47, 8,
-			       0x89, 10, 11, 12, 13, 14, 15, 16 };
-
-/* ---- pools and disks ---- */
-
-struct pool {
-	struct vmem_geom g;
-	u64 dev_bytes;
-	u8 *img;
-};
-
-static u32 pool_id(const u8 *img)
-{
-	return vmem_pool_id((const struct vmem_sb *)img);
-}
-
-static void set_dev(u8 *img, u32 id, u64 cap)
-{
-	struct vmem_dev_rec *r = vmem_meta_rec(img, id);
-
-	r->capacity_pages = htole64(cap);
-	r->flags = htole32(VMEM_DEV_EXISTS);
-	vmem_meta_seal(img, vmem_devt_sector_of(id), pool_id(img));
-}
-
-static void set_map(u8 *img, u64 b, u32 owner, u32 vb)
-{
-	struct vmem_map_entry *e = vmem_meta_entry(img, b);
-
-	e->owner = owner;
-	e->vbucket = htole32(vb);
-	e->flags = 0;
-	vmem_meta_seal(img, vmem_map_sector_of(b), pool_id(img));
-}
+/* ---- pools and disks (struct pool, struct disk) ---- */
 
 /*
  * A pool formatted on @dev_bytes with 64 KiB buckets, devices and mapped
@@ -81,58 +45,24 @@ static void pool_populated(struct pool *p, u64 dev_bytes, u64 max_bytes)
 		abort();
 	vmem_meta_init(p->img, &p->g, dev_bytes >> VMEM_PAGE_SHIFT, uuid_a,
 		       1700000000, true);
-	set_dev(p->img, 0, 1 << 20);
-	set_dev(p->img, 77, 4096);
+	set_dev(p, p->img, 0, 1 << 20, VMEM_DEV_EXISTS);
+	set_dev(p, p->img, 77, 4096, VMEM_DEV_EXISTS);
 	for (b = 0; b < p->g.nr_buckets; b += 13)
-		set_map(p->img, b, 1, b);
-	set_map(p->img, p->g.nr_buckets - 1, 78, 9);
+		set_map(p, p->img, b, 1, b);
+	set_map(p, p->img, p->g.nr_buckets - 1, 78, 9);
 }
 
-struct disk {
-	u8 *buf;
-	u8 *bad;
-	u64 nsec;
-	u64 dev_bytes;
-};
-
-static void disk_new(struct disk *d, const struct pool *p, u64 dev_bytes)
+/*
+ * A disk of @dev_bytes holding @p as format writes it, over a map's room
+ * that holds garbage: format need not zero it
+ */
+static void disk_formatted(struct disk *d, const struct pool *p,
+			   u64 dev_bytes)
 {
-	d->nsec = p->g.data_start * VMEM_SECTORS_PER_PAGE;
+	disk_new(d, p);
 	d->dev_bytes = dev_bytes;
-	d->buf = calloc(d->nsec, SEC);
-	d->bad = calloc(d->nsec, 1);
-	if (!d->buf || !d->bad)
-		abort();
-	/* The map's room holds garbage: format need not zero it */
 	memset(d->buf, 0xa5, d->nsec * SEC);
-	memcpy(d->buf, p->img, p->g.meta_sectors * SEC);
-	memcpy(d->buf + p->g.copy_b * SEC, p->img, p->g.meta_sectors * SEC);
-}
-
-static void disk_copy(struct disk *to, const struct disk *from)
-{
-	memcpy(to->buf, from->buf, from->nsec * SEC);
-	memcpy(to->bad, from->bad, from->nsec);
-	to->dev_bytes = from->dev_bytes;
-}
-
-static void disk_free(struct disk *d)
-{
-	free(d->buf);
-	free(d->bad);
-}
-
-static int disk_read(void *ctx, u64 sector, void *buf)
-{
-	struct disk *d = ctx;
-
-	if (sector < d->nsec && d->bad[sector])
-		return -1;
-	if (sector < d->nsec)
-		memcpy(buf, d->buf + sector * SEC, SEC);
-	else
-		memset(buf, 0, SEC);
-	return 0;
+	disk_format(d, p);
 }
 
 struct load {
@@ -153,19 +83,6 @@ static void load_report(void *ctx, enum vmem_fault f, const char *what,
 	l->faults++;
 }
 
-static u8 *read_copy(struct disk *d, u64 at, u64 n)
-{
-	u8 *c = calloc(n, SEC);
-	u64 s;
-
-	if (!c)
-		abort();
-	for (s = 0; s < n; s++)
-		if (disk_read(d, at + s, c + s * SEC))
-			memset(c + s * SEC, 0, SEC);
-	return c;
-}
-
 /* What attach does */
 static void load(struct disk *d, struct load *l)
 {
@@ -180,8 +97,8 @@ static void load(struct disk *d, struct load *l)
 			   disk_read, d, &sb, &at))
 		return;
 	vmem_geom_from_sb(&sb, &l->g);
-	l->img = read_copy(d, 0, l->g.meta_sectors);
-	b = read_copy(d, l->g.copy_b, l->g.meta_sectors);
+	l->img = disk_read_copy(d, 0, l->g.meta_sectors);
+	b = disk_read_copy(d, l->g.copy_b, l->g.meta_sectors);
 	if (vmem_copies_merge(l->img, b, 0, l->g.meta_sectors, &l->g,
 			      vmem_pool_id(&sb), d->dev_bytes, NULL, NULL)) {
 		free(b);
@@ -276,7 +193,7 @@ static void grow_meta(void)
 	vmem_meta_grow(img, &p.g, &n, 3 * GIB >> VMEM_PAGE_SHIFT);
 	for (s = p.g.meta_sectors; s < n.meta_sectors; s++)
 		EXPECT(!vmem_blk_validate(img + s * SEC, VMEM_MAP_MAGIC,
-					  s - VMEM_MAP_START, pool_id(img)));
+					  s - VMEM_MAP_START, pool_id(&p)));
 	/* Every new bucket free and not marked zero; the old ones kept */
 	for (b = p.g.nr_buckets; b < n.nr_buckets; b++) {
 		struct vmem_map_entry *e = vmem_meta_entry(img, b);
@@ -378,8 +295,8 @@ static u64 grow_torn(struct pool *p, u64 new_bytes, unsigned int lbs,
 	nw = add_run(wr, nw, img, nsec, 0, 1, 0, lbs);
 	nw = add_run(wr, nw, img, nsec, 0, 1, n.copy_b, lbs);
 
-	disk_new(&d, p, new_bytes);
-	disk_new(&w, p, new_bytes);
+	disk_formatted(&d, p, new_bytes);
+	disk_formatted(&w, p, new_bytes);
 	load(&d, &l);
 	EXPECT(load_is(&l, &p->g, p->img));
 	free(l.img);
