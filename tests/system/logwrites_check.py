@@ -32,6 +32,19 @@ MAGIC = 0x6A736677736872
 FLUSH, FUA, DISCARD, MARK = 1, 2, 4, 8
 
 
+def tag_block(buf, n):
+    """Fill the block buffer buf with write n's tag"""
+    tag = TAG % n
+    buf.seek(0)
+    buf.write(tag * (BLOCK // len(tag)) + b"\0" * (BLOCK % len(tag)))
+
+
+def mark(lw, k):
+    """Log mark fsync-K in log-writes target lw, once fsync K returned"""
+    subprocess.run(["dmsetup", "message", lw, "0", "mark", f"fsync-{k}"],
+                   check=True)
+
+
 def workload(fd, lw, acked, fsyncs, first, writers, per_writer,
              fsync_every):
     """Writers write blocks first.. on, a syncer fsyncs every fsync_every
@@ -45,10 +58,7 @@ def workload(fd, lw, acked, fsyncs, first, writers, per_writer,
         buf = mmap.mmap(-1, BLOCK)
         for i in range(per_writer):
             n = first + w * per_writer + i
-            tag = TAG % n
-            buf.seek(0)
-            buf.write(tag * (BLOCK // len(tag)) +
-                      b"\0" * (BLOCK % len(tag)))
+            tag_block(buf, n)
             # At most two fsync intervals ahead of the syncer: writes
             # keep overlapping the fsyncs, and there are many fsyncs
             with cond:
@@ -61,8 +71,7 @@ def workload(fd, lw, acked, fsyncs, first, writers, per_writer,
 
     def sync(before):
         os.fsync(fd)
-        subprocess.run(["dmsetup", "message", lw, "0", "mark",
-                        f"fsync-{len(fsyncs)}"], check=True)
+        mark(lw, len(fsyncs))
         with cond:
             fsyncs.append(before)
             cond.notify_all()
@@ -83,18 +92,14 @@ def workload(fd, lw, acked, fsyncs, first, writers, per_writer,
         buf = mmap.mmap(-1, BLOCK)
         for i in range(per_writer):
             n = first + w * per_writer + i
-            tag = TAG % n
-            buf.seek(0)
-            buf.write(tag * (BLOCK // len(tag)) +
-                      b"\0" * (BLOCK % len(tag)))
+            tag_block(buf, n)
             os.pwrite(fd, buf, n * BLOCK)
             with cond:
                 acked.append(n)
                 k = len(fsyncs)
                 fsyncs.append(list(acked))
             os.fsync(fd)
-            subprocess.run(["dmsetup", "message", lw, "0", "mark",
-                            f"fsync-{k}"], check=True)
+            mark(lw, k)
 
     if not fsync_every:
         ts = [threading.Thread(target=own, args=(w,)) for w in range(writers)]
