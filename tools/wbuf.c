@@ -68,8 +68,8 @@ static int vctl_sysfs_number(const char *opt, const char *name,
 
 int cmd_write_buffer(int argc, char **argv)
 {
-	char on[16], delay[32], mb[32], stat[160];
-	unsigned long long v[8] = { 0 };
+	char on[16], delay[32], mb[32], stat[256];
+	unsigned long long v[9] = { 0 };
 	int i, ret;
 
 	for (i = 1; i < argc; i++) {
@@ -102,9 +102,10 @@ int cmd_write_buffer(int argc, char **argv)
 				      sizeof(stat));
 	if (ret)
 		return ret;
-	/* A module before the seventh and eighth fields has six */
-	if (sscanf(stat, "%llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 6)
+	/* Older modules have six or eight fields: the rest reads 0 */
+	if (sscanf(stat, "%llu %llu %llu %llu %llu %llu %llu %llu %llu",
+		   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
+		   &v[8]) < 6)
 		memset(v, 0, sizeof(v));
 	printf("write buffer: %s, %s MiB, delay %s us\n",
 	       strcmp(on, "1") ? "off" : "on", mb, delay);
@@ -114,6 +115,7 @@ int cmd_write_buffer(int argc, char **argv)
 	       v[4]);
 	printf("%llu lost to write errors; %llu flushes wrote the buffer themselves, ",
 	       v[5], v[6]);
-	printf("%llu flushed beside one\n", v[7]);
+	printf("%llu flushed beside one, %llu while an older one was written\n",
+	       v[7], v[8]);
 	return 0;
 }

@@ -572,7 +572,8 @@ static DEVICE_ATTR_RW(write_buffer_mb);
  * buffers written, merged writes, writes in them, writes sent directly,
  * bios that waited for buffered data, buffered writes lost to an error,
  * flushes that wrote the buffer themselves, flushes that flushed beside
- * such a write-out
+ * such a write-out, flushes that wrote it while another flush still wrote
+ * an older one
  */
 static ssize_t write_buffer_stat_show(struct device *d,
 				      struct device_attribute *a, char *buf)
@@ -582,10 +583,10 @@ static ssize_t write_buffer_stat_show(struct device *d,
 
 	mutex_lock(&vmem_ctl_mutex);
 	if (!vmem_pool) {
-		ret = sysfs_emit(buf, "0 0 0 0 0 0 0 0\n");
+		ret = sysfs_emit(buf, "0 0 0 0 0 0 0 0 0\n");
 	} else {
 		wb = &vmem_pool->wb;
-		ret = sysfs_emit(buf, "%lld %lld %lld %lld %lld %lld %lld %lld\n",
+		ret = sysfs_emit(buf, "%lld %lld %lld %lld %lld %lld %lld %lld %lld\n",
 				 atomic64_read(&wb->cycles),
 				 atomic64_read(&wb->merged),
 				 atomic64_read(&wb->records),
@@ -593,7 +594,8 @@ static ssize_t write_buffer_stat_show(struct device *d,
 				 atomic64_read(&wb->waits),
 				 atomic64_read(&wb->errors),
 				 atomic64_read(&wb->self_flushes),
-				 atomic64_read(&wb->covered_flushes));
+				 atomic64_read(&wb->covered_flushes),
+				 atomic64_read(&wb->piped_flushes));
 	}
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret;

@@ -156,7 +156,8 @@ void vmem_remap_submit(struct vmem_dev *dev, struct bio *bio, u64 pb,
  * on the backing device
  * @bio: the bio; task context
  *
- * A buffered write of its device that failed fails it with EIO (once);
+ * A buffered write of its device that failed fails it with EIO (once;
+ * the write buffer may have set its status so already);
  * an empty flush with no map change to commit, on a pool that is not
  * read-only, goes to the backing device (as in vmem_submit_flush());
  * otherwise a commit flushes the backing
@@ -168,6 +169,11 @@ void vmem_io_flushed(struct bio *bio)
 	struct vmem_dev *dev = bio->bi_bdev->bd_disk->private_data;
 	struct vmem_pool *pool = dev->pool;
 
+	/* Failed already: the write buffer lost a write (wbuf.c) */
+	if (bio->bi_status) {
+		bio_endio(bio);
+		return;
+	}
 	if (test_and_clear_bit(VMEM_DEV_F_WB_ERROR, &dev->flags)) {
 		bio_io_error(bio);
 		return;

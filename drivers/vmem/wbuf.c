@@ -41,20 +41,26 @@
  * strictly in order: it sorts a buffer's records by backing sector,
  * merges neighbours into writes of up to 1 MiB, submits them, waits, and
  * only then calls the cycle done, so a later cycle never lands before an
- * earlier one. Inside one buffer, a record that overlaps an older one is
+ * earlier one (but for flushes' write-outs below, which may overlap
+ * when they share no 4 KiB block). Inside one buffer, a record that overlaps an older one is
  * written in a later wave, after the older one completed.
  *
- * A flush that finds only a few records in the open buffer, every older
- * cycle done and no map change to commit takes the cycle from the
- * flusher (one cmpxchg on @taken, which the flusher does too, so one of
- * them writes it) and writes it itself, from ->submit_bio, without
+ * A flush that finds only a few records in the open buffer and no map
+ * change to commit, with every older cycle done, takes the cycle from
+ * the flusher (one cmpxchg on @taken, which the flusher does too, so one
+ * of them writes it) and writes it itself, from ->submit_bio, without
  * waiting: merged writes with REQ_FUA, the first also with REQ_PREFLUSH
- * (which makes durable what completed before the flush). When they end,
- * so does the flush, and the cycle is done (vmem_wb_self_end(), any
- * context); a failed write, or bios that waited for the cycle, go back
- * to the flusher, which retries and resends in task context. An fsync
+ * (which makes durable what completed before the flush). When they end
+ * and the cycle before is done, the cycle is done and the flush ends
+ * (vmem_wb_chain(), any context); a failed write, or bios that waited
+ * for the cycle, go to the flusher, which retries and resends in task
+ * context. An fsync
  * after each small write so costs one trip to the disk, not a hand-over
- * to the flusher and a flush after its write.
+ * to the flusher and a flush after its write. Several writers that each
+ * fsync overlap: a flush may also take the open cycle while the cycles
+ * before it are still being written out by flushes this way, if none of
+ * its blocks is in them; the cycles are still called done in order
+ * (vmem_wb_chain()), and its flush ends when its own cycle is.
  *
  * When no buffer has room, or a write is larger than 256 KiB, it goes
  * directly to the backing device, unless buffered data covers one of its
@@ -74,6 +80,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/completion.h>
 #include <linux/hash.h>
 #include <linux/highmem.h>
 #include <linux/sizes.h>
@@ -131,6 +138,18 @@ struct vmem_wb_wave {
 	u32 wave;
 };
 
+/**
+ * struct vmem_wb_batch - merged writes of one wave in flight
+ * @pending: writes not yet ended, plus one while they are sent
+ * @done: the flusher waits here for its own batches
+ * @self: for a flush's write-out, its state; NULL for the flusher's
+ */
+struct vmem_wb_batch {
+	atomic_t pending;
+	struct completion done;
+	struct vmem_wb_self *self;
+};
+
 /* The records of one merged write */
 struct vmem_wb_run {
 	struct vmem_wb_batch *batch;
@@ -139,6 +158,56 @@ struct vmem_wb_run {
 	unsigned int vecs;
 	blk_opf_t opf;
 };
+
+/*
+ * Where a flush's write-out of a cycle stands: the low bits of struct
+ * vmem_wb_self's @stage, above them the cycle (vmem_wb_stage())
+ */
+enum {
+	VMEM_WB_SELF_SENT,	/* in flight; or finished, or given back */
+	VMEM_WB_SELF_WRITTEN,	/* every write ended well */
+	VMEM_WB_SELF_FAILED,	/* a write failed: the flusher retries it */
+	VMEM_WB_SELF_EMPTIED,	/* written, emptied; bios wait: the flusher */
+	VMEM_WB_SELF_BUSY,	/* being finished */
+};
+
+#define VMEM_WB_STAGE_BITS	3
+
+/**
+ * struct vmem_wb_self - a flush's write-out of one buffer
+ * @batch: its merged writes in flight
+ * @wb: the write buffer
+ * @buf: the buffer
+ * @flush: the flush that writes it; ends once the cycle is done
+ * @cycle: the cycle it writes
+ * @idx: an in-flight read side, held until its writes have ended
+ * @nrecs: how many of @recs it writes
+ * @stage: the cycle and where its write-out stands (VMEM_WB_SELF_*): its
+ *	writes' completion sets it, then one cmpxchg to BUSY picks who
+ *	finishes the cycle; the cycle in it keeps a late context from
+ *	claiming a later cycle of this buffer. Set back to SENT before
+ *	the cycle is done. The other fields are set by the flush before
+ *	its writes are sent, and only read after that.
+ * @recs: its records, sorted
+ * @runs: its merged writes (room for one per record)
+ */
+struct vmem_wb_self {
+	struct vmem_wb_batch batch;
+	struct vmem_wb *wb;
+	struct vmem_wbuf *buf;
+	struct bio *flush;
+	u64 cycle;
+	int idx;
+	unsigned int nrecs;
+	atomic64_t stage;
+	struct vmem_wb_rec *recs[VMEM_WB_SELF_RECS + 1];
+	struct vmem_wb_run runs[VMEM_WB_SELF_RECS + 1];
+};
+
+static s64 vmem_wb_stage(u64 cycle, int st)
+{
+	return cycle << VMEM_WB_STAGE_BITS | st;
+}
 
 static struct vmem_wb *vmem_wb_of(struct vmem_pool *pool)
 {
@@ -497,7 +566,7 @@ static u32 vmem_wb_waves(struct vmem_wb *wb, unsigned int n)
 	return last;
 }
 
-static void vmem_wb_self_end(struct vmem_wb *wb);
+static void vmem_wb_self_end(struct vmem_wb_self *self);
 
 static void vmem_wb_end_io(struct bio *bio)
 {
@@ -510,8 +579,8 @@ static void vmem_wb_end_io(struct bio *bio)
 	bio_put(bio);
 	if (!atomic_dec_and_test(&batch->pending))
 		return;
-	if (batch->wb)
-		vmem_wb_self_end(batch->wb);
+	if (batch->self)
+		vmem_wb_self_end(batch->self);
 	else
 		complete(&batch->done);
 }
@@ -604,7 +673,7 @@ static void vmem_wb_write_wave(struct vmem_pool *pool,
 			       struct vmem_wb_run *runs)
 {
 	struct vmem_wb *wb = vmem_wb_of(pool);
-	struct vmem_wb_batch batch = { .wb = NULL };
+	struct vmem_wb_batch batch = { .self = NULL };
 	unsigned int i, nruns;
 
 	atomic_set(&batch.pending, 1);
@@ -620,15 +689,17 @@ static void vmem_wb_write_wave(struct vmem_pool *pool,
 		wait_for_completion(&batch.done);
 }
 
-/* A record whose merged write failed: once more on its own */
-static void vmem_wb_retry(struct vmem_pool *pool, struct vmem_wb_rec *rec)
+/* A record whose merged write failed: once more on its own, with @flags */
+static void vmem_wb_retry(struct vmem_pool *pool, struct vmem_wb_rec *rec,
+			  blk_opf_t flags)
 {
 	struct vmem_wb *wb = vmem_wb_of(pool);
 	struct bio *bio;
 	int ret;
 
 	bio = bio_alloc_bioset(pool->bdev, vmem_wb_vecs(rec),
-			       REQ_OP_WRITE | rec->opf, GFP_NOIO, &wb->bs);
+			       REQ_OP_WRITE | rec->opf | flags, GFP_NOIO,
+			       &wb->bs);
 	bio->bi_iter.bi_sector = rec->phys;
 	vmem_wb_add_pages(bio, rec);
 	ret = submit_bio_wait(bio);
@@ -642,23 +713,24 @@ static void vmem_wb_retry(struct vmem_pool *pool, struct vmem_wb_rec *rec)
 			   ret, rec->dev->id);
 }
 
-/* Retry, each on its own, the first @n listed records whose write failed */
-static void vmem_wb_retry_failed(struct vmem_pool *pool, unsigned int n)
+/* Retry, each on its own and with @flags, the @n records whose write failed */
+static void vmem_wb_retry_failed(struct vmem_pool *pool,
+				 struct vmem_wb_rec **recs, unsigned int n,
+				 blk_opf_t flags)
 {
-	struct vmem_wb *wb = vmem_wb_of(pool);
 	unsigned int i;
 
 	for (i = 0; i < n; i++)
-		if (wb->recs[i]->status)
-			vmem_wb_retry(pool, wb->recs[i]);
+		if (recs[i]->status)
+			vmem_wb_retry(pool, recs[i], flags);
 }
 
 /*
- * List the records of sealed buffer @b, @used bytes, in wb->recs, at most
+ * List the records of sealed buffer @b, @used bytes, in @recs, at most
  * @max of them. Return: how many.
  */
-static unsigned int vmem_wb_gather(struct vmem_wb *wb, struct vmem_wbuf *b,
-				   u64 used, unsigned int max)
+static unsigned int vmem_wb_gather(struct vmem_wbuf *b, u64 used,
+				   struct vmem_wb_rec **recs, unsigned int max)
 {
 	struct vmem_wb_rec *rec;
 	unsigned int n = 0;
@@ -668,7 +740,7 @@ static unsigned int vmem_wb_gather(struct vmem_wb *wb, struct vmem_wbuf *b,
 	     off += VMEM_WB_HDR + rec->bytes) {
 		rec = (void *)(b->data + off);
 		rec->status = BLK_STS_OK;
-		wb->recs[n++] = rec;
+		recs[n++] = rec;
 	}
 	return n;
 }
@@ -688,41 +760,59 @@ static void vmem_wb_write_out(struct vmem_pool *pool, unsigned int n)
 			;
 		vmem_wb_write_wave(pool, &wb->recs[i], j - i, wb->runs);
 	}
-	vmem_wb_retry_failed(pool, n);
+	vmem_wb_retry_failed(pool, wb->recs, n, 0);
 	if (last)
 		pr_debug("%pg: a buffer needed %u waves\n", pool->bdev,
 			 last + 1);
 }
 
 /*
- * The @n listed records of @b are written (or lost, and logged): end
- * their in-flight read sides and empty @b. Any context.
+ * The @n records of @b, listed in @recs, are written (or lost, and
+ * logged): end their in-flight read sides and empty @b. Any context.
  */
 static void vmem_wb_empty(struct vmem_pool *pool, struct vmem_wbuf *b,
-			  unsigned int n)
+			  struct vmem_wb_rec **recs, unsigned int n)
 {
 	struct vmem_wb *wb = vmem_wb_of(pool);
 	unsigned int i;
 
 	atomic64_add(n, &wb->records);
 	for (i = 0; i < n; i++)
-		vmem_io_exit(pool, wb->recs[i]->idx);
+		vmem_io_exit(pool, recs[i]->idx);
 	bitmap_zero(b->filter, BIT(VMEM_WB_FILTER_SHIFT));
 	/* Sealed and empty: a late writer is refused, not lost */
 	atomic64_set_release(&b->state, VMEM_WB_SEALED);
 }
 
 /*
+ * A buffered write of flush @bio's device was lost: fail it, once (as
+ * vmem_io_flushed() does). Before the cycle it waits for is called done:
+ * only the flusher sets the bit, and only for cycles not yet done, so a
+ * flush never takes the error of a write buffered after it, nor an older
+ * flush's.
+ */
+static void vmem_wb_flush_failed(struct bio *bio)
+{
+	struct vmem_dev *dev = bio->bi_bdev->bd_disk->private_data;
+
+	if (test_and_clear_bit(VMEM_DEV_F_WB_ERROR, &dev->flags))
+		bio->bi_status = BLK_STS_IOERR;
+}
+
+/*
  * Call cycle @c of @b done, and take the bios that waited for it into
- * @waiters and @flushes, and the flushes it covers into @covered.
- * Without @waiters (NULL), only if no bio waits there or in @flushes.
- * Return: false if such bios waited and no lists were given. Any context.
+ * @waiters and @flushes, and the flushes it covers into @covered; first
+ * fail those flushes, and @flush (the one that wrote it, or NULL), whose
+ * device lost a buffered write. Without @waiters (NULL), only if no bio
+ * waits there or in @flushes. Return: false if such bios waited and no
+ * lists were given. Any context.
  */
 static bool vmem_wb_done(struct vmem_wb *wb, struct vmem_wbuf *b, u64 c,
 			 struct bio_list *waiters, struct bio_list *flushes,
-			 struct bio_list *covered)
+			 struct bio_list *covered, struct bio *flush)
 {
 	unsigned long flags;
+	struct bio *bio;
 
 	spin_lock_irqsave(&b->lock, flags);
 	if (!waiters && !(bio_list_empty(&b->waiters) &&
@@ -730,6 +820,13 @@ static bool vmem_wb_done(struct vmem_wb *wb, struct vmem_wbuf *b, u64 c,
 		spin_unlock_irqrestore(&b->lock, flags);
 		return false;
 	}
+	WARN_ON_ONCE(atomic64_read(&wb->done) != c - 1);
+	if (flush)
+		vmem_wb_flush_failed(flush);
+	bio_list_for_each(bio, &b->flushes)
+		vmem_wb_flush_failed(bio);
+	bio_list_for_each(bio, &b->covered)
+		vmem_wb_flush_failed(bio);
 	/* Pairs with vmem_wb_advance(): filter and state reset */
 	atomic64_set_release(&wb->done, c);
 	if (waiters) {
@@ -759,21 +856,14 @@ static void vmem_wb_release(struct bio_list *waiters, struct bio_list *flushes)
 
 /*
  * End the flushes a cycle written with REQ_FUA covers (each also waits
- * for its own clone sent to the backing device); any context. A buffered
- * write of a flush's device that was lost fails it, as in
- * vmem_io_flushed().
+ * for its own clone sent to the backing device); any context
  */
 static void vmem_wb_end_covered(struct bio_list *covered)
 {
-	struct vmem_dev *dev;
 	struct bio *bio;
 
-	while ((bio = bio_list_pop(covered))) {
-		dev = bio->bi_bdev->bd_disk->private_data;
-		if (test_and_clear_bit(VMEM_DEV_F_WB_ERROR, &dev->flags))
-			bio->bi_status = BLK_STS_IOERR;
+	while ((bio = bio_list_pop(covered)))
 		bio_endio(bio);
-	}
 }
 
 /*
@@ -792,77 +882,120 @@ static void vmem_wb_next(struct vmem_wb *wb, u64 c)
 }
 
 /*
- * The write-out a flush started (vmem_wb_flush_self()) has ended; any
- * context. If every write succeeded: end the flush, empty the buffer
- * and call its cycle done. A failed write, or bios that waited for the
- * cycle, go to the flusher instead (vmem_wb_finish_self()), which
- * retries and sends bios in task context.
+ * Cycle @c - 1 is done: finish cycle @c, and each one after it, while a
+ * flush wrote it, every write ended well and no bio waits for it. Empty
+ * it, call it done, end its flush and the flushes it covers. Whatever
+ * else comes next is the flusher's. Any context; the caller holds an
+ * in-flight read side.
  */
-static void vmem_wb_self_end(struct vmem_wb *wb)
+static void vmem_wb_chain(struct vmem_pool *pool, u64 c)
 {
-	struct vmem_pool *pool = container_of(wb, struct vmem_pool, wb);
-	u64 c = atomic64_read(&wb->taken);
-	struct vmem_wbuf *b = &wb->buf[c % VMEM_WB_BUFS];
-	int idx = wb->iidx, stage = VMEM_WB_INL_FAILED;
-	unsigned int i, n = wb->inrecs;
-	struct bio *flush = wb->iflush;
+	struct vmem_wb *wb = vmem_wb_of(pool);
+	struct vmem_wb_self *self;
 	struct bio_list covered;
+	struct vmem_wbuf *b;
+	struct bio *flush;
 
-	for (i = 0; i < n; i++)
-		if (wb->recs[i]->status)
-			goto hand_back;
-	/*
-	 * Every record is durable (FUA), and what completed before the
-	 * flush. End it once the cycle is done, so a read right after it
-	 * finds nothing to wait for. The next cycle's flush may reuse
-	 * @iflush as soon as this one is done.
-	 */
-	wb->iflush = NULL;
-	vmem_wb_empty(pool, b, n);
-	if (vmem_wb_done(wb, b, c, NULL, NULL, &covered)) {
+	for (;; c++) {
+		b = &wb->buf[c % VMEM_WB_BUFS];
+		self = b->self;
+		if (atomic64_cmpxchg(&self->stage,
+				     vmem_wb_stage(c, VMEM_WB_SELF_WRITTEN),
+				     vmem_wb_stage(c, VMEM_WB_SELF_BUSY)) !=
+		    vmem_wb_stage(c, VMEM_WB_SELF_WRITTEN))
+			break;
+		flush = self->flush;
+		vmem_wb_empty(pool, b, self->recs, self->nrecs);
+		atomic64_set(&self->stage, vmem_wb_stage(c, VMEM_WB_SELF_SENT));
+		if (!vmem_wb_done(wb, b, c, NULL, NULL, &covered, flush)) {
+			/* Bios wait for it: they are sent in task context */
+			atomic64_set_release(&self->stage,
+					     vmem_wb_stage(c, VMEM_WB_SELF_EMPTIED));
+			vmem_wb_queue(wb);
+			return;
+		}
+		/* Every record is durable (FUA), and what came before */
 		bio_endio(flush);
 		vmem_wb_end_covered(&covered);
-		vmem_wb_next(wb, c);
-		goto out;
+		/* Pairs with vmem_wb_self_end(): done, then its stage */
+		smp_mb();
 	}
-	wb->iflush = flush;
-	stage = VMEM_WB_INL_WRITTEN;
-hand_back:
-	/* Pairs with vmem_wb_finish_self(): the flush and records are set */
-	smp_store_release(&wb->istage, stage);
-	vmem_wb_queue(wb);
-out:
+	/*
+	 * A write-out still in flight comes back here when it ends, and
+	 * one being finished elsewhere goes on from there; a failed one,
+	 * or a cycle the flusher writes, needs the flusher
+	 */
+	if (atomic64_read(&wb->taken) < c ||
+	    atomic64_read(&self->stage) == vmem_wb_stage(c, VMEM_WB_SELF_FAILED))
+		vmem_wb_next(wb, c - 1);
+}
+
+/*
+ * A flush's write-out (vmem_wb_flush_self()) has ended; any context.
+ * If the cycle before it is done, finish it (vmem_wb_chain()); else the
+ * one that finishes that cycle does. A failed write goes to the flusher
+ * (vmem_wb_finish_self()), which retries it in task context.
+ */
+static void vmem_wb_self_end(struct vmem_wb_self *self)
+{
+	struct vmem_wb *wb = self->wb;
+	struct vmem_pool *pool = container_of(wb, struct vmem_pool, wb);
+	int stage = VMEM_WB_SELF_WRITTEN, idx = self->idx;
+	u64 c = self->cycle;
+	unsigned int i;
+
+	for (i = 0; i < self->nrecs; i++)
+		if (self->recs[i]->status)
+			stage = VMEM_WB_SELF_FAILED;
+	/* From here on, @self is whoever finishes the cycle's */
+	atomic64_set_release(&self->stage, vmem_wb_stage(c, stage));
+	/* Pairs with vmem_wb_chain() and the flusher: stage, then done */
+	smp_mb();
+	if (stage == VMEM_WB_SELF_FAILED)
+		vmem_wb_queue(wb);
+	else if (atomic64_read(&wb->done) == c - 1)
+		vmem_wb_chain(pool, c);
 	/* Last: once this read side ends, the pool may go */
 	vmem_io_exit(pool, idx);
 }
 
 /*
- * Finish cycle @c of @b, which a flush took and handed back: retry the
- * writes that failed, call the cycle done, send again or serve what
- * waited for it (the flush too, if a write failed). Return: false if
- * the flush's write-out is still in flight; it queues the flusher when
- * it hands anything back.
+ * Finish cycle @c of @b, which a flush took, once its write-out ended
+ * and every older cycle is done: retry the writes that failed (with
+ * REQ_FUA, as the next cycle's flush may count on them), empty it, call
+ * it done, end its flush, or serve it the usual way if a write failed,
+ * and send again what waited. Return: false if the write-out is still in
+ * flight (its end, or vmem_wb_chain(), queues the flusher if needed), or
+ * another context finishes it.
  */
 static bool vmem_wb_finish_self(struct vmem_pool *pool, struct vmem_wbuf *b,
 				u64 c)
 {
 	struct vmem_wb *wb = vmem_wb_of(pool);
-	/* Pairs with vmem_wb_self_end() */
-	int stage = smp_load_acquire(&wb->istage);
 	struct bio_list waiters, flushes, covered;
-	struct bio *flush = wb->iflush;
+	struct vmem_wb_self *self = b->self;
+	struct bio *flush;
+	s64 now;
+	int st;
 
-	if (!stage)
+	/* Pairs with vmem_wb_self_end(): done, then its stage */
+	smp_mb();
+	now = atomic64_read(&self->stage);
+	st = now & (BIT(VMEM_WB_STAGE_BITS) - 1);
+	if (now >> VMEM_WB_STAGE_BITS != c || st == VMEM_WB_SELF_SENT ||
+	    st == VMEM_WB_SELF_BUSY ||
+	    atomic64_cmpxchg(&self->stage, now,
+			     vmem_wb_stage(c, VMEM_WB_SELF_BUSY)) != now)
 		return false;
-	wb->istage = 0;
-	wb->iflush = NULL;
-	if (stage == VMEM_WB_INL_FAILED) {
-		vmem_wb_retry_failed(pool, wb->inrecs);
-		vmem_wb_empty(pool, b, wb->inrecs);
-	}
-	vmem_wb_done(wb, b, c, &waiters, &flushes, &covered);
-	/* Written: durable already. Failed: the usual way, with the error */
-	if (stage == VMEM_WB_INL_WRITTEN) {
+	flush = self->flush;
+	if (st == VMEM_WB_SELF_FAILED)
+		vmem_wb_retry_failed(pool, self->recs, self->nrecs, REQ_FUA);
+	if (st != VMEM_WB_SELF_EMPTIED)
+		vmem_wb_empty(pool, b, self->recs, self->nrecs);
+	atomic64_set(&self->stage, vmem_wb_stage(c, VMEM_WB_SELF_SENT));
+	vmem_wb_done(wb, b, c, &waiters, &flushes, &covered, flush);
+	/* Written: durable already. Failed: the usual way */
+	if (st != VMEM_WB_SELF_FAILED) {
 		bio_endio(flush);
 		vmem_wb_end_covered(&covered);
 	} else {
@@ -886,7 +1019,7 @@ static void vmem_wb_work(struct work_struct *work)
 	for (;;) {
 		c = atomic64_read(&wb->done) + 1;
 		b = &wb->buf[c % VMEM_WB_BUFS];
-		if (atomic64_read(&wb->taken) == c) {
+		if (atomic64_read(&wb->taken) >= c) {
 			if (!vmem_wb_finish_self(pool, b, c))
 				return;
 			continue;
@@ -907,11 +1040,11 @@ static void vmem_wb_work(struct work_struct *work)
 		/* A flush may have taken it meanwhile: then see above */
 		if (atomic64_cmpxchg(&wb->taken, c - 1, c) != c - 1)
 			continue;
-		n = s.used ? vmem_wb_gather(wb, b, s.used, wb->nrecs) : 0;
+		n = s.used ? vmem_wb_gather(b, s.used, wb->recs, wb->nrecs) : 0;
 		if (n)
 			vmem_wb_write_out(pool, n);
-		vmem_wb_empty(pool, b, n);
-		vmem_wb_done(wb, b, c, &waiters, &flushes, &covered);
+		vmem_wb_empty(pool, b, wb->recs, n);
+		vmem_wb_done(wb, b, c, &waiters, &flushes, &covered, NULL);
 		/* None: only a cycle a flush writes covers flushes */
 		bio_list_merge(&flushes, &covered);
 		vmem_wb_release(&waiters, &flushes);
@@ -919,22 +1052,44 @@ static void vmem_wb_work(struct work_struct *work)
 	}
 }
 
-/* Do two of the @n listed records share a 4 KiB block? */
-static bool vmem_wb_overlap(struct vmem_wb *wb, unsigned int n)
+/*
+ * Do two of the @n records share a 4 KiB block? A pairwise test, for a
+ * flush's few records: vmem_wb_waves() would clear its whole table.
+ */
+static bool vmem_wb_overlap(struct vmem_wb_rec **recs, unsigned int n)
 {
 	u64 a0, a1, b0, b1;
 	unsigned int i, j;
 
 	for (i = 1; i < n; i++) {
-		a0 = wb->recs[i]->phys >> VMEM_WB_BLOCK_SHIFT;
-		a1 = a0 + DIV_ROUND_UP(wb->recs[i]->bytes, 4096);
+		a0 = recs[i]->phys >> VMEM_WB_BLOCK_SHIFT;
+		a1 = a0 + DIV_ROUND_UP(recs[i]->bytes, 4096);
 		for (j = 0; j < i; j++) {
-			b0 = wb->recs[j]->phys >> VMEM_WB_BLOCK_SHIFT;
-			b1 = b0 + DIV_ROUND_UP(wb->recs[j]->bytes, 4096);
+			b0 = recs[j]->phys >> VMEM_WB_BLOCK_SHIFT;
+			b1 = b0 + DIV_ROUND_UP(recs[j]->bytes, 4096);
 			if (a0 < b1 && b0 < a1)
 				return true;
 		}
 	}
+	return false;
+}
+
+/*
+ * May one of the @n records share a 4 KiB block with a cycle before @h
+ * still being written? A buffer's filter is cleared only after its
+ * writes (and retries) ended, so a clear bit is safe to trust.
+ */
+static bool vmem_wb_behind(struct vmem_wb *wb, u64 h,
+			   struct vmem_wb_rec **recs, unsigned int n)
+{
+	unsigned int i;
+	u64 c;
+
+	for (c = atomic64_read(&wb->done) + 1; c < h; c++)
+		for (i = 0; i < n; i++)
+			if (vmem_wb_holds(&wb->buf[c % VMEM_WB_BUFS],
+					  recs[i]->phys, recs[i]->bytes))
+				return true;
 	return false;
 }
 
@@ -950,15 +1105,17 @@ static bool vmem_wb_self_give_up(struct vmem_wb *wb, u64 c)
 }
 
 /*
- * An empty flush finds a few records in the open buffer, every older
- * cycle on disk and no map change to commit: it writes the buffer out
- * itself, each merged write with REQ_FUA and the first also with
- * REQ_PREFLUSH (which makes durable what completed before the flush),
- * and it ends when they end (vmem_wb_self_end()). Nothing waits: the
- * flusher's round trip, and the flush after the write-out, are saved.
- * Called from ->submit_bio, so it allocates without waiting and gives
- * the cycle back to the flusher when it cannot. Return: true if it took
- * @bio.
+ * An empty flush finds a few records in the open buffer and no map
+ * change to commit, and every older cycle is done or being written out
+ * by a flush with REQ_FUA (then it writes none of their blocks): it
+ * writes the buffer out itself, each merged write with REQ_FUA and the
+ * first also with REQ_PREFLUSH (which makes durable what completed
+ * before the flush), and it ends once they have and every older cycle is
+ * done (vmem_wb_chain(), or the flusher). Nothing waits: the flusher's round trip,
+ * and the flush after the write-out, are saved, and flushes of several
+ * writers overlap. Called from ->submit_bio, so it allocates without
+ * waiting and gives the cycle back to the flusher when it cannot.
+ * Return: true if it took @bio.
  */
 static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 {
@@ -967,15 +1124,25 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 	u64 h = atomic64_read_acquire(&wb->head);
 	struct vmem_wbuf *b = &wb->buf[h % VMEM_WB_BUFS];
 	struct bio *bios[VMEM_WB_SELF_WRITES];
+	struct vmem_wb_self *self = b->self;
 	unsigned int i, n, nruns;
 	struct vmem_wb_state s;
 	unsigned long flags;
-	bool same;
+	bool same, piped;
 
-	/* Acquire: a failed older write has set its device's error bit */
-	if (bio_sectors(bio) || atomic64_read_acquire(&wb->done) != h - 1 ||
-	    vmem_commit_needed(&pool->cm) ||
+	/*
+	 * If cycle @h - 1 is still being written by a flush (which took it
+	 * on the same terms), so is every cycle not yet done before it.
+	 * Acquire: a failed write of a done cycle has set its device's
+	 * error bit (one of a cycle not yet done fails the flush when that
+	 * cycle is done: vmem_wb_done()).
+	 */
+	piped = atomic64_read_acquire(&wb->done) != h - 1;
+	if (bio_sectors(bio) || vmem_commit_needed(&pool->cm) ||
 	    test_bit(VMEM_DEV_F_WB_ERROR, &dev->flags))
+		return false;
+	if (piped && (atomic64_read_acquire(&wb->iself) != h - 1 ||
+		      atomic64_read(&wb->taken) != h - 1))
 		return false;
 	s = vmem_wb_unpack(atomic64_read(&b->state));
 	if (!s.used || s.sealed ||
@@ -997,15 +1164,16 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 		return false;
 	}
 	s = vmem_wb_unpack(atomic64_read_acquire(&b->state));
-	n = vmem_wb_gather(wb, b, s.used, VMEM_WB_SELF_RECS + 1);
-	if (n > VMEM_WB_SELF_RECS || vmem_wb_overlap(wb, n))
+	n = vmem_wb_gather(b, s.used, self->recs, VMEM_WB_SELF_RECS + 1);
+	if (n > VMEM_WB_SELF_RECS || vmem_wb_overlap(self->recs, n) ||
+	    vmem_wb_behind(wb, h, self->recs, n))
 		return vmem_wb_self_give_up(wb, h);
-	sort(wb->recs, n, sizeof(*wb->recs), vmem_wb_cmp, NULL);
-	nruns = vmem_wb_merge(wb->recs, n, wb->runs, &wb->ibatch);
+	sort(self->recs, n, sizeof(*self->recs), vmem_wb_cmp, NULL);
+	nruns = vmem_wb_merge(self->recs, n, self->runs, &self->batch);
 	if (nruns > VMEM_WB_SELF_WRITES)
 		return vmem_wb_self_give_up(wb, h);
 	for (i = 0; i < nruns; i++) {
-		bios[i] = vmem_wb_run_bio(pool, &wb->runs[i],
+		bios[i] = vmem_wb_run_bio(pool, &self->runs[i],
 					  REQ_FUA | (i ? 0 : REQ_PREFLUSH),
 					  GFP_NOWAIT);
 		if (!bios[i]) {
@@ -1014,18 +1182,21 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 			return vmem_wb_self_give_up(wb, h);
 		}
 	}
-	wb->iflush = bio;
-	wb->inrecs = n;
-	wb->iidx = vmem_io_enter(pool);
-	atomic_set(&wb->ibatch.pending, nruns + 1);
+	self->flush = bio;
+	self->cycle = h;
+	self->nrecs = n;
+	self->idx = vmem_io_enter(pool);
+	atomic_set(&self->batch.pending, nruns + 1);
 	atomic64_add(nruns, &wb->merged);
 	atomic64_inc(&wb->self_flushes);
+	if (piped)
+		atomic64_inc(&wb->piped_flushes);
 	/* From here on, cycle @h is written with REQ_FUA */
 	atomic64_set_release(&wb->iself, h);
 	for (i = 0; i < nruns; i++)
 		submit_bio_noacct(bios[i]);
-	if (atomic_dec_and_test(&wb->ibatch.pending))
-		vmem_wb_self_end(wb);
+	if (atomic_dec_and_test(&self->batch.pending))
+		vmem_wb_self_end(self);
 	return true;
 }
 
@@ -1086,19 +1257,27 @@ static bool vmem_wb_flush_covered(struct vmem_dev *dev, struct bio *bio,
  */
 bool vmem_wb_flush(struct vmem_dev *dev, struct bio *bio)
 {
-	struct vmem_wb *wb = vmem_wb_of(dev->pool);
+	struct vmem_pool *pool = dev->pool;
+	struct vmem_wb *wb = vmem_wb_of(pool);
+	bool taken = false;
+	int idx;
 	u64 t;
 
+	/* The buffers stay while this read side lasts (vmem_wb_set()) */
+	idx = vmem_io_enter(pool);
 	if (!READ_ONCE(wb->active))
-		return false;
-	if (vmem_wb_flush_self(dev, bio))
-		return true;
+		goto out;
+	taken = vmem_wb_flush_self(dev, bio);
+	if (taken)
+		goto out;
 	t = vmem_wb_seal_open(wb);
 	if (atomic64_read(&wb->done) >= t)
-		return false;
-	if (vmem_wb_flush_covered(dev, bio, t))
-		return true;
-	return vmem_wb_park(wb, &wb->buf[t % VMEM_WB_BUFS], t, bio, true);
+		goto out;
+	taken = vmem_wb_flush_covered(dev, bio, t) ||
+		vmem_wb_park(wb, &wb->buf[t % VMEM_WB_BUFS], t, bio, true);
+out:
+	vmem_io_exit(pool, idx);
+	return taken;
 }
 
 static void vmem_wb_free(struct vmem_wb *wb)
@@ -1108,6 +1287,8 @@ static void vmem_wb_free(struct vmem_wb *wb)
 	for (i = 0; i < VMEM_WB_BUFS; i++) {
 		vfree(wb->buf[i].data);
 		wb->buf[i].data = NULL;
+		kfree(wb->buf[i].self);
+		wb->buf[i].self = NULL;
 		bitmap_free(wb->buf[i].filter);
 		wb->buf[i].filter = NULL;
 	}
@@ -1142,8 +1323,12 @@ static int vmem_wb_alloc(struct vmem_wb *wb)
 		b->data = vmalloc(bytes);
 		b->filter = bitmap_zalloc(BIT(VMEM_WB_FILTER_SHIFT),
 					  GFP_KERNEL);
-		if (!b->data || !b->filter)
+		b->self = kzalloc(sizeof(*b->self), GFP_KERNEL);
+		if (!b->data || !b->filter || !b->self)
 			goto out_free;
+		b->self->wb = wb;
+		b->self->buf = b;
+		b->self->batch.self = b->self;
 		bio_list_init(&b->waiters);
 		bio_list_init(&b->flushes);
 		bio_list_init(&b->covered);
@@ -1155,8 +1340,6 @@ static int vmem_wb_alloc(struct vmem_wb *wb)
 	atomic64_set(&wb->taken, VMEM_WB_BUFS - 1);
 	atomic64_set(&wb->iself, 0);
 	atomic64_set(&wb->head, VMEM_WB_BUFS);
-	wb->istage = 0;
-	wb->iflush = NULL;
 	return 0;
 
 out_free:
@@ -1244,7 +1427,6 @@ int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us,
 	wb->timer.function = vmem_wb_timer;
 	wb->delay_us = delay_us;
 	wb->mb = mb;
-	wb->ibatch.wb = wb;
 	ret = bioset_init(&wb->bs, BIO_POOL_SIZE, 0, BIOSET_NEED_BVECS);
 	if (ret)
 		return ret;

@@ -4,12 +4,15 @@
  * at the top of wbuf.c, the state word in wbuf_state.h.
  *
  * Locking: the writers of a buffer share only its state word; whoever
- * takes its cycle (@taken) owns a sealed buffer with no writer inside,
- * and the tables (@recs, @runs, @waves), until the cycle is done: the
- * flusher (one ordered work item) or a flush that writes it itself, in
- * which case the write-out's completion, in any context, or the flusher
- * it hands back to, calls the cycle done. A buffer's @lock orders adding a
- * waiting bio against the buffer's cycle being called done.
+ * takes its cycle (@taken) owns a sealed buffer with no writer inside
+ * until the cycle is done: the flusher (one ordered work item, which
+ * alone uses the tables @recs, @runs and @waves), or a flush that writes
+ * it itself with the buffer's @self. Cycles are called done in order; a
+ * cycle a flush wrote is finished by whoever wins one cmpxchg on its
+ * @self's stage once its write-out ended and the cycle before it is
+ * done: a write-out's completion (any context) or the flusher. A
+ * buffer's @lock orders adding a waiting bio against the buffer's cycle
+ * being called done.
  * Switching the buffer on or off, and its size, happen under
  * vmem_ctl_mutex.
  */
@@ -17,7 +20,6 @@
 #define _VMEM_WBUF_H
 
 #include <linux/bio.h>
-#include <linux/completion.h>
 #include <linux/hrtimer.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
@@ -31,28 +33,13 @@
 #define VMEM_WB_MB_MAX		1024
 /* Filter of the 4 KiB blocks a buffer holds: 1 << this many bits */
 #define VMEM_WB_FILTER_SHIFT	16
-/* How a write-out a flush started ended (struct vmem_wb's @istage) */
-#define VMEM_WB_INL_WRITTEN	1
-#define VMEM_WB_INL_FAILED	2
-
 struct vmem_dev;
 struct vmem_pool;
 struct vmem_wb;
 struct vmem_wb_rec;
 struct vmem_wb_run;
+struct vmem_wb_self;
 struct vmem_wb_wave;
-
-/**
- * struct vmem_wb_batch - merged writes of one wave in flight
- * @pending: writes not yet ended, plus one while they are sent
- * @done: the flusher waits here for its own batches
- * @wb: for the batch of a flush (@ibatch), its buffer; NULL otherwise
- */
-struct vmem_wb_batch {
-	atomic_t pending;
-	struct completion done;
-	struct vmem_wb *wb;
-};
 
 /**
  * struct vmem_wbuf - one buffer
@@ -69,6 +56,7 @@ struct vmem_wb_batch {
  * @covered: REQ_PREFLUSH bios to end once this cycle is on disk: a flush
  *	writes it with REQ_FUA, and they were sent on to the backing
  *	device themselves (vmem_wb_flush_covered())
+ * @self: a flush's write-out of this buffer (wbuf.c)
  */
 struct vmem_wbuf {
 	atomic64_t state;
@@ -79,6 +67,7 @@ struct vmem_wbuf {
 	struct bio_list waiters;
 	struct bio_list flushes;
 	struct bio_list covered;
+	struct vmem_wb_self *self;
 };
 
 /**
@@ -87,18 +76,14 @@ struct vmem_wbuf {
  * @head: the cycle of the open buffer, the one writers fill
  * @done: every cycle up to this one is on the backing device
  * @taken: the newest cycle taken for writing out (a flush that took it
- *	may still give it back before writing), @done or @done + 1;
- *	the flusher and a flush (vmem_wb_flush()) each take a cycle with
- *	one cmpxchg from its predecessor, so one of them writes it
- * @ibatch: the write-out of a cycle a flush took (wbuf.c)
- * @iflush: that flush, until its write-out ends
- * @iidx: an in-flight read side that write-out holds until it ends
- * @inrecs: how many records of @recs it writes
+ *	may still give it back before writing): @done, @done + 1, or more
+ *	while flushes write cycles out behind each other; the flusher and
+ *	a flush (vmem_wb_flush()) each take a cycle with one cmpxchg from
+ *	its predecessor, so one of them writes it
  * @iself: the newest cycle a flush writes out with REQ_FUA, set just
  *	before its writes are sent, once it can no longer give it back
- *	(if a write fails, the flusher retries it without REQ_FUA)
- * @istage: where that write-out stands: 0 in flight or none,
- *	VMEM_WB_INL_WRITTEN or VMEM_WB_INL_FAILED (the flusher finishes it)
+ *	(if a write fails, the flusher retries it, also with REQ_FUA); a
+ *	flush may take the next cycle while this one is in flight
  * @ring_lock: serializes opening the next buffer (vmem_wb_advance()),
  *	which sets its cycle and resets its state under it; the flusher
  *	reads that pair under it too. Irq-safe; nothing nests inside.
@@ -126,18 +111,15 @@ struct vmem_wbuf {
  * @errors: buffered writes the backing device failed (data lost)
  * @self_flushes: flushes that wrote the buffer themselves
  * @covered_flushes: flushes that flushed beside such a write-out
+ * @piped_flushes: flushes that wrote the buffer themselves while an older
+ *	cycle was still being written by another flush
  */
 struct vmem_wb {
 	struct vmem_wbuf buf[VMEM_WB_BUFS];
 	atomic64_t head;
 	atomic64_t done;
 	atomic64_t taken;
-	struct vmem_wb_batch ibatch;
-	struct bio *iflush;
-	int iidx;
-	unsigned int inrecs;
 	atomic64_t iself;
-	int istage;
 	spinlock_t ring_lock;		/* see above */
 	wait_queue_head_t done_wq;
 	size_t buf_bytes;
@@ -162,6 +144,7 @@ struct vmem_wb {
 	atomic64_t errors;
 	atomic64_t self_flushes;
 	atomic64_t covered_flushes;
+	atomic64_t piped_flushes;
 };
 
 int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us,

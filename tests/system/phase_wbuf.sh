@@ -108,6 +108,71 @@ check "the data fsynced before the error reads back (but its first block)" \
 check "detach" "$VMEMCTL" detach
 dmsetup remove wbp
 
+# Four writers that each fsync after each write, every backing write
+# 50 ms late: while one flush writes its buffer out, the others write
+# theirs out behind it, and each fsync ends once its buffer and all
+# before it are on disk
+check "dm-delay under the pool (writes 50 ms late)" \
+	sh -c "dmsetup create wbp --table '0 $sz linear /dev/vda 0' &&
+	       dmsetup create wbd --table '0 $sz delay /dev/mapper/wbp 0 0 /dev/mapper/wbp 0 50'"
+check "attach over it, buffer on, timer far off" \
+	sh -c "$VMEMCTL attach /dev/mapper/wbd && $VMEMCTL write-buffer on --delay-us 100000"
+read -r _ _ _ _ _ _ s0 _ p0 _ <$wb/write_buffer_stat
+check "fio verify, 4 writers each fsyncing each 4k write, writes late" \
+	fio --name=piped --filename=/dev/vmem0 --direct=1 --ioengine=psync \
+		--rw=write --bs=4k --size=64k --numjobs=4 --offset_increment=1M \
+		--fsync=1 --verify=crc32c --verify_fatal=1 --output=/dev/null
+read -r _ _ _ _ _ _ s1 _ p1 _ <$wb/write_buffer_stat
+check "flushes wrote buffers out behind another's ($((p1 - p0)) of $((s1 - s0)))" \
+	test "$((p1 - p0))" -gt 0
+# The same with every write lost, one writer per device: each fsync
+# after a lost write fails, however the flushes overlapped
+check "vmem1..vmem3, a bucket each written and fsynced" sh -c "
+	for i in 1 2 3; do
+		$VMEMCTL create --id \$i 64M >/dev/null &&
+		dd if=/dev/zero of=/dev/vmem\$i bs=1M count=1 oflag=direct conv=fsync status=none || exit 1
+	done"
+printf '%s\n' "0 $ds linear /dev/vda 0" "$ds $((sz - ds)) error" |
+	{ dmsetup suspend wbp && dmsetup load wbp && dmsetup resume wbp; }
+check "4 writers on 4 devices, every write lost: no fsync after one succeeds" \
+	python3 - <<'PY'
+import errno, mmap, os, sys, threading
+res = []
+def writer(n):
+    fd = os.open(f"/dev/vmem{n}", os.O_WRONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, 4096)
+    for i in range(8):
+        try:
+            os.pwrite(fd, buf, 4096 * i)
+        except OSError as e:
+            res.append("write EIO" if e.errno == errno.EIO else str(e))
+            continue
+        try:
+            os.fsync(fd)
+            res.append("fsync ok")
+        except OSError as e:
+            res.append("fsync EIO" if e.errno == errno.EIO else str(e))
+    os.close(fd)
+ts = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+print("lost writes:", {r: res.count(r) for r in set(res)})
+sys.exit(len(res) != 32 or any(r not in ("write EIO", "fsync EIO") for r in res))
+PY
+echo "0 $sz linear /dev/vda 0" |
+	{ dmsetup suspend wbp && dmsetup load wbp && dmsetup resume wbp; }
+check "then a write and fsync on each device succeeds" sh -c "
+	for i in 0 1 2 3; do
+		dd if=/dev/zero of=/dev/vmem\$i bs=4k count=1 oflag=direct conv=fsync status=none || exit 1
+	done"
+read -r _ _ _ _ _ _ s2 _ p2 _ <$wb/write_buffer_stat
+echo "lost writes: $((s2 - s1)) flushes wrote buffers out, $((p2 - p1)) behind another's"
+check "detach" "$VMEMCTL" detach
+dmsetup remove wbd
+dmsetup remove wbp
+
 # Flush ordering: vmem (buffer on) over dm-log-writes over the pool disk
 check "dm-log-writes under the pool" \
 	dmsetup create lw --table "0 $(blockdev --getsz /dev/vda) log-writes /dev/vda /dev/vdb"
