@@ -50,7 +50,9 @@
  * the flusher (one cmpxchg on @taken, which the flusher does too, so one
  * of them writes it) and writes it itself, from ->submit_bio, without
  * waiting: merged writes with REQ_FUA, the first also with REQ_PREFLUSH
- * (which makes durable what completed before the flush). When they end
+ * (which makes durable what completed before the flush); on a disk with
+ * a write cache but no FUA, which would flush before and after each such
+ * write, plain writes and one flush once they ended. When they end
  * and the cycle before is done, the cycle is done and the flush ends
  * (vmem_wb_chain(), any context); a failed write, or bios that waited
  * for the cycle, go to the flusher, which retries and resends in task
@@ -181,6 +183,9 @@ enum {
  * @flush: the flush that writes it; ends once the cycle is done
  * @cycle: the cycle it writes
  * @idx: an in-flight read side, held until its writes have ended
+ * @post: on a disk with a write cache but no FUA, the flush sent once
+ *	the writes (sent without REQ_FUA) have ended; NULL otherwise
+ * @post_work: sends @post, in task context
  * @nrecs: how many of @recs it writes
  * @stage: the cycle and where its write-out stands (VMEM_WB_SELF_*): its
  *	writes' completion sets it, then one cmpxchg to BUSY picks who
@@ -198,6 +203,8 @@ struct vmem_wb_self {
 	struct bio *flush;
 	u64 cycle;
 	int idx;
+	struct bio *post;
+	struct work_struct post_work;
 	unsigned int nrecs;
 	atomic64_t stage;
 	struct vmem_wb_rec *recs[VMEM_WB_SELF_RECS + 1];
@@ -855,7 +862,7 @@ static void vmem_wb_release(struct bio_list *waiters, struct bio_list *flushes)
 }
 
 /*
- * End the flushes a cycle written with REQ_FUA covers (each also waits
+ * End the flushes a cycle a flush made durable covers (each also waits
  * for its own clone sent to the backing device); any context
  */
 static void vmem_wb_end_covered(struct bio_list *covered)
@@ -931,22 +938,18 @@ static void vmem_wb_chain(struct vmem_pool *pool, u64 c)
 }
 
 /*
- * A flush's write-out (vmem_wb_flush_self()) has ended; any context.
- * If the cycle before it is done, finish it (vmem_wb_chain()); else the
- * one that finishes that cycle does. A failed write goes to the flusher
- * (vmem_wb_finish_self()), which retries it in task context.
+ * A flush's write-out (vmem_wb_flush_self()) is durable, or failed; any
+ * context. If the cycle before it is done, finish it (vmem_wb_chain());
+ * else the one that finishes that cycle does. A failed write goes to the
+ * flusher (vmem_wb_finish_self()), which retries it in task context.
  */
-static void vmem_wb_self_end(struct vmem_wb_self *self)
+static void vmem_wb_self_stage(struct vmem_wb_self *self, int stage)
 {
 	struct vmem_wb *wb = self->wb;
 	struct vmem_pool *pool = container_of(wb, struct vmem_pool, wb);
-	int stage = VMEM_WB_SELF_WRITTEN, idx = self->idx;
+	int idx = self->idx;
 	u64 c = self->cycle;
-	unsigned int i;
 
-	for (i = 0; i < self->nrecs; i++)
-		if (self->recs[i]->status)
-			stage = VMEM_WB_SELF_FAILED;
 	/* From here on, @self is whoever finishes the cycle's */
 	atomic64_set_release(&self->stage, vmem_wb_stage(c, stage));
 	/* Pairs with vmem_wb_chain() and the flusher: stage, then done */
@@ -957,6 +960,55 @@ static void vmem_wb_self_end(struct vmem_wb_self *self)
 		vmem_wb_chain(pool, c);
 	/* Last: once this read side ends, the pool may go */
 	vmem_io_exit(pool, idx);
+}
+
+/* The flush after a write-out has ended; any context */
+static void vmem_wb_post_end(struct bio *bio)
+{
+	struct vmem_wb_self *self = bio->bi_private;
+	blk_status_t status = bio->bi_status;
+	unsigned int i;
+
+	bio_put(bio);
+	if (!status) {
+		vmem_wb_self_stage(self, VMEM_WB_SELF_WRITTEN);
+		return;
+	}
+	/* Not known durable: the flusher writes them again, with REQ_FUA */
+	for (i = 0; i < self->nrecs; i++)
+		self->recs[i]->status = status;
+	vmem_wb_self_stage(self, VMEM_WB_SELF_FAILED);
+}
+
+static void vmem_wb_post_work(struct work_struct *work)
+{
+	struct vmem_wb_self *self = container_of(work, struct vmem_wb_self,
+						 post_work);
+
+	submit_bio_noacct(self->post);
+}
+
+/*
+ * A flush's write-out has ended; any context. On a disk without FUA,
+ * its writes are durable once a flush after them is: that flush is sent
+ * from task context (vmem_wb_post_work()), and ends it.
+ */
+static void vmem_wb_self_end(struct vmem_wb_self *self)
+{
+	int stage = VMEM_WB_SELF_WRITTEN;
+	unsigned int i;
+
+	for (i = 0; i < self->nrecs; i++)
+		if (self->recs[i]->status)
+			stage = VMEM_WB_SELF_FAILED;
+	if (self->post) {
+		if (stage == VMEM_WB_SELF_WRITTEN) {
+			queue_work(self->wb->post_wq, &self->post_work);
+			return;
+		}
+		bio_put(self->post);
+	}
+	vmem_wb_self_stage(self, stage);
 }
 
 /*
@@ -1107,13 +1159,13 @@ static bool vmem_wb_self_give_up(struct vmem_wb *wb, u64 c)
 /*
  * An empty flush finds a few records in the open buffer and no map
  * change to commit, and every older cycle is done or being written out
- * by a flush with REQ_FUA (then it writes none of their blocks): it
- * writes the buffer out itself, each merged write with REQ_FUA and the
- * first also with REQ_PREFLUSH (which makes durable what completed
- * before the flush), and it ends once they have and every older cycle is
- * done (vmem_wb_chain(), or the flusher). Nothing waits: the flusher's round trip,
- * and the flush after the write-out, are saved, and flushes of several
- * writers overlap. Called from ->submit_bio, so it allocates without
+ * by a flush this way (then it writes none of their blocks): it writes
+ * the buffer out itself, each merged write with REQ_FUA and the first
+ * also with REQ_PREFLUSH (which makes durable what completed before the
+ * flush), or, on a disk without FUA, plainly and then one flush. It ends
+ * once they have and every older cycle is done (vmem_wb_chain(), or the
+ * flusher). Nothing waits: the flusher's round trip is saved, and
+ * flushes of several writers overlap. Called from ->submit_bio, so it allocates without
  * waiting and gives the cycle back to the flusher when it cannot.
  * Return: true if it took @bio.
  */
@@ -1123,8 +1175,9 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 	struct vmem_wb *wb = vmem_wb_of(pool);
 	u64 h = atomic64_read_acquire(&wb->head);
 	struct vmem_wbuf *b = &wb->buf[h % VMEM_WB_BUFS];
-	struct bio *bios[VMEM_WB_SELF_WRITES];
+	struct bio *bios[VMEM_WB_SELF_WRITES], *post = NULL;
 	struct vmem_wb_self *self = b->self;
+	blk_opf_t opf;
 	unsigned int i, n, nruns;
 	struct vmem_wb_state s;
 	unsigned long flags;
@@ -1172,17 +1225,33 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 	nruns = vmem_wb_merge(self->recs, n, self->runs, &self->batch);
 	if (nruns > VMEM_WB_SELF_WRITES)
 		return vmem_wb_self_give_up(wb, h);
+	/*
+	 * A disk without FUA would flush before and after each REQ_FUA
+	 * write (blk-flush): write plainly, then flush once
+	 */
+	if (bdev_write_cache(pool->bdev) && !bdev_fua(pool->bdev)) {
+		post = bio_alloc_bioset(pool->bdev, 0, REQ_OP_WRITE |
+					REQ_PREFLUSH | REQ_SYNC, GFP_NOWAIT,
+					&wb->bs);
+		if (!post)
+			return vmem_wb_self_give_up(wb, h);
+		post->bi_private = self;
+		post->bi_end_io = vmem_wb_post_end;
+	}
 	for (i = 0; i < nruns; i++) {
-		bios[i] = vmem_wb_run_bio(pool, &self->runs[i],
-					  REQ_FUA | (i ? 0 : REQ_PREFLUSH),
+		opf = post ? 0 : REQ_FUA | (i ? 0 : REQ_PREFLUSH);
+		bios[i] = vmem_wb_run_bio(pool, &self->runs[i], opf,
 					  GFP_NOWAIT);
 		if (!bios[i]) {
 			while (i--)
 				bio_put(bios[i]);
+			if (post)
+				bio_put(post);
 			return vmem_wb_self_give_up(wb, h);
 		}
 	}
 	self->flush = bio;
+	self->post = post;
 	self->cycle = h;
 	self->nrecs = n;
 	self->idx = vmem_io_enter(pool);
@@ -1191,7 +1260,7 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 	atomic64_inc(&wb->self_flushes);
 	if (piped)
 		atomic64_inc(&wb->piped_flushes);
-	/* From here on, cycle @h is written with REQ_FUA */
+	/* From here on, cycle @h is made durable by this flush */
 	atomic64_set_release(&wb->iself, h);
 	for (i = 0; i < nruns; i++)
 		submit_bio_noacct(bios[i]);
@@ -1202,7 +1271,7 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 
 /*
  * An empty flush that finds nothing buffered after cycle @t, which a
- * flush is writing out with REQ_FUA: every buffered write completed
+ * flush is writing out and making durable: every buffered write completed
  * before it is in a cycle up to @t, and on disk once @t is done. It is
  * sent on to the backing device at once, for what completed without the
  * buffer, and ends once both that flush and cycle @t are done: it need
@@ -1329,6 +1398,7 @@ static int vmem_wb_alloc(struct vmem_wb *wb)
 		b->self->wb = wb;
 		b->self->buf = b;
 		b->self->batch.self = b->self;
+		INIT_WORK(&b->self->post_work, vmem_wb_post_work);
 		bio_list_init(&b->waiters);
 		bio_list_init(&b->flushes);
 		bio_list_init(&b->covered);
@@ -1432,7 +1502,15 @@ int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us,
 		return ret;
 	wb->wq = alloc_ordered_workqueue("vmem_wb", WQ_MEM_RECLAIM |
 					 WQ_HIGHPRI);
-	if (!wb->wq) {
+	wb->post_wq = alloc_workqueue("vmem_wb_post", WQ_MEM_RECLAIM |
+				      WQ_HIGHPRI, 0);
+	if (!wb->wq || !wb->post_wq) {
+		if (wb->wq)
+			destroy_workqueue(wb->wq);
+		if (wb->post_wq)
+			destroy_workqueue(wb->post_wq);
+		wb->wq = NULL;
+		wb->post_wq = NULL;
 		bioset_exit(&wb->bs);
 		return -ENOMEM;
 	}
@@ -1450,5 +1528,7 @@ void vmem_wb_exit(struct vmem_pool *pool)
 	hrtimer_cancel(&wb->timer);
 	destroy_workqueue(wb->wq);
 	wb->wq = NULL;
+	destroy_workqueue(wb->post_wq);
+	wb->post_wq = NULL;
 	bioset_exit(&wb->bs);
 }

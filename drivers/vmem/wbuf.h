@@ -80,7 +80,8 @@ struct vmem_wbuf {
  *	while flushes write cycles out behind each other; the flusher and
  *	a flush (vmem_wb_flush()) each take a cycle with one cmpxchg from
  *	its predecessor, so one of them writes it
- * @iself: the newest cycle a flush writes out with REQ_FUA, set just
+ * @iself: the newest cycle a flush writes out and makes durable itself
+ *	(REQ_FUA, or a flush after its writes), set just
  *	before its writes are sent, once it can no longer give it back
  *	(if a write fails, the flusher retries it, also with REQ_FUA); a
  *	flush may take the next cycle while this one is in flight
@@ -97,6 +98,7 @@ struct vmem_wbuf {
  *	off); read lock-free, by readers under their in-flight read side
  * @bs: bioset for the merged writes
  * @wq: ordered workqueue of the flusher
+ * @post_wq: sends the flush after a flush's write-out (wbuf.c)
  * @work: writes sealed buffers out, in cycle order
  * @recs: the list of a buffer's records being written out
  * @nrecs: room in @recs
@@ -130,6 +132,7 @@ struct vmem_wb {
 	bool active;
 	struct bio_set bs;
 	struct workqueue_struct *wq;
+	struct workqueue_struct *post_wq;
 	struct work_struct work;
 	struct vmem_wb_rec **recs;
 	unsigned int nrecs;
