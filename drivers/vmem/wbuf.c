@@ -56,9 +56,9 @@
  * and the cycle before is done, the cycle is done and the flush ends
  * (vmem_wb_chain(), any context); a failed write, or bios that waited
  * for the cycle, go to the flusher, which retries and resends in task
- * context. An fsync
- * after each small write so costs one trip to the disk, not a hand-over
- * to the flusher and a flush after its write. Several writers that each
+ * context. An fsync after each small write so costs one trip to the
+ * disk (two without FUA: its write, then one flush), not a hand-over to
+ * the flusher and a flush after its write. Several writers that each
  * fsync overlap: a flush may also take the open cycle while the cycles
  * before it are still being written out by flushes this way, if none of
  * its blocks is in them; the cycles are still called done in order
@@ -167,7 +167,7 @@ struct vmem_wb_run {
  */
 enum {
 	VMEM_WB_SELF_SENT,	/* in flight; or finished, or given back */
-	VMEM_WB_SELF_WRITTEN,	/* every write ended well */
+	VMEM_WB_SELF_WRITTEN,	/* every write, and its flush, ended well */
 	VMEM_WB_SELF_FAILED,	/* a write failed: the flusher retries it */
 	VMEM_WB_SELF_EMPTIED,	/* written, emptied; bios wait: the flusher */
 	VMEM_WB_SELF_BUSY,	/* being finished */
@@ -182,13 +182,14 @@ enum {
  * @buf: the buffer
  * @flush: the flush that writes it; ends once the cycle is done
  * @cycle: the cycle it writes
- * @idx: an in-flight read side, held until its writes have ended
+ * @idx: an in-flight read side, held until its writes (and @post) ended
  * @post: on a disk with a write cache but no FUA, the flush sent once
  *	the writes (sent without REQ_FUA) have ended; NULL otherwise
  * @post_work: sends @post, in task context
+ * @post_status: how @post ended; the flush fails with it if it failed
  * @nrecs: how many of @recs it writes
  * @stage: the cycle and where its write-out stands (VMEM_WB_SELF_*): its
- *	writes' completion sets it, then one cmpxchg to BUSY picks who
+ *	writes' completion (or its @post's) sets it, then one cmpxchg to BUSY picks who
  *	finishes the cycle; the cycle in it keeps a late context from
  *	claiming a later cycle of this buffer. Set back to SENT before
  *	the cycle is done. The other fields are set by the flush before
@@ -205,6 +206,7 @@ struct vmem_wb_self {
 	int idx;
 	struct bio *post;
 	struct work_struct post_work;
+	blk_status_t post_status;
 	unsigned int nrecs;
 	atomic64_t stage;
 	struct vmem_wb_rec *recs[VMEM_WB_SELF_RECS + 1];
@@ -890,7 +892,8 @@ static void vmem_wb_next(struct vmem_wb *wb, u64 c)
 
 /*
  * Cycle @c - 1 is done: finish cycle @c, and each one after it, while a
- * flush wrote it, every write ended well and no bio waits for it. Empty
+ * flush wrote it, it is durable (every write, and the flush after them,
+ * ended well) and no bio waits for it. Empty
  * it, call it done, end its flush and the flushes it covers. Whatever
  * else comes next is the flusher's. Any context; the caller holds an
  * in-flight read side.
@@ -921,10 +924,10 @@ static void vmem_wb_chain(struct vmem_pool *pool, u64 c)
 			vmem_wb_queue(wb);
 			return;
 		}
-		/* Every record is durable (FUA), and what came before */
+		/* Every record is durable, and what came before */
 		bio_endio(flush);
 		vmem_wb_end_covered(&covered);
-		/* Pairs with vmem_wb_self_end(): done, then its stage */
+		/* Pairs with vmem_wb_self_stage(): done, then its stage */
 		smp_mb();
 	}
 	/*
@@ -970,6 +973,8 @@ static void vmem_wb_post_end(struct bio *bio)
 	unsigned int i;
 
 	bio_put(bio);
+	self->post = NULL;
+	self->post_status = status;
 	if (!status) {
 		vmem_wb_self_stage(self, VMEM_WB_SELF_WRITTEN);
 		return;
@@ -1003,10 +1008,12 @@ static void vmem_wb_self_end(struct vmem_wb_self *self)
 			stage = VMEM_WB_SELF_FAILED;
 	if (self->post) {
 		if (stage == VMEM_WB_SELF_WRITTEN) {
-			queue_work(self->wb->post_wq, &self->post_work);
+			WARN_ON_ONCE(!queue_work(self->wb->post_wq,
+						 &self->post_work));
 			return;
 		}
 		bio_put(self->post);
+		self->post = NULL;
 	}
 	vmem_wb_self_stage(self, stage);
 }
@@ -1015,8 +1022,9 @@ static void vmem_wb_self_end(struct vmem_wb_self *self)
  * Finish cycle @c of @b, which a flush took, once its write-out ended
  * and every older cycle is done: retry the writes that failed (with
  * REQ_FUA, as the next cycle's flush may count on them), empty it, call
- * it done, end its flush, or serve it the usual way if a write failed,
- * and send again what waited. Return: false if the write-out is still in
+ * it done, end its flush, or serve it the usual way if a write failed
+ * (failed already if the flush after the writes did), and send again
+ * what waited. Return: false if the write-out is still in
  * flight (its end, or vmem_wb_chain(), queues the flusher if needed), or
  * another context finishes it.
  */
@@ -1030,7 +1038,7 @@ static bool vmem_wb_finish_self(struct vmem_pool *pool, struct vmem_wbuf *b,
 	s64 now;
 	int st;
 
-	/* Pairs with vmem_wb_self_end(): done, then its stage */
+	/* Pairs with vmem_wb_self_stage(): done, then its stage */
 	smp_mb();
 	now = atomic64_read(&self->stage);
 	st = now & (BIT(VMEM_WB_STAGE_BITS) - 1);
@@ -1040,6 +1048,12 @@ static bool vmem_wb_finish_self(struct vmem_pool *pool, struct vmem_wbuf *b,
 			     vmem_wb_stage(c, VMEM_WB_SELF_BUSY)) != now)
 		return false;
 	flush = self->flush;
+	/*
+	 * The flush after the writes failed: what completed before @flush
+	 * may be lost in the disk's cache, so @flush fails too
+	 */
+	if (self->post_status)
+		flush->bi_status = self->post_status;
 	if (st == VMEM_WB_SELF_FAILED)
 		vmem_wb_retry_failed(pool, self->recs, self->nrecs, REQ_FUA);
 	if (st != VMEM_WB_SELF_EMPTIED)
@@ -1239,7 +1253,8 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 		post->bi_end_io = vmem_wb_post_end;
 	}
 	for (i = 0; i < nruns; i++) {
-		opf = post ? 0 : REQ_FUA | (i ? 0 : REQ_PREFLUSH);
+		/* REQ_SYNC: an fsync waits for them */
+		opf = post ? REQ_SYNC : REQ_FUA | (i ? 0 : REQ_PREFLUSH);
 		bios[i] = vmem_wb_run_bio(pool, &self->runs[i], opf,
 					  GFP_NOWAIT);
 		if (!bios[i]) {
@@ -1252,6 +1267,7 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 	}
 	self->flush = bio;
 	self->post = post;
+	self->post_status = BLK_STS_OK;
 	self->cycle = h;
 	self->nrecs = n;
 	self->idx = vmem_io_enter(pool);

@@ -9,8 +9,9 @@
  * alone uses the tables @recs, @runs and @waves), or a flush that writes
  * it itself with the buffer's @self. Cycles are called done in order; a
  * cycle a flush wrote is finished by whoever wins one cmpxchg on its
- * @self's stage once its write-out ended and the cycle before it is
- * done: a write-out's completion (any context) or the flusher. A
+ * @self's stage once its write-out (and its flush after it, on a disk
+ * without FUA) ended and the cycle before it is done: that completion
+ * (any context) or the flusher. A
  * buffer's @lock orders adding a waiting bio against the buffer's cycle
  * being called done.
  * Switching the buffer on or off, and its size, happen under
@@ -54,7 +55,7 @@ struct vmem_wb_wave;
  *	FUA writes of blocks it holds, writes that found no room)
  * @flushes: REQ_PREFLUSH bios to serve once this cycle is on disk
  * @covered: REQ_PREFLUSH bios to end once this cycle is on disk: a flush
- *	writes it with REQ_FUA, and they were sent on to the backing
+ *	writes it and makes it durable, and they were sent on to the backing
  *	device themselves (vmem_wb_flush_covered())
  * @self: a flush's write-out of this buffer (wbuf.c)
  */
