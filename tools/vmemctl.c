@@ -189,16 +189,19 @@ static const struct vctl_command vctl_commands[] = {
 	  "\n"
 	  "  -j, --json  print one JSON object\n" },
 	{ "write-buffer", cmd_write_buffer,
-	  "write-buffer [on|off] [--delay-us N] [--mb N]",
+	  "write-buffer [on|off|auto] [--delay-us N] [--mb N]",
 	  "Show the attached pool's write buffer (on or off, its size, its\n"
 	  "delay and its counters), or switch it. With the buffer on, a\n"
 	  "write to provisioned space is copied into memory and completes at\n"
 	  "once; buffers are written out sorted and merged, and a flush\n"
 	  "(fsync) completes only once everything written before it is on\n"
 	  "the backing device. The devices then behave like a disk with a\n"
-	  "volatile write cache, which they always advertise. Off by default\n"
-	  "(see BENCHMARKS.md); insmod vmem.ko write_buffer=1 turns it on\n"
-	  "at attach.\n"
+	  "volatile write cache, which they always advertise. \"auto\" (the\n"
+	  "default at attach, insmod vmem.ko write_buffer=auto) turns it on\n"
+	  "over a backing disk with a volatile write cache (virtio, most\n"
+	  "SATA and NVMe disks) and off over one without (brd), where it\n"
+	  "only adds a copy (see BENCHMARKS.md); write_buffer=0 or 1 sets\n"
+	  "it for every attach.\n"
 	  "\n"
 	  "  --delay-us N  write a buffer out at most N microseconds\n"
 	  "                (1..100000) after its first write (default 2000)\n"

@@ -73,8 +73,10 @@ int cmd_write_buffer(int argc, char **argv)
 	int i, ret;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "on") || !strcmp(argv[i], "off")) {
+		if (!strcmp(argv[i], "on") || !strcmp(argv[i], "off") ||
+		    !strcmp(argv[i], "auto")) {
 			ret = vctl_sysfs_write(VCTL_SYSFS "write_buffer",
+					       argv[i][0] == 'a' ? "auto" :
 					       argv[i][1] == 'n' ? "1" : "0");
 		} else if (!strcmp(argv[i], "--delay-us") && i + 1 < argc) {
 			ret = vctl_sysfs_number("--delay-us",
@@ -107,8 +109,10 @@ int cmd_write_buffer(int argc, char **argv)
 		   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7],
 		   &v[8]) < 6)
 		memset(v, 0, sizeof(v));
+	/* "auto" when no pool is attached: the attach decides */
 	printf("write buffer: %s, %s MiB, delay %s us\n",
-	       strcmp(on, "1") ? "off" : "on", mb, delay);
+	       !strcmp(on, "1") ? "on" : !strcmp(on, "auto") ? "auto" : "off",
+	       mb, delay);
 	printf("buffers written %llu: %llu merged writes carrying %llu writes; ",
 	       v[0], v[1], v[2]);
 	printf("%llu sent directly, %llu waited for buffered data, ", v[3],

@@ -460,8 +460,11 @@ static ssize_t write_buffer_show(struct device *d,
 	ssize_t ret;
 
 	mutex_lock(&vmem_ctl_mutex);
-	ret = sysfs_emit(buf, "%d\n", vmem_pool ?
-			 READ_ONCE(vmem_pool->wb.enabled) : vmem_wb_default);
+	if (vmem_pool)
+		ret = sysfs_emit(buf, "%d\n", READ_ONCE(vmem_pool->wb.enabled));
+	else
+		ret = sysfs_emit(buf, "%s\n",
+				 vmem_wb_mode_name(vmem_wb_default));
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret;
 }
@@ -470,16 +473,17 @@ static ssize_t write_buffer_store(struct device *d,
 				  struct device_attribute *a,
 				  const char *buf, size_t len)
 {
+	int mode = vmem_wb_parse(buf);
 	bool on;
 	int ret;
 
-	ret = kstrtobool(buf, &on);
-	if (ret) {
-		pr_err_ratelimited("write_buffer: expected 0 or 1\n");
-		return ret;
+	if (mode < 0) {
+		pr_err_ratelimited("write_buffer: expected auto, 0 or 1\n");
+		return mode;
 	}
 	mutex_lock(&vmem_ctl_mutex);
 	if (vmem_pool) {
+		on = vmem_wb_mode_on(vmem_pool, mode);
 		ret = vmem_wb_set(vmem_pool, on);
 		if (ret)
 			pr_err_ratelimited("%pg: write buffer: cannot allocate %u MiB\n",

@@ -22,9 +22,35 @@ static char *backing;
 module_param(backing, charp, 0444);
 MODULE_PARM_DESC(backing, "Block device holding a formatted vmem pool to attach at load time");
 
-bool vmem_wb_default;
-module_param_named(write_buffer, vmem_wb_default, bool, 0444);
-MODULE_PARM_DESC(write_buffer, "Write buffer on at attach (default off; see BENCHMARKS.md)");
+int vmem_wb_default = VMEM_WB_AUTO;
+
+/* write_buffer=auto, or a boolean (1/0, y/n, on/off); bare, it is 1 */
+static int vmem_wb_param_set(const char *val, const struct kernel_param *kp)
+{
+	int ret = vmem_wb_parse(val ? val : "1");
+
+	if (ret < 0) {
+		pr_err("write_buffer=%s: expected auto, 0 or 1\n", val);
+		return ret;
+	}
+	*(int *)kp->arg = ret;
+	return 0;
+}
+
+static int vmem_wb_param_get(char *buf, const struct kernel_param *kp)
+{
+	return scnprintf(buf, PAGE_SIZE, "%s\n",
+			 vmem_wb_mode_name(*(int *)kp->arg));
+}
+
+static const struct kernel_param_ops vmem_wb_param_ops = {
+	.flags = KERNEL_PARAM_OPS_FL_NOARG,
+	.set = vmem_wb_param_set,
+	.get = vmem_wb_param_get,
+};
+
+module_param_cb(write_buffer, &vmem_wb_param_ops, &vmem_wb_default, 0444);
+MODULE_PARM_DESC(write_buffer, "Write buffer at attach: auto (default: on over a backing disk with a volatile write cache), 1 or 0");
 
 unsigned int vmem_wb_delay_default = VMEM_WB_DELAY_US;
 module_param_named(write_buffer_delay_us, vmem_wb_delay_default, uint, 0444);

@@ -183,7 +183,7 @@ struct vmem_io {
 };
 
 /* main.c */
-extern bool vmem_wb_default;
+extern int vmem_wb_default;
 extern unsigned int vmem_wb_delay_default;
 extern unsigned int vmem_wb_mb_default;
 extern unsigned int vmem_commit_interval_default;

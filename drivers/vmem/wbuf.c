@@ -1498,7 +1498,54 @@ int vmem_wb_resize(struct vmem_pool *pool, unsigned int mb)
 	return ret;
 }
 
-int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us,
+/**
+ * vmem_wb_parse() - read a write buffer mode
+ * @val: "auto", or a boolean as kstrtobool() reads it (1/0, y/n, on/off)
+ *
+ * Return: 0, 1 or VMEM_WB_AUTO; -EINVAL for anything else.
+ */
+int vmem_wb_parse(const char *val)
+{
+	bool on;
+
+	if (sysfs_streq(val, "auto"))
+		return VMEM_WB_AUTO;
+	if (kstrtobool(val, &on))
+		return -EINVAL;
+	return on;
+}
+
+const char *vmem_wb_mode_name(int mode)
+{
+	return mode == VMEM_WB_AUTO ? "auto" : mode ? "1" : "0";
+}
+
+/*
+ * "auto" is on over a backing disk with a volatile write cache, whose
+ * flushes and small writes the buffer saves (virtio, most SATA and NVMe
+ * disks; on virtio the on/off median is 1.91x), and off over one
+ * without: a memory disk (brd), where the buffer only adds a copy
+ * (median 0.81x; BENCHMARKS.md, issue 12), or a disk whose cache is off
+ * or power-loss protected.
+ */
+bool vmem_wb_mode_on(struct vmem_pool *pool, int mode)
+{
+	if (mode == VMEM_WB_AUTO)
+		return bdev_write_cache(pool->bdev);
+	return mode;
+}
+
+/**
+ * vmem_wb_init() - set up a pool's write buffer at attach
+ * @pool: the pool being attached
+ * @mode: 0, 1 or VMEM_WB_AUTO (the write_buffer= parameter)
+ * @delay_us: longest time written data stays only in the buffer
+ * @mb: memory of the buffers, allocated only when they are switched on
+ *
+ * Return: 0, or -ENOMEM. Under "auto" a buffer that cannot be allocated
+ * is left off with a log line rather than failing the attach.
+ */
+int vmem_wb_init(struct vmem_pool *pool, int mode, unsigned int delay_us,
 		 unsigned int mb)
 {
 	struct vmem_wb *wb = vmem_wb_of(pool);
@@ -1530,7 +1577,22 @@ int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us,
 		bioset_exit(&wb->bs);
 		return -ENOMEM;
 	}
-	return on ? vmem_wb_set(pool, true) : 0;
+	if (!vmem_wb_mode_on(pool, mode)) {
+		if (mode == VMEM_WB_AUTO)
+			pr_info("%pg: write buffer off (auto: the disk has no volatile write cache)\n",
+				pool->bdev);
+		return 0;
+	}
+	ret = vmem_wb_set(pool, true);
+	if (ret && mode == VMEM_WB_AUTO) {
+		pr_warn("%pg: write buffer of %u MiB: cannot allocate it, left off\n",
+			pool->bdev, mb);
+		return 0;
+	}
+	if (!ret && mode == VMEM_WB_AUTO)
+		pr_info("%pg: write buffer on (auto: the disk has a volatile write cache)\n",
+			pool->bdev);
+	return ret;
 }
 
 /* Every device is gone and drained: nothing is buffered any more */

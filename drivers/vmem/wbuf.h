@@ -32,6 +32,8 @@
 #define VMEM_WB_DELAY_MAX_US	100000
 #define VMEM_WB_MB		16
 #define VMEM_WB_MB_MAX		1024
+/* write_buffer= and sysfs write_buffer take 0, 1 or this: "auto" */
+#define VMEM_WB_AUTO		2
 /* Filter of the 4 KiB blocks a buffer holds: 1 << this many bits */
 #define VMEM_WB_FILTER_SHIFT	16
 struct vmem_dev;
@@ -151,7 +153,10 @@ struct vmem_wb {
 	atomic64_t piped_flushes;
 };
 
-int vmem_wb_init(struct vmem_pool *pool, bool on, unsigned int delay_us,
+int vmem_wb_parse(const char *val);
+const char *vmem_wb_mode_name(int mode);
+bool vmem_wb_mode_on(struct vmem_pool *pool, int mode);
+int vmem_wb_init(struct vmem_pool *pool, int mode, unsigned int delay_us,
 		 unsigned int mb);
 void vmem_wb_exit(struct vmem_pool *pool);
 int vmem_wb_set(struct vmem_pool *pool, bool on);

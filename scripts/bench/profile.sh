@@ -27,7 +27,7 @@ FIO=(fio --direct=1 --ioengine=libaio --disk_util=0 --eta=never
 	--gtod_reduce=1 --thread --group_reporting --output-format=terse
 	--terse-version=3)
 
-insmod "$BIN/vmem.ko" || die insmod
+insmod "$BIN/vmem.ko" write_buffer=0 || die insmod
 modprobe dm-thin-pool || die dm-thin-pool
 echo 0 >/proc/sys/kernel/kptr_restrict
 echo -1 >/proc/sys/kernel/perf_event_paranoid

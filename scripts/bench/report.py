@@ -536,8 +536,8 @@ def srcu_ratios(d, tag, wl):
 
 
 def targets(d, side, host):
-    """The issue's performance targets, for vmem (write buffer off, the
-    default) and, labelled, with the write buffer on."""
+    """The issue's performance targets, for vmem (write buffer off:
+    the bench loads write_buffer=0) and, labelled, with it on."""
     rows = []
     for tag in ("brd", "vda"):
         if not d.targets(tag, "grid"):

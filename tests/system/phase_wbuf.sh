@@ -59,7 +59,7 @@ check "flushes wrote the buffer out themselves ($((self1 - self0)) of 512)" \
 	test "$((self1 - self0))" -gt 0
 check "vmemctl write-buffer off" "$VMEMCTL" write-buffer off
 check "buffer reads off" test "$(cat $wb/write_buffer)" = 0
-refuse "write_buffer rejects junk" "expected 0 or 1|Invalid" \
+refuse "write_buffer rejects junk" "expected auto, 0 or 1" \
 	sh -c "echo maybe >$wb/write_buffer"
 refuse "write_buffer_delay_us rejects 0" "expected 1..100000|Invalid" \
 	sh -c "echo 0 >$wb/write_buffer_delay_us"
@@ -213,6 +213,56 @@ logwrites() { # LABEL
 }
 logwrites FUA
 logwrites "no FUA"
+rmmod vmem
+
+# The default, write_buffer=auto: on over a disk with a volatile write
+# cache (the virtio disk), off over one without (brd)
+refuse "insmod write_buffer=maybe is refused" "expected auto, 0 or 1" \
+	insmod "$VMEM_KO" write_buffer=maybe
+load_vmem || { fail "insmod with the default write_buffer"; exit 1; }
+check "the parameter reads auto" \
+	test "$(cat /sys/module/vmem/parameters/write_buffer)" = auto
+check "write_buffer reads auto with no pool" \
+	test "$(cat $wb/write_buffer)" = auto
+refuse "write_buffer=auto with no pool fails" "no pool attached" \
+	sh -c "echo auto >$wb/write_buffer"
+check "/dev/vda has a volatile write cache" \
+	test "$(cat /sys/block/vda/queue/write_cache)" = "write back"
+mark=$(dmesg | wc -l)
+check "attach /dev/vda (auto)" "$VMEMCTL" attach /dev/vda
+check "auto: the buffer is on over /dev/vda" test "$(cat $wb/write_buffer)" = 1
+check "auto: the attach says why" sh -c \
+	"dmesg | tail -n +$((mark + 1)) | grep -q 'write buffer on (auto: the disk has a volatile write cache)'"
+check "vmemctl write-buffer off" "$VMEMCTL" write-buffer off
+check "echo auto >write_buffer turns it on again" sh -c \
+	"echo auto >$wb/write_buffer && test \"\$(cat $wb/write_buffer)\" = 1"
+check "vmemctl write-buffer off, then auto, turns it on" sh -c \
+	"$VMEMCTL write-buffer off >/dev/null && $VMEMCTL write-buffer auto | grep -q '^write buffer: on,'"
+check "detach (auto)" "$VMEMCTL" detach
+modprobe brd rd_nr=1 rd_size=65536
+check "brd has no volatile write cache" \
+	test "$(cat /sys/block/ram0/queue/write_cache)" = "write through"
+check "format /dev/ram0" sh -c "$VMEMCTL format /dev/ram0 >/dev/null"
+mark=$(dmesg | wc -l)
+check "attach /dev/ram0 (auto)" "$VMEMCTL" attach /dev/ram0
+check "auto: the buffer is off over brd" test "$(cat $wb/write_buffer)" = 0
+check "auto: the attach over brd says why" sh -c \
+	"dmesg | tail -n +$((mark + 1)) | grep -q 'write buffer off (auto: the disk has no volatile write cache)'"
+check "vmemctl write-buffer on, then auto, turns it off over brd" sh -c \
+	"$VMEMCTL write-buffer on >/dev/null && $VMEMCTL write-buffer auto | grep -q '^write buffer: off,'"
+check "detach /dev/ram0" "$VMEMCTL" detach
+rmmod vmem
+# write_buffer=1 and =0 set it whatever the disk
+load_vmem write_buffer=1 || { fail "insmod write_buffer=1"; exit 1; }
+check "write_buffer=1: attach /dev/ram0" "$VMEMCTL" attach /dev/ram0
+check "write_buffer=1: the buffer is on over brd" test "$(cat $wb/write_buffer)" = 1
+check "write_buffer=1: detach" "$VMEMCTL" detach
+rmmod vmem
+load_vmem write_buffer=0 || { fail "insmod write_buffer=0"; exit 1; }
+check "write_buffer=0: attach /dev/vda" "$VMEMCTL" attach /dev/vda
+check "write_buffer=0: the buffer is off over /dev/vda" test "$(cat $wb/write_buffer)" = 0
+check "write_buffer=0: detach" "$VMEMCTL" detach
+rmmod brd
 rmmod vmem
 check "vmemctl check clean" "$VMEMCTL" check /dev/vda
 t_summary
