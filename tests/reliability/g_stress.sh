@@ -3,7 +3,8 @@
 # Guest: concurrency stress. Disk: /dev/vda a formatted pool (1 GiB).
 # Args: SECONDS FIO_MB (per device and round)
 #
-# fio with verify runs on 16 devices (vmem0..15) in rounds until the
+# fio with verify runs on 16 devices (vmem0..15; on four of them with an
+# fsync after each write) in rounds until the
 # deadline, the write buffer switched on and off between rounds, while
 # other loops, until the same deadline, create, write, resize, re-budget,
 # discard and delete devices vmem16..23, open and read them while they
@@ -110,6 +111,10 @@ while [ $SECONDS -lt $end ]; do
 	for i in $(seq 0 15); do
 		jobs+=("--name=d$i" "--filename=/dev/vmem$i"
 			"--offset=$(((rounds % 4) << 20))")
+		# Four devices fsync after each write: with the buffer on,
+		# their flushes write buffers out themselves, behind each
+		# other, while the buffer is switched and memory squeezed
+		[ "$i" -ge 4 ] || jobs+=("--fsync=1")
 	done
 	if ! fio --direct=1 --ioengine=libaio --rw=randwrite \
 		--bsrange=4k-64k --size="${mb}M" --iodepth=4 --verify=crc32c \
