@@ -27,8 +27,9 @@
  *     with REQ_PREFLUSH, vmem_commit_sync() callers) is served by it;
  *  2. drains (vmem_drain()) when it frees buckets;
  *  3. flushes the backing device when a bucket assigned since the last
- *     seal was zeroed by the module (its zeroes may not be durable), or
- *     when step 0 wrote copy B;
+ *     seal was zeroed by the module, or written whole by the writes that
+ *     waited for it (neither may be durable yet), or when step 0 wrote
+ *     copy B;
  *  4. writes the changed map sectors;
  *  5. flushes the backing device;
  *  6. releases the freed buckets (dirty, for the zeroer) and the armed
@@ -49,11 +50,13 @@
  * sent (without the flag: the commit flushed).
  *
  * Why there is never foreign data, whenever the crash comes:
- *  - A bucket is given to a device only when it reads as zeros: armed
- *    (durably zero) or zeroed by the worker first, which completes before
- *    the write that needed it is sent. A commit that assigns a bucket the
- *    worker zeroed flushes first (step 3), so a map entry on disk never
- *    points at a bucket whose zeroes are not durable.
+ *  - A bucket is given to a device only when no part of it holds
+ *    foreign data: armed (durably zero), or zeroed by the worker first,
+ *    which completes before the write that needed it is sent, or written
+ *    whole by the writes waiting for it, which complete first (prov.c). A commit that
+ *    assigns a bucket the worker zeroed or so wrote flushes first (step
+ *    3), so a map entry on disk never points at a bucket whose zeroes, or
+ *    its device's data over all of it, are not durable.
  *  - Data can reach a bucket before its map entry is committed. If the
  *    crash comes first the bucket is free on disk and not marked zero,
  *    so it is zeroed before its next use. For the same reason a bucket

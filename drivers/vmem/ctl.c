@@ -365,16 +365,20 @@ VMEM_POOL_ATTR(zeroed_buckets, vmem_map_nr(&vmem_pool->map, VMEM_ARMED) +
 	       vmem_map_nr(&vmem_pool->map, VMEM_MARKED));
 VMEM_POOL_ATTR(read_only, vmem_commit_ro(&vmem_pool->cm));
 
-/* buckets provisioned and commits that wrote the map, since attach */
+/*
+ * buckets provisioned, commits that wrote the map, and dirty buckets
+ * given out unzeroed as their first writes covered them, since attach
+ */
 static ssize_t provision_stat_show(struct device *d,
 				   struct device_attribute *a, char *buf)
 {
 	ssize_t ret;
 
 	mutex_lock(&vmem_ctl_mutex);
-	ret = sysfs_emit(buf, "%lld %lld\n",
+	ret = sysfs_emit(buf, "%lld %lld %lld\n",
 			 vmem_pool ? atomic64_read(&vmem_pool->provisioned) : 0,
-			 vmem_pool ? atomic64_read(&vmem_pool->cm.commits) : 0);
+			 vmem_pool ? atomic64_read(&vmem_pool->cm.commits) : 0,
+			 vmem_pool ? atomic64_read(&vmem_pool->unzeroed) : 0);
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret;
 }

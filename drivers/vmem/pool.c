@@ -288,6 +288,8 @@ static void vmem_pool_free(struct vmem_pool *pool)
 		bioset_exit(&pool->bs);
 	if (bioset_initialized(&pool->split_bs))
 		bioset_exit(&pool->split_bs);
+	if (bioset_initialized(&pool->cover_bs))
+		bioset_exit(&pool->cover_bs);
 	vmem_map_destroy(&pool->map);
 	if (pool->bdev_file)
 		bdev_fput(pool->bdev_file);
@@ -402,6 +404,8 @@ int vmem_pool_attach(const char *path, struct device *ctl_dev,
 			  offsetof(struct vmem_io, clone), 0);
 	if (!ret)
 		ret = bioset_init(&pool->split_bs, BIO_POOL_SIZE, 0, 0);
+	if (!ret)
+		ret = bioset_init(&pool->cover_bs, BIO_POOL_SIZE, 0, 0);
 	if (ret)
 		goto out_free;
 	pool->wq = alloc_ordered_workqueue("vmem_prov", WQ_MEM_RECLAIM);

@@ -10,9 +10,12 @@
  *  - the bucket provisioned meanwhile: the write goes;
  *  - an armed bucket (known zero, durably): assigned at once, the write
  *    goes, no I/O at all;
- *  - else a dirty one, zeroed first: every write waiting for a dirty
- *    bucket joins a batch, zeroed together without the lock; then they
- *    are assigned and go;
+ *  - else a dirty one, readied first: every write waiting for a dirty
+ *    bucket joins a batch, readied together without the lock, then
+ *    assigned. A bucket whose waiting writes cover it whole is written
+ *    by them, not zeroed, before it is assigned, and they end once it
+ *    is (vmem_prov_cover_send()); the others are zeroed, assigned, and
+ *    their writes go;
  *  - else, while a commit or the zeroer will free space (marked buckets
  *    to arm, buckets being freed, armed or zeroed), the write is parked
  *    until then; so is a write to a virtual bucket whose free is not yet
@@ -42,6 +45,8 @@
 #define VMEM_FREE_BATCH		64
 /* Buckets a device deletion frees per commit */
 #define VMEM_FREE_CHUNK		16384
+/* Most writes waiting for one bucket that vmem_prov_covers() looks at */
+#define VMEM_COVER_MAX		1024
 
 static u64 vmem_phys(struct vmem_pool *pool, u64 pb)
 {
@@ -234,25 +239,169 @@ static bool vmem_prov_add(struct vmem_pool *pool, struct bio *bio,
 	return true;
 }
 
-/* Zero the batch's buckets without the map lock, then assign them */
+/*
+ * Do @p's waiting writes cover its whole bucket? Plain writes only: a
+ * FUA one must wait for a commit after its write (io.c), and is served
+ * the usual way. Past VMEM_COVER_MAX bios, the search is not worth it.
+ */
+static bool vmem_prov_covers(struct vmem_pool *pool, struct vmem_prov *p)
+{
+	u64 mask = pool->bucket_sectors - 1, at = 0, start;
+	unsigned int n = 0;
+	struct bio *bio;
+	bool moved = true;
+
+	bio_list_for_each(bio, &p->bios) {
+		if (bio_op(bio) != REQ_OP_WRITE ||
+		    (bio->bi_opf & (REQ_FUA | REQ_PREFLUSH)) ||
+		    ++n > VMEM_COVER_MAX)
+			return false;
+		/* io.c splits every bio at bucket ends */
+		if (WARN_ON_ONCE((bio->bi_iter.bi_sector & mask) +
+				 bio_sectors(bio) > pool->bucket_sectors))
+			return false;
+	}
+	/* Each pass moves @at past one more bio, or ends: n passes at most */
+	while (moved && at < pool->bucket_sectors) {
+		moved = false;
+		bio_list_for_each(bio, &p->bios) {
+			start = bio->bi_iter.bi_sector & mask;
+			if (start <= at && start + bio_sectors(bio) > at) {
+				at = start + bio_sectors(bio);
+				moved = true;
+			}
+		}
+		cond_resched();
+	}
+	return at >= pool->bucket_sectors;
+}
+
+/* A write to a covered bucket ended; any context */
+static void vmem_prov_cover_endio(struct bio *clone)
+{
+	struct vmem_prov *p = clone->bi_private;
+	struct vmem_prov_batch *b = &p->dev->pool->batch;
+
+	if (clone->bi_status)
+		WRITE_ONCE(p->err, blk_status_to_errno(clone->bi_status));
+	bio_put(clone);
+	if (atomic_dec_and_test(&b->writing))
+		complete(&b->written);
+}
+
+/*
+ * Send each covered bucket's bios straight to it, through clones; the
+ * worker waits for them in vmem_prov_cover_wait(). The bucket is not in
+ * the map yet: no read sees it before its writes ended (a read of the
+ * virtual bucket meanwhile returns zeros, as before any write), and no
+ * commit can name it before they are written (the assignment comes
+ * after, then a commit flushes the data before the map, as after
+ * zeroing). The originals end only once the bucket is assigned; a
+ * failed bucket is zeroed and its bios sent the usual way, so no write
+ * is acknowledged over foreign data. Task context, without the map lock.
+ */
+static void vmem_prov_cover_send(struct vmem_pool *pool)
+{
+	struct vmem_prov_batch *b = &pool->batch;
+	struct bio *bio, *clone;
+	unsigned int i;
+
+	atomic_set(&b->writing, 1);
+	reinit_completion(&b->written);
+	for (i = 0; i < b->n; i++) {
+		struct vmem_prov *p = &b->p[i];
+		u64 phys = pool->data_start + p->pb * pool->bucket_sectors;
+
+		if (!p->covered)
+			continue;
+		bio_list_for_each(bio, &p->bios)
+			p->start = bio_start_io_acct(bio);
+		bio_list_for_each(bio, &p->bios) {
+			/* The pool's own bioset: only these clones hold it */
+			clone = bio_alloc_clone(pool->bdev, bio, GFP_NOIO,
+						&pool->cover_bs);
+			if (!clone) {
+				p->err = -ENOMEM;
+				break;
+			}
+			clone->bi_iter.bi_sector = phys +
+				(bio->bi_iter.bi_sector &
+				 (pool->bucket_sectors - 1));
+			clone->bi_private = p;
+			clone->bi_end_io = vmem_prov_cover_endio;
+			atomic_inc(&b->writing);
+			submit_bio_noacct(clone);
+		}
+	}
+}
+
+static void vmem_prov_cover_wait(struct vmem_pool *pool)
+{
+	struct vmem_prov_batch *b = &pool->batch;
+
+	if (!atomic_dec_and_test(&b->writing))
+		wait_for_completion_io(&b->written);
+}
+
+/* The writes of covered bucket @p are no longer in flight on it */
+static void vmem_prov_acct_end(struct vmem_prov *p)
+{
+	struct bio *bio;
+
+	bio_list_for_each(bio, &p->bios)
+		bio_end_io_acct(bio, p->start);
+}
+
+/*
+ * Ready the batch's dirty buckets without the map lock, then assign
+ * them: a bucket its waiting writes cover whole gets those writes
+ * (vmem_prov_cover_send()); the others are zeroed meanwhile, and a
+ * covered one whose write failed after them. Writes to zeroed buckets
+ * go once they are assigned.
+ */
 static void vmem_prov_zero_batch(struct vmem_pool *pool, struct bio_list *go)
 {
 	struct vmem_prov_batch *b = &pool->batch;
+	unsigned int i, n = 0, nb = b->n;
 	u64 pbs[VMEM_PROV_BATCH];
+	bool covered = false;
 	struct bio *bio;
-	unsigned int i;
-	int zret;
+	int zret = 0;
 
 	if (!b->n)
 		return;
-	for (i = 0; i < b->n; i++)
-		pbs[i] = b->p[i].pb;
-	zret = vmem_zero_buckets(pool, pbs, b->n);
+	for (i = 0; i < b->n; i++) {
+		struct vmem_prov *p = &b->p[i];
+
+		p->err = 0;
+		p->covered = vmem_prov_covers(pool, p);
+		covered |= p->covered;
+		if (!p->covered)
+			pbs[n++] = p->pb;
+	}
+	if (covered)
+		vmem_prov_cover_send(pool);
+	if (n)
+		zret = vmem_zero_buckets(pool, pbs, n);
+	if (covered) {
+		vmem_prov_cover_wait(pool);
+		for (i = 0; i < b->n; i++) {
+			struct vmem_prov *p = &b->p[i];
+
+			if (!p->covered || !p->err)
+				continue;
+			pr_warn_ratelimited("vmem%u: a write to new bucket %llu failed (%d): zeroing it, then writing again\n",
+					    p->dev->id, p->pb, p->err);
+			vmem_prov_acct_end(p);
+			p->covered = false;
+			p->err = vmem_zero_buckets(pool, &p->pb, 1);
+		}
+	}
 
 	mutex_lock(&pool->meta_lock);
 	for (i = 0; i < b->n; i++) {
 		struct vmem_prov *p = &b->p[i];
-		int ret = zret;
+		int ret = p->covered ? 0 : p->err ?: zret;
 
 		if (ret) {
 			vmem_map_put(&pool->map, p->pb, VMEM_DIRTY);
@@ -262,15 +411,38 @@ static void vmem_prov_zero_batch(struct vmem_pool *pool, struct bio_list *go)
 					       VMEM_DIRTY);
 		}
 		if (ret) {
+			if (p->covered)
+				vmem_prov_acct_end(p);
 			while ((bio = bio_list_pop(&p->bios)))
 				vmem_bio_fail(bio, ret);
 			continue;
 		}
+		/* The zeroes, or the covering writes, before the map */
 		pool->cm.needs_preflush = true;
+		if (p->covered) {
+			/* Its bios end below, without the lock */
+			atomic64_inc(&pool->unzeroed);
+			continue;
+		}
 		bio_list_merge(go, &p->bios);
+		bio_list_init(&p->bios);
 	}
 	b->n = 0;
 	mutex_unlock(&pool->meta_lock);
+	/*
+	 * Written and assigned: the next commit makes both durable. The
+	 * entries are the worker's until its next vmem_prov_add().
+	 */
+	for (i = 0; i < nb; i++) {
+		struct vmem_prov *p = &b->p[i];
+
+		if (!p->covered)
+			continue;
+		while ((bio = bio_list_pop(&p->bios))) {
+			bio_end_io_acct(bio, p->start);
+			bio_endio(bio);
+		}
+	}
 }
 
 /* Send writes whose bucket is assigned; a discard may have taken it back */
@@ -505,4 +677,5 @@ void vmem_prov_init(struct vmem_pool *pool)
 	bio_list_init(&pool->ranges);
 	INIT_WORK(&pool->work, vmem_prov_work);
 	INIT_WORK(&pool->range_work, vmem_prov_range_work);
+	init_completion(&pool->batch.written);
 }

@@ -74,18 +74,23 @@ struct vmem_dev {
 #define VMEM_PROV_BATCH		32
 
 /**
- * struct vmem_prov - one bucket the worker is zeroing for a device
+ * struct vmem_prov - one dirty bucket the worker readies for a device
  * @dev: device it goes to
  * @vb: virtual bucket
  * @pb: physical bucket taken for it (busy until assigned)
- * @err: result of its zeroing
+ * @covered: @bios cover the whole bucket: they are written to it
+ *	instead of zeroes (prov.c, vmem_prov_cover_send())
+ * @err: a write of @bios to @pb failed (set from completion context)
+ * @start: when @bios were sent to a covered bucket (I/O accounting)
  * @bios: writes waiting for it
  */
 struct vmem_prov {
 	struct vmem_dev *dev;
 	u64 vb;
 	u64 pb;
+	bool covered;
 	int err;
+	unsigned long start;
 	struct bio_list bios;
 };
 
@@ -93,10 +98,15 @@ struct vmem_prov {
  * struct vmem_prov_batch - buckets the worker zeroes together; the
  * worker's alone, changed under pool->meta_lock
  * @n: entries in use
+ * @writing: writes to covered buckets in flight, plus one while they
+ *	are sent
+ * @written: completed when @writing drops to zero
  * @p: the entries
  */
 struct vmem_prov_batch {
 	unsigned int n;
+	atomic_t writing;
+	struct completion written;
 	struct vmem_prov p[VMEM_PROV_BATCH];
 };
 
@@ -116,6 +126,8 @@ struct vmem_prov_batch {
  *	from before its lookup until its completion (io.c)
  * @bs: bioset for clones; front pad is struct vmem_io
  * @split_bs: bioset for splitting bios at bucket boundaries
+ * @cover_bs: bioset of the worker's writes to covered buckets (prov.c):
+ *	its own, as split bios it must end may hold @split_bs's reserve
  * @cm: the group commit (commit.h)
  * @wq: ordered worker for writes that need a bucket (prov.c)
  * @work: the worker's job
@@ -133,6 +145,8 @@ struct vmem_prov_batch {
  * @usage_level: last threshold reported (0, 80, 90, 100); @usage_work's
  * @wb: write buffers (wbuf.c)
  * @provisioned: buckets provisioned since attach
+ * @unzeroed: of those, dirty buckets given out without zeroing, as
+ *	their first writes covered them whole
  */
 struct vmem_pool {
 	struct file *bdev_file;
@@ -147,6 +161,7 @@ struct vmem_pool {
 	struct srcu_struct srcu;
 	struct bio_set bs;
 	struct bio_set split_bs;
+	struct bio_set cover_bs;
 	struct vmem_commit cm;
 	struct workqueue_struct *wq;
 	struct work_struct work;
@@ -164,6 +179,7 @@ struct vmem_pool {
 	unsigned int usage_level;
 	struct vmem_wb wb;
 	atomic64_t provisioned;
+	atomic64_t unzeroed;
 };
 
 /**

@@ -31,6 +31,8 @@ dmsetup message lw 0 mark fs-ready
 python3 "$REL/workload.py" run --fs /mnt/0 /mnt/1 --raw /dev/vmem2 \
 	--churn 3 4 --ledger /tmp/ledger --steps "$steps" --seed "$seed" \
 	--vmemctl "$VMEMCTL" || fail "$name: workload"
+# Buckets provisioned, commits, buckets whose first writes covered them
+echo "$name: provision_stat $(cat /sys/class/misc/vmem-control/provision_stat)"
 check "$name: unmount" std_umount
 check "$name: detach" "$VMEMCTL" detach
 dmsetup message lw 0 mark end
