@@ -131,12 +131,6 @@ void vmem_clone_submit(struct vmem_dev *dev, struct bio *bio, u64 phys,
 	submit_bio_noacct(clone);
 }
 
-static u64 vmem_bio_phys(struct vmem_dev *dev, struct bio *bio, u64 pb)
-{
-	return dev->pool->data_start + (pb << dev->bucket_shift) +
-	       (bio->bi_iter.bi_sector & (dev->pool->bucket_sectors - 1));
-}
-
 /**
  * vmem_remap_submit() - send a bio to its bucket on the backing device
  * @dev: the device
@@ -147,7 +141,7 @@ static u64 vmem_bio_phys(struct vmem_dev *dev, struct bio *bio, u64 pb)
 void vmem_remap_submit(struct vmem_dev *dev, struct bio *bio, u64 pb,
 		       int idx)
 {
-	vmem_clone_submit(dev, bio, vmem_bio_phys(dev, bio, pb), idx,
+	vmem_clone_submit(dev, bio, vmem_bio_phys(dev->pool, bio, pb), idx,
 			  bio_start_io_acct(bio));
 }
 
@@ -221,7 +215,7 @@ static bool vmem_submit_flush(struct vmem_dev *dev, struct bio *bio)
 static bool vmem_submit_wb(struct vmem_dev *dev, struct bio *bio, s64 pb,
 			   int idx)
 {
-	u64 phys = vmem_bio_phys(dev, bio, pb);
+	u64 phys = vmem_bio_phys(dev->pool, bio, pb);
 
 	if (vmem_wb_takes(bio->bi_opf))
 		return vmem_wb_write(dev, bio, phys, idx);

@@ -48,11 +48,6 @@
 /* Most writes waiting for one bucket that vmem_prov_covers() looks at */
 #define VMEM_COVER_MAX		1024
 
-static u64 vmem_phys(struct vmem_pool *pool, u64 pb)
-{
-	return pool->data_start + pb * pool->bucket_sectors;
-}
-
 static struct vmem_dev *vmem_bio_dev(struct bio *bio)
 {
 	return bio->bi_bdev->bd_disk->private_data;
@@ -310,7 +305,6 @@ static void vmem_prov_cover_send(struct vmem_pool *pool)
 	reinit_completion(&b->written);
 	for (i = 0; i < b->n; i++) {
 		struct vmem_prov *p = &b->p[i];
-		u64 phys = pool->data_start + p->pb * pool->bucket_sectors;
 
 		if (!p->covered)
 			continue;
@@ -324,9 +318,8 @@ static void vmem_prov_cover_send(struct vmem_pool *pool)
 				p->err = -ENOMEM;
 				break;
 			}
-			clone->bi_iter.bi_sector = phys +
-				(bio->bi_iter.bi_sector &
-				 (pool->bucket_sectors - 1));
+			clone->bi_iter.bi_sector = vmem_bio_phys(pool, bio,
+								 p->pb);
 			clone->bi_private = p;
 			clone->bi_end_io = vmem_prov_cover_endio;
 			atomic_inc(&b->writing);
@@ -562,13 +555,13 @@ static void vmem_prov_range(struct vmem_pool *pool, struct bio *bio)
 		pb = vmem_map_lookup(&pool->map, dev->id, vb);
 		if (pb >= 0 && discard) {
 			ret = blkdev_issue_discard(pool->bdev,
-						   vmem_phys(pool, pb) + off,
+						   vmem_bucket_phys(pool, pb) + off,
 						   len, GFP_NOIO);
 			if (ret == -EOPNOTSUPP)
 				ret = 0;
 		} else if (pb >= 0) {
 			ret = blkdev_issue_zeroout(pool->bdev,
-						   vmem_phys(pool, pb) + off,
+						   vmem_bucket_phys(pool, pb) + off,
 						   len, GFP_NOIO, flags);
 		}
 		vmem_io_exit(pool, idx);

@@ -285,4 +285,18 @@ static inline u64 vmem_dev_bucket_bytes(const struct vmem_pool *pool)
 	return pool->bucket_sectors << SECTOR_SHIFT;
 }
 
+/* The backing device's first sector of physical bucket @pb */
+static inline u64 vmem_bucket_phys(const struct vmem_pool *pool, u64 pb)
+{
+	return pool->data_start + pb * pool->bucket_sectors;
+}
+
+/* Where @bio, within one bucket, lands when its bucket is @pb */
+static inline u64 vmem_bio_phys(const struct vmem_pool *pool,
+				const struct bio *bio, u64 pb)
+{
+	return vmem_bucket_phys(pool, pb) +
+	       (bio->bi_iter.bi_sector & (pool->bucket_sectors - 1));
+}
+
 #endif /* _VMEM_H */

@@ -27,11 +27,6 @@
 
 #define VMEM_ZERO_BATCH		32
 
-static u64 vmem_zero_phys(struct vmem_pool *pool, u64 pb)
-{
-	return pool->data_start + pb * pool->bucket_sectors;
-}
-
 /**
  * vmem_zero_buckets() - zero whole buckets and wait
  * @pool: the pool
@@ -49,7 +44,7 @@ int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,
 
 	for (i = 0; i < n && !ret; i++)
 		ret = __blkdev_issue_zeroout(pool->bdev,
-					     vmem_zero_phys(pool, pbs[i]),
+					     vmem_bucket_phys(pool, pbs[i]),
 					     pool->bucket_sectors, GFP_NOIO,
 					     &bio, 0);
 	if (bio) {
@@ -63,7 +58,7 @@ int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,
 			    pool->bdev, n, ret);
 	for (i = 0; i < n; i++) {
 		ret = blkdev_issue_zeroout(pool->bdev,
-					   vmem_zero_phys(pool, pbs[i]),
+					   vmem_bucket_phys(pool, pbs[i]),
 					   pool->bucket_sectors, GFP_NOIO, 0);
 		if (ret) {
 			pr_err_ratelimited("%pg: cannot zero bucket %llu: %d\n",
