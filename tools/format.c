@@ -24,7 +24,7 @@
  * for (--zero), format zeroes every data bucket before writing any
  * metadata and marks them VMEM_ENTRY_ZEROED, so the module need not zero
  * a bucket the first time it gives it out. Otherwise the first write to
- * each bucket zeroes it.
+ * each bucket zeroes it, unless the writes waiting for it cover it whole.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -216,10 +216,15 @@ static bool vctl_has_write_zeroes(int fd)
 	return max > 0;
 }
 
+/* What happens to a bucket that format did not zero */
+#define VCTL_ZERO_LATER \
+	"each bucket is zeroed on first use unless its first writes cover it"
+
 /*
  * Zero bytes [@from, end of target) when cheap or asked to. Returns
  * whether the range now reads as zeros; failure to zero is not an error
- * (buckets are then zeroed on first use) unless --zero asked for it.
+ * (buckets are then zeroed or written whole on first use) unless --zero
+ * asked for it.
  */
 static int vctl_zero_data(struct vctl_target *t, u64 from, enum vctl_zero z,
 			  bool *zeroed, const char **how)
@@ -227,7 +232,7 @@ static int vctl_zero_data(struct vctl_target *t, u64 from, enum vctl_zero z,
 	u64 range[2] = { from, t->bytes - from };
 
 	*zeroed = false;
-	*how = "not zeroed (--no-zero): each bucket is zeroed on first use";
+	*how = "not zeroed (--no-zero): " VCTL_ZERO_LATER;
 	if (z == VCTL_ZERO_NO)
 		return 0;
 	if (!t->is_blk) {
@@ -237,7 +242,7 @@ static int vctl_zero_data(struct vctl_target *t, u64 from, enum vctl_zero z,
 			*how = "zeroed (hole punched)";
 			return 0;
 		}
-		*how = "not zeroed (the filesystem cannot punch holes): each bucket is zeroed on first use";
+		*how = "not zeroed (the filesystem cannot punch holes): " VCTL_ZERO_LATER;
 		if (z != VCTL_ZERO_YES)
 			return 0;
 		if (vctl_write_zeros(t, from, t->bytes))
@@ -247,7 +252,7 @@ static int vctl_zero_data(struct vctl_target *t, u64 from, enum vctl_zero z,
 		return 0;
 	}
 	if (z == VCTL_ZERO_AUTO && !vctl_has_write_zeroes(t->fd)) {
-		*how = "not zeroed (no write-zeroes support; --zero forces it): each bucket is zeroed on first use";
+		*how = "not zeroed (no write-zeroes support; --zero forces it): " VCTL_ZERO_LATER;
 		return 0;
 	}
 	if (ioctl(t->fd, BLKZEROOUT, range)) {
@@ -255,7 +260,7 @@ static int vctl_zero_data(struct vctl_target *t, u64 from, enum vctl_zero z,
 			 strerror(errno));
 		if (z == VCTL_ZERO_YES)
 			return VCTL_ERROR;
-		*how = "not zeroed (BLKZEROOUT failed): each bucket is zeroed on first use";
+		*how = "not zeroed (BLKZEROOUT failed): " VCTL_ZERO_LATER;
 		return 0;
 	}
 	*zeroed = true;

@@ -15,9 +15,9 @@
  *     the image is swapped for a larger one holding the new map sectors;
  *  2. the new map sectors are written to copy A, flushed, to copy B,
  *     flushed; then the superblock, copy A then copy B, each with FUA;
- *  3. only then the new buckets join the dirty set (zeroed on first use)
- *     and the geometry grows: no data can reach a bucket the disk does
- *     not give the pool yet.
+ *  3. only then the new buckets join the dirty set (zeroed, or written
+ *     whole, on first use) and the geometry grows: no data can reach a
+ *     bucket the disk does not give the pool yet.
  * A failed write turns the pool read-only, as every metadata write does
  * (commit.c): what reached the disk is unknown, but by the order above
  * it is the old size or the new one.
