@@ -7,14 +7,16 @@
 #
 #   scripts/vm/run --out OUT --disk IMG:2G scripts/bench/reuse.sh
 #
-# A pool over the guest's virtio disk, formatted --no-zero and filled
-# to its last bucket (vmem1 256 MiB, vmem0 the rest), the write buffer
-# off. Three times, for the first N = 64 and 256 MiB of vmem1, 128k
-# sequential writes at QD32 (fio, direct): the overwrite; a discard,
-# then at once the first write, with how many of its buckets went
-# unzeroed (provision_stat); the overwrite again; a discard, then a
-# bare flush (fsync of vmem1: the commit that frees the buckets) and
-# its time, then the first write. Output: stdout and OUT/reuse.txt.
+# First, for scale, the raw disk: three times, N = 64 and 256 MiB of
+# 128k sequential writes at QD32 (fio, direct) to its second GiB, each
+# followed by two bare flushes of it. Then a pool over it, formatted
+# --no-zero and filled to its last bucket (vmem1 256 MiB, vmem0 the
+# rest), the write buffer off. Three times, for the first N MiB of
+# vmem1: the overwrite; a discard, then at once the first write, with
+# how many of its buckets went unzeroed (provision_stat); the overwrite
+# again; a discard, then a bare flush (fsync of vmem1: the commit that
+# frees the buckets) and its time, then the first write.
+# Output: stdout and OUT/reuse.txt.
 set -u
 # shellcheck disable=SC1091 # the guest's copy of the repository
 . "$VMEM_REPO/tests/system/lib.sh"
@@ -24,6 +26,35 @@ out=${VMEM_OUT:-/tmp}/reuse.txt
 : >"$out"
 say() { echo "$*" | tee -a "$out"; }
 die() { say "reuse: $*"; exit 1; }
+now_ns() { date +%s%N; }
+# w N [DEV [OFFSET]]: 128k sequential QD32 over N MiB of DEV (vmem1)
+# from OFFSET (0); fio's runtime, ms
+w() {
+	fio --name=w --filename="${2:-/dev/vmem1}" --offset="${3:-0}" \
+		--rw=write --bs=128k --iodepth=32 --ioengine=libaio --direct=1 \
+		--size="$1M" --output-format=json 2>/dev/null |
+		jq '.jobs[0].write.runtime'
+}
+# flush DEV: a bare flush of DEV (an fsync of the block device), ms
+flush() {
+	local t0 t1
+
+	t0=$(now_ns)
+	dd if=/dev/zero of="$1" bs=4k count=0 conv=fsync,notrunc \
+		status=none || die "flush $1"
+	t1=$(now_ns)
+	echo $(((t1 - t0) / 1000000))
+}
+unzeroed() { local c; read -r _ _ c <$ctl/provision_stat; echo "$c"; }
+
+for rep in 1 2 3; do
+	for n in 64 256; do
+		o=$(w "$n" /dev/vda 1G)
+		f=$(flush /dev/vda)
+		say "raw rep $rep N $n MiB: write $o ms; flush $f ms," \
+			"flush again $(flush /dev/vda) ms"
+	done
+done
 
 "$VMEMCTL" format --force --no-zero /dev/vda >/dev/null || die "format"
 load_vmem write_buffer=0 || die "insmod"
@@ -36,15 +67,6 @@ dd if=/dev/zero of=/dev/vmem1 bs=1M count=256 oflag=direct status=none ||
 dd if=/dev/zero of=/dev/vmem0 bs=1M oflag=direct status=none 2>/dev/null
 say "reuse: provision_stat after the fill: $(cat $ctl/provision_stat)"
 
-now_ns() { date +%s%N; }
-# w N: 128k sequential QD32 over vmem1's first N MiB; fio's runtime, ms
-w() {
-	fio --name=w --filename=/dev/vmem1 --rw=write --bs=128k --iodepth=32 \
-		--ioengine=libaio --direct=1 --size="$1M" --output-format=json \
-		2>/dev/null | jq '.jobs[0].write.runtime'
-}
-unzeroed() { local c; read -r _ _ c <$ctl/provision_stat; echo "$c"; }
-
 for rep in 1 2 3; do
 	for n in 64 256; do
 		o=$(w "$n")
@@ -54,19 +76,15 @@ for rep in 1 2 3; do
 		u1=$(unzeroed)
 		o2=$(w "$n")
 		blkdiscard -o 0 -l $((n << 20)) /dev/vmem1 || die "discard"
-		t0=$(now_ns)
-		dd if=/dev/zero of=/dev/vmem1 bs=4k count=0 conv=fsync,notrunc \
-			status=none || die "flush"
-		t1=$(now_ns)
+		fl=$(flush /dev/vmem1)
 		u2=$(unzeroed)
 		z=$(cat $ctl/zeroed_buckets)
 		c=$(w "$n")
 		u3=$(unzeroed)
 		say "rep $rep N $n MiB: overwrite $o ms; discard, first write" \
 			"$f ms ($((u1 - u0)) buckets unzeroed); overwrite $o2 ms;" \
-			"discard, flush $(((t1 - t0) / 1000000)) ms" \
-			"(zeroed_buckets $z), first write $c ms" \
-			"($((u3 - u2)) unzeroed)"
+			"discard, flush $fl ms (zeroed_buckets $z), first write" \
+			"$c ms ($((u3 - u2)) unzeroed)"
 	done
 done
 say "reuse: commit_stat $(cat $ctl/commit_stat)"
