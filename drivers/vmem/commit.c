@@ -36,7 +36,9 @@
  *     ones (ready for use), and ends what waited.
  * A commit runs when a flush or FUA bio finds changes not yet committed
  * (vmem_commit_needed()), commit_interval_ms after a change at the
- * latest, and when a caller needs one (delete, detach).
+ * latest, when a caller needs one (delete, detach), and at once when a
+ * free finds fewer buckets to hand out than frees waiting for the commit
+ * (vmem_commit_free(): a discard in a full pool).
  *
  * Why the flush contract holds. A flush F either finds nothing changed
  * and not committed, and goes straight to the backing device, or waits
@@ -146,6 +148,14 @@ void vmem_commit_free(struct vmem_pool *pool, u32 id, u64 vb, u64 pb)
 		return;
 	f->v[f->n++] = (struct vmem_free){ .id = id, .vb = vb, .pb = pb };
 	vmem_commit_changed(pool);
+	/*
+	 * Most of what the pool can hand out waits for this commit (a full
+	 * pool, a discard): the space is wanted now, not a commit interval
+	 * later. Once the frees are released the pool has them, so this
+	 * starts one early commit per shortage, not one per free.
+	 */
+	if (vmem_map_reservable(&pool->map) < f->n)
+		vmem_commit_kick(pool);
 }
 
 void vmem_commit_kick(struct vmem_pool *pool)

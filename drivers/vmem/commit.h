@@ -160,7 +160,8 @@ int vmem_commit_room(struct vmem_pool *pool, unsigned int more);
  * @pb: physical bucket
  *
  * The next commit writes the free, waits for the bucket's I/O and then
- * releases it (vmem_map_release()).
+ * releases it (vmem_map_release()). It starts at once if the pool has
+ * fewer buckets to hand out than frees waiting for it.
  */
 void vmem_commit_free(struct vmem_pool *pool, u32 id, u64 vb, u64 pb);
 

@@ -59,4 +59,23 @@ fill() {
 			iflag=fullblock oflag=direct status=none
 }
 
+# within SECONDS CMD...: CMD succeeds within SECONDS (tried every 0.1 s);
+# a deadline on a condition, never a wait that stands in for one
+within() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		((SECONDS < end)) || return 1
+		sleep 0.1
+	done
+}
+
+# unzeroed: dirty buckets given out unzeroed because their first writes
+# covered them (provision_stat's third field; 0 on a module without it)
+unzeroed() {
+	local c
+	read -r _ _ c </sys/class/misc/vmem-control/provision_stat
+	echo "${c:-0}"
+}
+
 t_summary() { return $T_FAILED; }

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # System test: first writes that cover a dirty bucket whole are written
-# to it in place of zeroes (issue 11), and never expose what it held.
+# to it in place of zeroes (issue 11), and never expose what it held;
+# a discard in a full pool commits its frees at once.
 # Disks: /dev/vda, 256 MiB. The write buffer is off: these are first
 # writes, which it never takes, and its flushes would only add noise.
 set -u
@@ -10,8 +11,6 @@ cd /tmp || exit 2
 ctl=/sys/class/misc/vmem-control
 load_vmem write_buffer=0 || { fail "cover: insmod"; exit 1; }
 
-# stat: the third field of provision_stat (0 on a module without it)
-unzeroed() { local c; read -r _ _ c <$ctl/provision_stat; echo "${c:-0}"; }
 # pattern BYTE_OCTAL BYTES: that many bytes of one value on stdout
 pattern() { tr '\0' "\\$1" </dev/zero | head -c "$2"; }
 # holds OFFSET BYTES: vmem0 holds the new data (0x5a) there
@@ -130,6 +129,33 @@ check "cover: ... the same write succeeds once the disk works" sh -c \
 	 pattern $((1 << 20)) | dd of=/dev/vmem0 bs=1M seek=120 iflag=fullblock oflag=direct status=none"
 check "cover: ... unzeroed" test $(($(unzeroed) - u0)) = 1
 check "cover: ... reads back" holds $((120 << 20)) $((1 << 20))
+
+# --- a discard in a full pool starts the commit that frees its buckets
+# at once: their space is wanted now. The interval at its longest (60 s)
+# and everything committed: only the discard can start a commit early.
+check "cover: detach for the full-pool test" "$VMEMCTL" detach
+rmmod vmem
+check "cover: insmod commit_interval_ms=60000" \
+	load_vmem write_buffer=0 commit_interval_ms=60000
+check "cover: attach again" "$VMEMCTL" attach /dev/mapper/cv
+mb=$(($(cat $ctl/free_buckets) * $(cat $ctl/bucket_bytes) >> 20))
+check "cover: vmem1 over the rest of the pool ($mb MiB)" \
+	sh -c "$VMEMCTL create --id 1 ${mb}M >/dev/null"
+check "cover: fill vmem1 and fsync: the pool is full and committed" \
+	dd if=/dev/zero of=/dev/vmem1 bs=1M count="$mb" oflag=direct \
+	conv=fsync status=none
+check "cover: ... no bucket left" test "$(cat $ctl/free_buckets)" = 0
+read -r c0 _ <$ctl/commit_stat
+z0=$(cat $ctl/zeroed_buckets)
+check "cover: discard 4 MiB of vmem1" \
+	blkdiscard -o 0 -l $((4 << 20)) /dev/vmem1
+committed() { local c; read -r c _ <$ctl/commit_stat; ((c > c0)); }
+check "cover: ... its commit comes within 20 s, not after the interval" \
+	within 20 committed
+readied() { (($(cat $ctl/zeroed_buckets) >= z0 + 4)); }
+check "cover: ... and the zeroer readies its 4 buckets" within 20 readied
+check "cover: ... they read zeros in vmem1" \
+	cmp -s -n $((4 << 20)) /dev/vmem1 /dev/zero
 check "cover: detach" "$VMEMCTL" detach
 dmsetup remove cv
 rmmod vmem
