@@ -15,7 +15,9 @@
 # vmem1: the overwrite; a discard, then at once the first write, with
 # how many of its buckets went unzeroed (provision_stat); the overwrite
 # again; a discard, then a bare flush (fsync of vmem1: the commit that
-# frees the buckets) and its time, then the first write.
+# frees the buckets) and its time, then the first write; a discard,
+# then the time until the background zeroer has readied all N buckets
+# (zeroed_buckets, polled every 10 ms), then the first write.
 # Output: stdout and OUT/reuse.txt.
 set -u
 # shellcheck disable=SC1091 # the guest's copy of the repository
@@ -28,14 +30,18 @@ say() { echo "$*" | tee -a "$out"; }
 die() { say "reuse: $*"; exit 1; }
 now_ns() { date +%s%N; }
 # w N [DEV [OFFSET]]: 128k sequential QD32 over N MiB of DEV (vmem1)
-# from OFFSET (0); fio's runtime, ms
+# from OFFSET (0); fio's runtime in R, ms
 w() {
-	fio --name=w --filename="${2:-/dev/vmem1}" --offset="${3:-0}" \
+	local j
+
+	j=$(fio --name=w --filename="${2:-/dev/vmem1}" --offset="${3:-0}" \
 		--rw=write --bs=128k --iodepth=32 --ioengine=libaio --direct=1 \
-		--size="$1M" --output-format=json 2>/dev/null |
-		jq '.jobs[0].write.runtime'
+		--size="$1M" --output-format=json 2>/dev/null) ||
+		die "fio on ${2:-/dev/vmem1}"
+	R=$(jq '.jobs[0].write.runtime' <<<"$j") || die "fio's output"
 }
-# flush DEV: a bare flush of DEV (an fsync of the block device), ms
+# flush DEV: a bare flush of DEV (an fsync of the block device); its
+# time in R, ms
 flush() {
 	local t0 t1
 
@@ -43,16 +49,33 @@ flush() {
 	dd if=/dev/zero of="$1" bs=4k count=0 conv=fsync,notrunc \
 		status=none || die "flush $1"
 	t1=$(now_ns)
-	echo $(((t1 - t0) / 1000000))
+	R=$(((t1 - t0) / 1000000))
 }
-unzeroed() { local c; read -r _ _ c <$ctl/provision_stat; echo "$c"; }
+# ready N: wait until zeroed_buckets reaches N (60 s at most); the wait
+# in R, ms
+ready() {
+	local t0 t1 z
+
+	t0=$(now_ns)
+	while read -r z <$ctl/zeroed_buckets && ((z < $1)); do
+		(($(now_ns) - t0 < 60000000000)) || die "zeroed_buckets $z, not $1"
+		sleep 0.01
+	done
+	t1=$(now_ns)
+	R=$(((t1 - t0) / 1000000))
+}
+# discard N: discard the first N MiB of vmem1
+discard() { blkdiscard -o 0 -l $(($1 << 20)) /dev/vmem1 || die "discard"; }
 
 for rep in 1 2 3; do
 	for n in 64 256; do
-		o=$(w "$n" /dev/vda 1G)
-		f=$(flush /dev/vda)
+		w "$n" /dev/vda 1G
+		o=$R
+		flush /dev/vda
+		f=$R
+		flush /dev/vda
 		say "raw rep $rep N $n MiB: write $o ms; flush $f ms," \
-			"flush again $(flush /dev/vda) ms"
+			"flush again $R ms"
 	done
 done
 
@@ -69,22 +92,33 @@ say "reuse: provision_stat after the fill: $(cat $ctl/provision_stat)"
 
 for rep in 1 2 3; do
 	for n in 64 256; do
-		o=$(w "$n")
-		blkdiscard -o 0 -l $((n << 20)) /dev/vmem1 || die "discard"
+		w "$n"
+		o=$R
+		discard "$n"
 		u0=$(unzeroed)
-		f=$(w "$n")
+		w "$n"
+		f=$R
 		u1=$(unzeroed)
-		o2=$(w "$n")
-		blkdiscard -o 0 -l $((n << 20)) /dev/vmem1 || die "discard"
-		fl=$(flush /dev/vmem1)
+		w "$n"
+		o2=$R
+		discard "$n"
+		flush /dev/vmem1
+		fl=$R
 		u2=$(unzeroed)
 		z=$(cat $ctl/zeroed_buckets)
-		c=$(w "$n")
+		w "$n"
+		c=$R
 		u3=$(unzeroed)
+		z0=$(cat $ctl/zeroed_buckets)
+		discard "$n"
+		ready $((z0 + n))
+		rd=$R
+		w "$n"
 		say "rep $rep N $n MiB: overwrite $o ms; discard, first write" \
 			"$f ms ($((u1 - u0)) buckets unzeroed); overwrite $o2 ms;" \
 			"discard, flush $fl ms (zeroed_buckets $z), first write" \
-			"$c ms ($((u3 - u2)) unzeroed)"
+			"$c ms ($((u3 - u2)) unzeroed); discard, $n buckets" \
+			"readied in $rd ms, first write $R ms"
 	done
 done
 say "reuse: commit_stat $(cat $ctl/commit_stat)"
