@@ -151,8 +151,9 @@ void vmem_commit_free(struct vmem_pool *pool, u32 id, u64 vb, u64 pb)
 	/*
 	 * Most of what the pool can hand out waits for this commit (a full
 	 * pool, a discard): the space is wanted now, not a commit interval
-	 * later. Once the frees are released the pool has them, so this
-	 * starts one early commit per shortage, not one per free.
+	 * later. Once the frees are released the pool has them and the
+	 * kicks stop: a shortage costs an early commit or two (frees that
+	 * came while one was being written), not one per free.
 	 */
 	if (vmem_map_reservable(&pool->map) < f->n)
 		vmem_commit_kick(pool);
