@@ -168,7 +168,7 @@ void vmem_io_flushed(struct bio *bio)
 		bio_endio(bio);
 		return;
 	}
-	if (test_and_clear_bit(VMEM_DEV_F_WB_ERROR, &dev->flags)) {
+	if (vmem_dev_take_wb_error(dev)) {
 		bio_io_error(bio);
 		return;
 	}

@@ -71,6 +71,20 @@ struct vmem_dev {
 /* A buffered write failed: the next REQ_PREFLUSH fails with EIO (wbuf.c) */
 #define VMEM_DEV_F_WB_ERROR	0
 
+/**
+ * vmem_dev_take_wb_error() - take a lost buffered write for a flush
+ * @dev: the device
+ *
+ * Only a flush asks, and the error is its own: the next flush succeeds
+ * again unless another buffered write of @dev fails meanwhile.
+ * Return: true if a buffered write of @dev failed since the last flush
+ * that took one.
+ */
+static inline bool vmem_dev_take_wb_error(struct vmem_dev *dev)
+{
+	return test_and_clear_bit(VMEM_DEV_F_WB_ERROR, &dev->flags);
+}
+
 #define VMEM_PROV_BATCH		32
 
 /**

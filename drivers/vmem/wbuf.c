@@ -804,7 +804,7 @@ static void vmem_wb_flush_failed(struct bio *bio)
 {
 	struct vmem_dev *dev = bio->bi_bdev->bd_disk->private_data;
 
-	if (test_and_clear_bit(VMEM_DEV_F_WB_ERROR, &dev->flags))
+	if (vmem_dev_take_wb_error(dev))
 		bio->bi_status = BLK_STS_IOERR;
 }
 
