@@ -1,0 +1,80 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# scripts/bench/fresh.sh - what a first write into armed buckets costs
+# against its overwrite (BENCHMARKS.md, issue 11, the `fresh` group),
+# with and without a timed commit inside the run. A diagnostic beside
+# `make bench`, not a test: it prints numbers, it checks nothing.
+#
+#   scripts/vm/run --out OUT --disk IMG:2G scripts/bench/fresh.sh
+#
+# A pool formatted --zero over the whole disk, the write buffer off.
+# Five times, for each of the bench's two first-write workloads (4k
+# random QD32 x 4 jobs on 4 slices, 128k sequential QD32; 64 MiB, every
+# block once) and for commit_interval_ms 1000 (the default) and 60000
+# (no timed commit inside a run of a few seconds), interleaved: a new
+# vmem1 of 64 MiB once the pool has settled (every free bucket zeroed
+# or format-zeroed, as the bench's "new" hook waits), its first write,
+# then the overwrite; IOPS of each, their ratio, and the commits that
+# wrote the map during each run (commit_stat).
+# Output: stdout and OUT/fresh.txt.
+set -u
+# shellcheck disable=SC1091 # the guest's copy of the repository
+. "$VMEM_REPO/tests/system/lib.sh"
+cd /tmp || exit 2
+ctl=/sys/class/misc/vmem-control
+out=${VMEM_OUT:-/tmp}/fresh.txt
+: >"$out"
+say() { echo "$*" | tee -a "$out"; }
+die() { say "fresh: $*"; exit 1; }
+commits() { local c; read -r c _ <$ctl/commit_stat; echo "$c"; }
+# run WORKLOAD: the workload over vmem1; its IOPS in R
+run() {
+	local j
+	local -a o=(--filename=/dev/vmem1 --ioengine=libaio --direct=1
+		--group_reporting --output-format=json)
+
+	case $1 in
+	4k) o+=(--rw=randwrite --bs=4k --iodepth=32 --numjobs=4
+		--size=16M --offset_increment=16M) ;;
+	128k) o+=(--rw=write --bs=128k --iodepth=32 --size=64M) ;;
+	esac
+	j=$(fio --name=w "${o[@]}" 2>/dev/null) || die "fio $1"
+	R=$(jq '.jobs[0].write.iops | floor' <<<"$j") || die "fio's output"
+}
+# settled: every free bucket is armed or format-zeroed, nothing in use
+settled() {
+	local f z
+	read -r f <$ctl/free_buckets
+	read -r z <$ctl/zeroed_buckets
+	((f == z))
+}
+
+"$VMEMCTL" format --force --zero /dev/vda >/dev/null || die "format"
+load_vmem write_buffer=0 || die "insmod"
+"$VMEMCTL" attach /dev/vda || die "attach"
+say "fresh: $(cat $ctl/total_buckets) buckets, $(cat $ctl/zeroed_buckets) zeroed"
+
+for rep in 1 2 3 4 5; do
+	for wl in 4k 128k; do
+		for ci in 1000 60000; do
+			"$VMEMCTL" delete 1 2>/dev/null
+			within 120 settled || die "pool not settled in 120 s"
+			echo "$ci" >$ctl/commit_interval_ms
+			"$VMEMCTL" create --id 1 64M >/dev/null || die "create"
+			c0=$(commits)
+			run "$wl"
+			f=$R
+			c1=$(commits)
+			run "$wl"
+			ov=$R
+			c2=$(commits)
+			say "rep $rep $wl commit_interval_ms $ci: first $f IOPS" \
+				"($((c1 - c0)) commits), overwrite $ov IOPS" \
+				"($((c2 - c1)) commits), first/overwrite" \
+				"$(awk -v f="$f" -v o="$ov" 'BEGIN { printf "%.2f", f / o }')"
+		done
+	done
+done
+echo 1000 >$ctl/commit_interval_ms
+say "fresh: commit_stat $(cat $ctl/commit_stat)"
