@@ -18,15 +18,8 @@
 # then the overwrite; IOPS of each, their ratio, and the commits that
 # wrote the map during each run (commit_stat).
 # Output: stdout and OUT/fresh.txt.
-set -u
 # shellcheck disable=SC1091 # the guest's copy of the repository
-. "$VMEM_REPO/tests/system/lib.sh"
-cd /tmp || exit 2
-ctl=/sys/class/misc/vmem-control
-out=${VMEM_OUT:-/tmp}/fresh.txt
-: >"$out"
-say() { echo "$*" | tee -a "$out"; }
-die() { say "fresh: $*"; exit 1; }
+. "$VMEM_REPO/scripts/bench/diag.sh" fresh
 commits() { local c; read -r c _ <$ctl/commit_stat; echo "$c"; }
 # run WORKLOAD: the workload over vmem1; its IOPS in R
 run() {

@@ -19,15 +19,8 @@
 # then the time until the background zeroer has readied all N buckets
 # (zeroed_buckets, polled every 10 ms), then the first write.
 # Output: stdout and OUT/reuse.txt.
-set -u
 # shellcheck disable=SC1091 # the guest's copy of the repository
-. "$VMEM_REPO/tests/system/lib.sh"
-cd /tmp || exit 2
-ctl=/sys/class/misc/vmem-control
-out=${VMEM_OUT:-/tmp}/reuse.txt
-: >"$out"
-say() { echo "$*" | tee -a "$out"; }
-die() { say "reuse: $*"; exit 1; }
+. "$VMEM_REPO/scripts/bench/diag.sh" reuse
 now_ns() { date +%s%N; }
 # w N [DEV [OFFSET]]: 128k sequential QD32 over N MiB of DEV (vmem1)
 # from OFFSET (0); fio's runtime in R, ms
