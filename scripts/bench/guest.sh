@@ -12,7 +12,10 @@
 # --wb-only: only the write buffer's on/off grid, once on brd and REPS
 # times on virtio
 # --reps N full repetitions, then --extra N more of the headline subset
-# (the workloads and targets the performance targets are about).
+# (the workloads and targets the performance targets are about). On
+# virtio the fill and fresh groups run REPS + EXTRA times in full: their
+# first writes there spread 0.56-1.69x of overwrite from run to run
+# (docs/bench/fresh-0985045), and each repetition costs under 40 s.
 #        guest.sh hook free|freewait|new|delprep|delete|wb ...  (called
 #        by fio between or beside measured jobs, internal)
 # With $VMEM_OUT/bin/vmem-old.ko and vmemctl-old (scripts/bench/run
@@ -964,8 +967,9 @@ if ((VIRTIO)) && [[ -b /dev/vda ]]; then
 	echo "virtio_write_cache=$(cat /sys/block/vda/queue/write_cache)" >>"$OUT/meta-guest.txt"
 	((ATTACH_MB >= 2 * DEL_MB)) || die "--attach-mb $ATTACH_MB: the delete test needs $((2 * DEL_MB))"
 	setup_disk vda /dev/vda "" "$VG" "$VF" 0 "$ATTACH_MB" "$SRCU_MB"
-	for ((rep = 1; rep <= REPS; rep++)); do
-		grid vda "$rep" "$VG" "raw dm-linear thin-1M vmem vmem-wb" "${VWLS[@]}"
+	for ((rep = 1; rep <= REPS + EXTRA; rep++)); do
+		((rep > REPS)) ||
+			grid vda "$rep" "$VG" "raw dm-linear thin-1M vmem vmem-wb" "${VWLS[@]}"
 		fill vda "$rep" "$VF" "$VFILL_TARGETS"
 	done
 	((QUICK)) || wbgrid vda 1 "$VG"
@@ -976,7 +980,7 @@ if ((VIRTIO)) && [[ -b /dev/vda ]]; then
 	# the rest of the pool, one 4 KiB write into each bucket)
 	fresh_pool vda /dev/vda12
 	attach_times vda /dev/vda12 "empty-pool"
-	for ((rep = 1; rep <= REPS; rep++)); do
+	for ((rep = 1; rep <= REPS + EXTRA; rep++)); do
 		fresh vda "$rep" "$VF"
 	done
 	for ((rep = 1; rep <= REPS; rep++)); do
