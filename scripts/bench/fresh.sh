@@ -21,27 +21,6 @@
 # shellcheck disable=SC1091 # the guest's copy of the repository
 . "$VMEM_REPO/scripts/bench/diag.sh" fresh
 commits() { local c; read -r c _ <$ctl/commit_stat; echo "$c"; }
-# run WORKLOAD: the workload over vmem1; its IOPS in R
-run() {
-	local j
-	local -a o=(--filename=/dev/vmem1 --ioengine=libaio --direct=1
-		--group_reporting --output-format=json)
-
-	case $1 in
-	4k) o+=(--rw=randwrite --bs=4k --iodepth=32 --numjobs=4
-		--size=16M --offset_increment=16M) ;;
-	128k) o+=(--rw=write --bs=128k --iodepth=32 --size=64M) ;;
-	esac
-	j=$(fio --name=w "${o[@]}" 2>/dev/null) || die "fio $1"
-	R=$(jq '.jobs[0].write.iops | floor' <<<"$j") || die "fio's output"
-}
-# settled: every free bucket is armed or format-zeroed, nothing in use
-settled() {
-	local f z
-	read -r f <$ctl/free_buckets
-	read -r z <$ctl/zeroed_buckets
-	((f == z))
-}
 
 "$VMEMCTL" format --force --zero /dev/vda >/dev/null || die "format"
 load_vmem write_buffer=0 || die "insmod"
@@ -56,10 +35,10 @@ for rep in 1 2 3 4 5; do
 			echo "$ci" >$ctl/commit_interval_ms
 			"$VMEMCTL" create --id 1 64M >/dev/null || die "create"
 			c0=$(commits)
-			run "$wl"
+			fio_wl "$wl" /dev/vmem1
 			f=$R
 			c1=$(commits)
-			run "$wl"
+			fio_wl "$wl" /dev/vmem1
 			ov=$R
 			c2=$(commits)
 			say "rep $rep $wl commit_interval_ms $ci: first $f IOPS" \

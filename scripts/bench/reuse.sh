@@ -44,16 +44,16 @@ flush() {
 	t1=$(now_ns)
 	R=$(((t1 - t0) / 1000000))
 }
-# ready N: wait until zeroed_buckets reaches N (60 s at most); the wait
-# in R, ms
+# zeroed N: zeroed_buckets has reached N
+zeroed() { local z; read -r z <$ctl/zeroed_buckets; ((z >= $1)); }
+# ready N: wait until zeroed_buckets reaches N (60 s at most, polled
+# every 10 ms); the wait in R, ms
 ready() {
-	local t0 t1 z
+	local t0 t1
 
 	t0=$(now_ns)
-	while read -r z <$ctl/zeroed_buckets && ((z < $1)); do
-		(($(now_ns) - t0 < 60000000000)) || die "zeroed_buckets $z, not $1"
-		sleep 0.01
-	done
+	WITHIN_STEP=0.01 within 60 zeroed "$1" ||
+		die "zeroed_buckets $(cat $ctl/zeroed_buckets), not $1"
 	t1=$(now_ns)
 	R=$(((t1 - t0) / 1000000))
 }

@@ -59,14 +59,15 @@ fill() {
 			iflag=fullblock oflag=direct status=none
 }
 
-# within SECONDS CMD...: CMD succeeds within SECONDS (tried every 0.1 s);
-# a deadline on a condition, never a wait that stands in for one
+# within SECONDS CMD...: CMD succeeds within SECONDS (tried every
+# WITHIN_STEP seconds, 0.1 by default); a deadline on a condition, never
+# a wait that stands in for one
 within() {
 	local end=$((SECONDS + $1))
 	shift
 	until "$@"; do
 		((SECONDS < end)) || return 1
-		sleep 0.1
+		sleep "${WITHIN_STEP:-0.1}"
 	done
 }
 
