@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 # scripts/bench/diag.sh - what the bench's guest-side diagnostics
-# (reuse.sh, fresh.sh) share. Source it with the diagnostic's name:
+# (reuse.sh, fresh.sh, zeroing.sh) share. Source it with the
+# diagnostic's name:
 #
 #   . "$VMEM_REPO/scripts/bench/diag.sh" NAME
 #
