@@ -30,10 +30,8 @@ say "fresh: $(cat $ctl/total_buckets) buckets, $(cat $ctl/zeroed_buckets) zeroed
 for rep in 1 2 3 4 5; do
 	for wl in 4k 128k; do
 		for ci in 1000 60000; do
-			"$VMEMCTL" delete 1 2>/dev/null
-			within 120 settled || die "pool not settled in 120 s"
 			echo "$ci" >$ctl/commit_interval_ms
-			"$VMEMCTL" create --id 1 64M >/dev/null || die "create"
+			new_vmem1
 			c0=$(commits)
 			fio_wl "$wl" /dev/vmem1
 			f=$R
@@ -44,7 +42,7 @@ for rep in 1 2 3 4 5; do
 			say "rep $rep $wl commit_interval_ms $ci: first $f IOPS" \
 				"($((c1 - c0)) commits), overwrite $ov IOPS" \
 				"($((c2 - c1)) commits), first/overwrite" \
-				"$(awk -v f="$f" -v o="$ov" 'BEGIN { printf "%.2f", f / o }')"
+				"$(ratio "$f" "$ov")"
 		done
 	done
 done

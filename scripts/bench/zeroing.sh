@@ -10,6 +10,8 @@
 #   scripts/vm/run --out OUT --disk IMG:2G scripts/bench/zeroing.sh
 #   scripts/vm/run --no-write-zeroes --out OUT --disk IMG:2G \
 #           scripts/bench/zeroing.sh
+#   scripts/vm/run --out OUT --disk IMG:2G,write-mbps=125 \
+#           scripts/bench/zeroing.sh    (writes capped, as the bench's vdb)
 #
 # Partitions of /dev/vda: a vmem pool formatted --zero (512 MiB, the
 # write buffer off), two dm-thin pools with 1 MiB blocks (192 MiB of
@@ -53,9 +55,7 @@ target() {
 
 	case $1 in
 	vmem)
-		"$VMEMCTL" delete 1 2>/dev/null
-		within 120 settled || die "pool not settled in 120 s"
-		"$VMEMCTL" create --id 1 64M >/dev/null || die "create vmem1"
+		new_vmem1
 		dev=/dev/vmem1
 		;;
 	raw) dev=/dev/vda6 ;;
@@ -80,8 +80,6 @@ target() {
 		;;
 	esac
 }
-# ratio A B: A / B to two places
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 # median: the median of the numbers on stdin
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
