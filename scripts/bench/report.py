@@ -37,7 +37,14 @@ FILL_TARGETS = ["raw", "dm-linear", "thin-1M", "thin-1M-nz", "thin-512K",
                 "thin-512K-nz", "vmem", "vmem-idle", "vmem-wb", "vmem-fresh"]
 # clat percentiles kept for the "del" group (fio's keys), and their labels
 PCTS = [("50.000000", "p50"), ("99.000000", "p99"), ("99.900000", "p99.9")]
-DISK_NAME = {"brd": "brd (memory)", "vda": "virtio disk (sparse file)"}
+DISK_NAME = {"brd": "brd (memory)", "vda": "virtio disk (sparse file)",
+             "vdb": "virtio disk, writes capped"}
+# Short names in the targets table
+DISK_SHORT = {"brd": "brd", "vda": "virtio", "vdb": "virtio capped"}
+# The disks, in the report's order; vdb (full runs only): a virtio disk
+# whose writes QEMU caps at virtio_capped_write_mbps (meta-host.txt),
+# first-write groups only
+TAGS = ("brd", "vda", "vdb")
 # Files in docs/bench/raw/ that make bench does not write
 RAW_KEEP = ("large-pools.txt",)
 
@@ -539,17 +546,16 @@ def targets(d, side, host):
     """The issue's performance targets, for vmem (write buffer off:
     the bench loads write_buffer=0) and, labelled, with it on."""
     rows = []
-    for tag in ("brd", "vda"):
-        if not d.targets(tag, "grid"):
+    for tag in TAGS:
+        if not any(d.targets(tag, gr) for gr in ("grid", "fill", "fresh")):
             continue
-        dn = "brd" if tag == "brd" else "virtio"
+        dn = DISK_SHORT[tag]
         g = lambda wl, t: d.get(tag, "grid", wl, t)
         f = lambda wl, t, p: d.get(tag, "fill", wl, t, p)
         has_wb = "vmem-wb" in d.targets(tag, "grid")
         vs = ["vmem", "vmem-wb"] if has_wb else ["vmem"]
         wl = "randwrite-4k-qd32x4"
-        for v in vs:
-            lab = "" if v == "vmem" else " (wbuf on)"
+        for v in vs if d.targets(tag, "grid") else []:
             rows.append(check(f"{dn}: overwrite 4k random QD32×4, {v} / raw",
                               d.ratios(g(wl, v), g(wl, "raw")), 0.85,
                               pair_note(d, tag, "randwrite-4k-qd32x2", v,
@@ -701,7 +707,7 @@ def plot(d, docs):
     tmp = os.path.join(docs, ".plot")
     os.makedirs(tmp, exist_ok=True)
     panels = []
-    for tag in ("brd", "vda"):
+    for tag in TAGS:
         wls = sorted(d.workloads(tag, "grid"), key=wl_key)
         if not wls:
             continue
@@ -723,7 +729,7 @@ def plot(d, docs):
                        f"{len(d.reps)} interleaved runs), overwrite",
                        dat_max(fn)))
     # First write: first / raw and over / raw per target and workload
-    for tag in ("brd", "vda"):
+    for tag in TAGS:
         wls = sorted(d.workloads(tag, "fill"), key=wl_key)
         tg = [t for t in FILL_TARGETS if t not in ("raw", "dm-linear") and
               t in d.targets(tag, "fill")]
@@ -802,6 +808,9 @@ def main():
     d = Data(rows)
     host = read_kv(os.path.join(a.indir, "meta-host.txt"))
     guest = read_kv(os.path.join(a.indir, "meta-guest.txt"))
+    if host.get("virtio_capped_write_mbps"):
+        DISK_NAME["vdb"] = ("virtio disk, writes capped at "
+                            f"{host['virtio_capped_write_mbps']} MiB/s")
 
     # Replace this run's files; keep what other measurements put there
     # (large-pools.txt: BENCHMARKS.md "Large pools", not make bench)
@@ -865,7 +874,7 @@ def main():
         rel = os.path.relpath(png, os.path.dirname(os.path.abspath(a.md)))
         md.append(f"![ratios to raw]({rel})")
         md.append("")
-    for tag in ("brd", "vda"):
+    for tag in TAGS:
         t = grid_table(d, tag)
         section(md, f"### Overwrite grid, {DISK_NAME[tag]}",
                 "IOPS of each target divided by raw's in the same "
