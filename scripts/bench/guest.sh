@@ -3,9 +3,11 @@
 #
 # scripts/bench/guest.sh - the guest side of scripts/bench/run (read that
 # first). Runs inside one QEMU guest boot: builds the same targets on a
-# memory-backed disk (brd) and on a virtio disk (sparse file), runs fio on
-# them interleaved and repeated, times pool attach, and leaves fio's JSON
-# and a few text files in $VMEM_OUT. Parsing happens on the host.
+# memory-backed disk (brd), on a virtio disk (sparse file) and, for the
+# first-write groups, on a second virtio disk with capped writes, runs
+# fio on them interleaved and repeated, times pool attach, and leaves
+# fio's JSON and a few text files in $VMEM_OUT. Parsing happens on the
+# host.
 #
 # Usage: guest.sh [--quick] [--reps N] [--extra N] [--runtime S] [--ramp S]
 #                 [--no-virtio] [--attach-mb MB] [--wb-only]
@@ -15,7 +17,8 @@
 # (the workloads and targets the performance targets are about). On
 # virtio the fill and fresh groups run REPS + EXTRA times in full: their
 # first writes there spread 0.56-1.69x of overwrite from run to run
-# (docs/bench/fresh-0985045), and each repetition costs under 40 s.
+# (docs/bench/fresh-0985045); a fresh repetition costs about 35 s, a
+# fill one (256 MiB) about 70 s.
 #        guest.sh hook free|freewait|new|delprep|delete|wb ...  (called
 #        by fio between or beside measured jobs, internal)
 # With $VMEM_OUT/bin/vmem-old.ko and vmemctl-old (scripts/bench/run
@@ -29,8 +32,8 @@
 #
 # Layout of each backing disk (partitions added with addpart, so every
 # target lives on the same disk; sizes in MiB, G = grid working set,
-# F = first-write area: 64 on brd, 256 on virtio, where fresh and del
-# use 64 of it):
+# F = first-write area: 64 on brd and vdb, 256 on vda, where fresh and
+# del use 64 of it):
 #   1 raw           G+F   fio straight on the partition
 #   2 dm-linear     G+F   linear table over the whole partition
 #   3 thin 1M data  G+F+64  pool "1M", zeroing on: thin 0 (G, grid), 1 (F)
@@ -145,18 +148,18 @@ if [[ ${1:-} == hook ]]; then
 		# a new vmem1 in the format-zeroed pool, once the old one's
 		# buckets are zeroed again: its buckets are armed (format-zeroed
 		# or zeroed in the background) and no zeroing runs beside the
-		# measured job
+		# measured job ($4: the group's area, MiB)
 		"$BIN/vmemctl" delete 1 2>/dev/null
 		settle 120 || echo "hook: pool not settled in 120 s" >&2
-		"$BIN/vmemctl" create --id 1 "${FILL_MB}M" >/dev/null ||
+		"$BIN/vmemctl" create --id 1 "${4}M" >/dev/null ||
 			echo "hook: create vmem1 failed" >&2
-		hooklog "new vmem1 ${FILL_MB}M after ${SETTLE_MS} ms: zeroed_buckets $(cat $CTL/zeroed_buckets 2>/dev/null) provision_stat $(cat $CTL/provision_stat 2>/dev/null)"
+		hooklog "new vmem1 ${4}M after ${SETTLE_MS} ms: zeroed_buckets $(cat $CTL/zeroed_buckets 2>/dev/null) provision_stat $(cat $CTL/provision_stat 2>/dev/null)"
 		;;
 	delprep)
 		# before a run of the delete test, with or without the delete
 		# (the same state for both): vmem2 of DEL_MB with every
 		# bucket provisioned, nothing being freed or zeroed, a new
-		# vmem1 for the first writes
+		# vmem1 for the first writes ($4: the group's area, MiB)
 		"$BIN/vmemctl" delete 1 2>/dev/null
 		p=
 		if [[ ! -e /sys/block/vmem2 ]]; then
@@ -176,7 +179,7 @@ if [[ ${1:-} == hook ]]; then
 			p="provisioned in $((MS - t0)) ms (commit_stat $c0 -> $(cat "$CTL/commit_stat")), "
 		fi
 		settle 300 || echo "hook: pool not settled in 300 s" >&2
-		"$BIN/vmemctl" create --id 1 "${FILL_MB}M" >/dev/null ||
+		"$BIN/vmemctl" create --id 1 "${4}M" >/dev/null ||
 			echo "hook: create vmem1 failed" >&2
 		hooklog "delprep $3: vmem2 used $(cat /sys/block/vmem2/vmem/used_buckets), ${p}settled in ${SETTLE_MS} ms"
 		;;
@@ -547,7 +550,7 @@ setup_disk() {
 	done
 	{
 		declare -p FILLDEV POOL
-		echo "FILL_MB=$f DEL_MB=$DEL_MB"
+		echo "DEL_MB=$DEL_MB"
 	} >"$BIN/targets.env"
 }
 
@@ -674,7 +677,8 @@ fresh() {
 			raw | dm-linear) fill_secs fresh "$spec" "$t" "$f" ;;
 			thin-*) fill_secs fresh "$spec" "$t" "$f" free "${FILLDEV[$t]}" ;;
 			# the marker must not open vmem1: the hook replaces it
-			vmem-fresh) fill_secs fresh "$spec" "$t" "$f" new "${FILLDEV[raw]}" ;;
+			vmem-fresh) fill_secs fresh "$spec" "$t" "$f" new \
+				"${FILLDEV[raw]}" "$f" ;;
 			esac
 		done
 	done
@@ -697,7 +701,7 @@ del() {
 		for c in $(rotate "$rep" quiet delete); do
 			sec "x.delprep.$name.$c" filename="${FILLDEV[raw]}" rw=read \
 				bs=4k size=4k numjobs=1 ioengine=psync \
-				"exec_prerun=bash $BIN/guest.sh hook delprep $c"
+				"exec_prerun=bash $BIN/guest.sh hook delprep $c $f"
 			# shellcheck disable=SC2046
 			sec "del.$name.vmem-$c.first" filename=/dev/vmem1 \
 				gtod_reduce=0 disable_clat=0 clat_percentiles=1 \
@@ -1022,11 +1026,13 @@ fi
 # "2x dm-thin with zeroing"). Full runs only; no grid, no delete test.
 if ((VIRTIO && !QUICK)) && [[ -b /dev/vdb ]]; then
 	CG=64 CF=64
+	# no dm-linear: on this disk it would only repeat raw's overwrite
+	CFILL_TARGETS="raw thin-1M thin-1M-nz vmem vmem-idle"
 	echo "virtio_capped_write_zeroes_max_bytes=$(cat /sys/block/vdb/queue/write_zeroes_max_bytes)" >>"$OUT/meta-guest.txt"
 	"$VMEMCTL" detach 2>/dev/null
 	setup_disk vdb /dev/vdb "" "$CG" "$CF" 0 512 0
 	for ((rep = 1; rep <= REPS + EXTRA; rep++)); do
-		fill vdb "$rep" "$CF" "raw thin-1M thin-1M-nz vmem vmem-idle"
+		fill vdb "$rep" "$CF" "$CFILL_TARGETS"
 	done
 	fresh_pool vdb /dev/vdb12
 	for ((rep = 1; rep <= REPS + EXTRA; rep++)); do

@@ -37,8 +37,9 @@ FILL_TARGETS = ["raw", "dm-linear", "thin-1M", "thin-1M-nz", "thin-512K",
                 "thin-512K-nz", "vmem", "vmem-idle", "vmem-wb", "vmem-fresh"]
 # clat percentiles kept for the "del" group (fio's keys), and their labels
 PCTS = [("50.000000", "p50"), ("99.000000", "p99"), ("99.900000", "p99.9")]
+CAPPED = "virtio disk, writes capped"
 DISK_NAME = {"brd": "brd (memory)", "vda": "virtio disk (sparse file)",
-             "vdb": "virtio disk, writes capped"}
+             "vdb": CAPPED}
 # Short names in the targets table
 DISK_SHORT = {"brd": "brd", "vda": "virtio", "vdb": "virtio capped"}
 # The disks, in the report's order; vdb (full runs only): a virtio disk
@@ -809,7 +810,7 @@ def main():
     host = read_kv(os.path.join(a.indir, "meta-host.txt"))
     guest = read_kv(os.path.join(a.indir, "meta-guest.txt"))
     if host.get("virtio_capped_write_mbps"):
-        DISK_NAME["vdb"] = ("virtio disk, writes capped at "
+        DISK_NAME["vdb"] = (f"{CAPPED} at "
                             f"{host['virtio_capped_write_mbps']} MiB/s")
 
     # Replace this run's files; keep what other measurements put there
