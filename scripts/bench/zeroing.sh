@@ -4,8 +4,8 @@
 # scripts/bench/zeroing.sh - the fresh group's first writes against
 # dm-thin with and without zeroing, on a disk that offers WRITE ZEROES,
 # on one that does not, and on one with capped writes (BENCHMARKS.md,
-# issue 11: the ">= 2x dm-thin with zeroing" targets). A diagnostic beside `make bench`, not a test:
-# it prints numbers, it checks nothing.
+# issue 11: the ">= 2x dm-thin with zeroing" targets). A diagnostic
+# beside `make bench`, not a test: it prints numbers, it checks nothing.
 #
 #   scripts/vm/run --out OUT --disk IMG:2G scripts/bench/zeroing.sh
 #   scripts/vm/run --no-write-zeroes --out OUT --disk IMG:2G \
