@@ -23,8 +23,8 @@
  * file; BLKZEROOUT on a device that advertises write-zeroes) or asked
  * for (--zero), format zeroes every data bucket before writing any
  * metadata and marks them VMEM_ENTRY_ZEROED, so the module need not zero
- * a bucket the first time it gives it out. Otherwise the first write to
- * each bucket zeroes it, unless the writes waiting for it cover it whole.
+ * a bucket the first time it gives it out. Otherwise the module zeroes
+ * each bucket the first time, where its first writes do not cover it.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -116,7 +116,7 @@ static const struct vctl_command vctl_commands[] = {
 	  "its map keeps room to grow, set by format --max-size). Without\n"
 	  "--offline, the attached pool grows online, its devices in use; with\n"
 	  "it, the pool on TARGET, which must not be attached. The new buckets\n"
-	  "are zeroed on first use, unless their first writes cover them whole\n"
+	  "are zeroed on first use where their first writes do not cover them\n"
 	  "(new space is not known to read as zeros).\n"
 	  "A pool cannot shrink. Crash-safe: new map sectors (both copies)\n"
 	  "first, then the superblocks, copy A's first, each step synced;\n"

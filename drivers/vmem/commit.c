@@ -13,9 +13,10 @@
  *    discarded) reads as zeros: never another device's data, never what
  *    the disk held before it was formatted.
  *
- * How. Provisioning (prov.c) gives a write its bucket in memory and lets
- * it go at once; the new map entry waits in a shadow sector (map.h). A
- * commit then:
+ * How. Provisioning (prov.c) gives a write its bucket in memory, and
+ * the new map entry waits in a shadow sector (map.h); a write into an
+ * armed bucket goes at once, first writes into a dirty one go before it
+ * is assigned and end after (see below). A commit then:
  *  0. in layout version 2, writes copy B of the sectors the last commit
  *     wrote, unless the copy work (meta_io.c) has written them already:
  *     from the image before this commit's seal, so that copy B receives
@@ -27,9 +28,9 @@
  *     with REQ_PREFLUSH, vmem_commit_sync() callers) is served by it;
  *  2. drains (vmem_drain()) when it frees buckets;
  *  3. flushes the backing device when a bucket assigned since the last
- *     seal was zeroed by the module, or written whole by the writes that
- *     waited for it (neither may be durable yet), or when step 0 wrote
- *     copy B;
+ *     seal was zeroed by the module, or written by its first writes and
+ *     zeroed where they did not write (neither may be durable yet), or
+ *     when step 0 wrote copy B;
  *  4. writes the changed map sectors;
  *  5. flushes the backing device;
  *  6. releases the freed buckets (dirty, for the zeroer) and the armed
@@ -53,12 +54,14 @@
  *
  * Why there is never foreign data, whenever the crash comes:
  *  - A bucket is given to a device only when no part of it holds
- *    foreign data: armed (durably zero), or zeroed by the worker first,
+ *    foreign data: armed (durably zero), or zeroed whole by the worker,
  *    which completes before the write that needed it is sent, or written
- *    whole by the writes waiting for it, which complete first (prov.c). A commit that
- *    assigns a bucket the worker zeroed or so wrote flushes first (step
- *    3), so a map entry on disk never points at a bucket whose zeroes, or
- *    its device's data over all of it, are not durable.
+ *    by the first writes sent to it and zeroed where they did not write,
+ *    all of which completes before it is assigned (prov.c); until then
+ *    it is in no lookup, so no read sees it, and in no map sector. A
+ *    commit that assigns a bucket the worker zeroed or so wrote flushes
+ *    first (step 3), so a map entry on disk never points at a bucket
+ *    whose zeroes, or its device's data, are not durable.
  *  - Data can reach a bucket before its map entry is committed. If the
  *    crash comes first the bucket is free on disk and not marked zero,
  *    so it is zeroed before its next use. For the same reason a bucket
@@ -67,7 +70,8 @@
  *    before any data can reach it.
  *  - A freed bucket is reused only after the commit that frees it on disk
  *    and after every bio that could still reach it has completed (steps
- *    2 and 6), and it is zeroed first.
+ *    2 and 6), and as a dirty bucket: zeroed, or written and zeroed
+ *    around, before it is assigned (the first point).
  *  - The image holds only committed state (or state being committed by
  *    the commit lock's holder), so no other metadata write (device table,
  *    superblock, a round-up to a 4 KiB block) carries an uncommitted

@@ -67,8 +67,8 @@ struct vmem_frees {
  * @arm: under pool->meta_lock: buckets armed by the pending shadows
  * @narm: entries in @arm
  * @needs_preflush: under pool->meta_lock: a bucket assigned since the
- *	last seal was zeroed by the module, and its zeroes may not be
- *	durable yet
+ *	last seal was zeroed by the module, or written by its first writes,
+ *	and its zeroes or their data may not be durable yet
  * @dirty: bumped under pool->meta_lock for every change to commit
  * @committed: the value of @dirty the last successful commit covered
  * @sealed: under pool->meta_lock: commits that have sealed

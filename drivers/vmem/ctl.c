@@ -384,6 +384,8 @@ static ssize_t provision_stat_show(struct device *d,
 }
 static DEVICE_ATTR_RO(provision_stat);
 VMEM_POOL_ATTR(devices, vmem_pool->nr_devices);
+/* first writes into dirty buckets, written, that end once it is assigned */
+VMEM_POOL_ATTR(held_writes, atomic_read(&vmem_pool->batch.held));
 
 /* commits that wrote the map, sectors they wrote, flush/FUA bios served */
 static ssize_t commit_stat_show(struct device *d, struct device_attribute *a,
@@ -713,6 +715,7 @@ static struct attribute *vmem_ctl_attrs[] = {
 	&dev_attr_free_buckets.attr,
 	&dev_attr_zeroed_buckets.attr,
 	&dev_attr_provision_stat.attr,
+	&dev_attr_held_writes.attr,
 	&dev_attr_commit_stat.attr,
 	&dev_attr_commit_interval_ms.attr,
 	&dev_attr_read_only.attr,

@@ -98,14 +98,15 @@ out_unlock:
 }
 
 /*
- * End everything the pool's workers and the commit hold for devices that
- * lost their disks, and wait for every bio remapped before
+ * End everything the pool's workers and the commit hold for @dev, which
+ * lost its disk (for every device, all of which did, when @dev is NULL),
+ * and wait for every bio remapped before
  */
-static void vmem_pool_quiesce(struct vmem_pool *pool)
+static void vmem_pool_quiesce(struct vmem_pool *pool, struct vmem_dev *dev)
 {
 	vmem_wb_sync(pool);
 	vmem_commit_sync(pool);
-	flush_workqueue(pool->wq);
+	vmem_prov_quiesce(pool, dev);
 	flush_work(&pool->range_work);
 	vmem_drain(pool);
 }
@@ -114,7 +115,7 @@ static void vmem_pool_quiesce(struct vmem_pool *pool)
 static void vmem_pool_remove_dev(struct vmem_pool *pool, struct vmem_dev *dev)
 {
 	vmem_dev_unplug(dev);
-	vmem_pool_quiesce(pool);
+	vmem_pool_quiesce(pool, dev);
 	vmem_prov_forget_dev(pool, dev);
 	vmem_dev_free(dev);
 }
@@ -306,7 +307,7 @@ static void vmem_pool_remove_devs(struct vmem_pool *pool)
 	for (id = 0; id < VMEM_MAX_DEVICES; id++)
 		if (pool->devs[id])
 			vmem_dev_unplug(pool->devs[id]);
-	vmem_pool_quiesce(pool);
+	vmem_pool_quiesce(pool, NULL);
 	for (id = 0; id < VMEM_MAX_DEVICES; id++) {
 		if (!pool->devs[id])
 			continue;
@@ -405,7 +406,8 @@ int vmem_pool_attach(const char *path, struct device *ctl_dev,
 	if (!ret)
 		ret = bioset_init(&pool->split_bs, BIO_POOL_SIZE, 0, 0);
 	if (!ret)
-		ret = bioset_init(&pool->cover_bs, BIO_POOL_SIZE, 0, 0);
+		ret = bioset_init(&pool->cover_bs, BIO_POOL_SIZE,
+				  offsetof(struct vmem_io, clone), 0);
 	if (ret)
 		goto out_free;
 	pool->wq = alloc_ordered_workqueue("vmem_prov", WQ_MEM_RECLAIM);

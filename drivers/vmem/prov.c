@@ -10,12 +10,18 @@
  *  - the bucket provisioned meanwhile: the write goes;
  *  - an armed bucket (known zero, durably): assigned at once, the write
  *    goes, no I/O at all;
- *  - else a dirty one, readied first: every write waiting for a dirty
- *    bucket joins a batch, readied together without the lock, then
- *    assigned. A bucket whose waiting writes cover it whole is written
- *    by them, not zeroed, before it is assigned, and they end once it
- *    is (vmem_prov_cover_send()); the others are zeroed, assigned, and
- *    their writes go;
+ *  - else a dirty one, readied first, in an entry of the worker's (up
+ *    to VMEM_PROV_BATCH): plain writes to it go straight to the bucket,
+ *    which is not in the map yet (reads of it return zeros), and more
+ *    join them while any is in flight. Once all have ended the worker
+ *    zeroes what they did not write (nothing, when they covered the
+ *    bucket: a sequential writer at any queue depth over a bucket's
+ *    size), assigns the bucket, and only then ends them. A FUA or
+ *    REQ_PREFLUSH write, and every write after it, waits for the
+ *    assignment and then goes the usual way; a bucket no write was sent
+ *    to is zeroed whole, and so is one whose write failed or whose gaps
+ *    could not be zeroed, its writes then sent again
+ *    (vmem_prov_finish());
  *  - else, while a commit or the zeroer will free space (marked buckets
  *    to arm, buckets being freed, armed or zeroed), the write is parked
  *    until then; so is a write to a virtual bucket whose free is not yet
@@ -45,7 +51,7 @@
 #define VMEM_FREE_BATCH		64
 /* Buckets a device deletion frees per commit */
 #define VMEM_FREE_CHUNK		16384
-/* Most writes waiting for one bucket that vmem_prov_covers() looks at */
+/* Most writes one entry sends to its bucket before it is assigned */
 #define VMEM_COVER_MAX		1024
 
 static struct vmem_dev *vmem_bio_dev(struct bio *bio)
@@ -154,10 +160,33 @@ static int vmem_prov_assign(struct vmem_pool *pool, struct vmem_dev *dev,
 	return 0;
 }
 
+/* Take a free entry for dirty bucket @pb, to give (@dev, @vb) once ready */
+static void vmem_prov_open(struct vmem_prov_batch *b, struct vmem_dev *dev,
+			   u64 vb, u64 pb, struct bio *bio)
+{
+	struct vmem_prov *p = b->p;
+
+	while (p->used)
+		p++;
+	p->dev = dev;
+	p->vb = vb;
+	p->pb = pb;
+	p->err = 0;
+	p->nsent = 0;
+	atomic_set(&p->inflight, 0);
+	bio_list_init(&p->sent);
+	bio_list_init(&p->bios);
+	bio_list_add(&p->bios, bio);
+	p->used = true;
+	WRITE_ONCE(b->n, b->n + 1);
+	WRITE_ONCE(dev->provs, dev->provs + 1);
+}
+
 /*
  * Find @bio a bucket, under the map lock (see the top of this file).
- * Return: false, taking nothing, when the zeroing batch is full and must
- * be zeroed before @bio can join one.
+ * Return: false, taking nothing, when no bucket is armed and every entry
+ * is in use, or when the entries must end first (they may give their
+ * buckets back).
  */
 static bool vmem_prov_add(struct vmem_pool *pool, struct bio *bio,
 			  struct bio_list *go)
@@ -179,9 +208,11 @@ static bool vmem_prov_add(struct vmem_pool *pool, struct bio *bio,
 		bio_list_add(go, bio);
 		return true;
 	}
-	for (i = 0; i < b->n; i++) {
-		if (b->p[i].dev == dev && b->p[i].vb == vb) {
-			bio_list_add(&b->p[i].bios, bio);
+	for (i = 0; i < VMEM_PROV_BATCH; i++) {
+		struct vmem_prov *p = &b->p[i];
+
+		if (p->used && p->dev == dev && p->vb == vb) {
+			bio_list_add(&p->bios, bio);
 			return true;
 		}
 	}
@@ -208,11 +239,7 @@ static bool vmem_prov_add(struct vmem_pool *pool, struct bio *bio,
 	if (b->n < VMEM_PROV_BATCH) {
 		pb = vmem_map_take(m, VMEM_DIRTY);
 		if (pb >= 0) {
-			b->p[b->n] = (struct vmem_prov){ .dev = dev, .vb = vb,
-							 .pb = pb };
-			bio_list_init(&b->p[b->n].bios);
-			bio_list_add(&b->p[b->n].bios, bio);
-			b->n++;
+			vmem_prov_open(b, dev, vb, pb, bio);
 			return true;
 		}
 	}
@@ -227,7 +254,7 @@ static bool vmem_prov_add(struct vmem_pool *pool, struct bio *bio,
 		vmem_prov_park(pool, bio, false);
 		return true;
 	}
-	/* The batch may fail and give its buckets back: zero it first */
+	/* An entry may fail and give its bucket back: let them end first */
 	if (b->n)
 		return false;
 	vmem_prov_refuse(pool, dev, bio, -ENOSPC);
@@ -235,167 +262,225 @@ static bool vmem_prov_add(struct vmem_pool *pool, struct bio *bio,
 }
 
 /*
- * Do @p's waiting writes cover its whole bucket? Plain writes only: a
- * FUA one must wait for a commit after its write (io.c), and is served
- * the usual way. Past VMEM_COVER_MAX bios, the search is not worth it.
+ * May @bio go to entry @p's bucket before it is assigned? Plain writes
+ * only: a FUA one must wait for a commit after its write (io.c), and is
+ * sent the usual way once the bucket is assigned. Past VMEM_COVER_MAX
+ * bios, or once one failed, the entry takes no more.
  */
-static bool vmem_prov_covers(struct vmem_pool *pool, struct vmem_prov *p)
+static bool vmem_prov_sendable(struct vmem_pool *pool, struct vmem_prov *p,
+			       struct bio *bio)
 {
-	u64 mask = pool->bucket_sectors - 1, at = 0, start;
-	unsigned int n = 0;
-	struct bio *bio;
-	bool moved = true;
+	u64 mask = pool->bucket_sectors - 1;
 
-	bio_list_for_each(bio, &p->bios) {
-		if (bio_op(bio) != REQ_OP_WRITE ||
-		    (bio->bi_opf & (REQ_FUA | REQ_PREFLUSH)) ||
-		    ++n > VMEM_COVER_MAX)
-			return false;
-		/* io.c splits every bio at bucket ends */
-		if (WARN_ON_ONCE((bio->bi_iter.bi_sector & mask) +
-				 bio_sectors(bio) > pool->bucket_sectors))
-			return false;
-	}
-	/* Each pass moves @at past one more bio, or ends: n passes at most */
-	while (moved && at < pool->bucket_sectors) {
-		moved = false;
-		bio_list_for_each(bio, &p->bios) {
-			start = bio->bi_iter.bi_sector & mask;
-			if (start <= at && start + bio_sectors(bio) > at) {
-				at = start + bio_sectors(bio);
-				moved = true;
-			}
-		}
-		cond_resched();
-	}
-	return at >= pool->bucket_sectors;
+	if (bio_op(bio) != REQ_OP_WRITE ||
+	    (bio->bi_opf & (REQ_FUA | REQ_PREFLUSH)) ||
+	    p->nsent >= VMEM_COVER_MAX || READ_ONCE(p->err))
+		return false;
+	/* io.c splits every bio at bucket ends */
+	return !WARN_ON_ONCE((bio->bi_iter.bi_sector & mask) +
+			     bio_sectors(bio) > pool->bucket_sectors);
 }
 
-/* A write to a covered bucket ended; any context */
-static void vmem_prov_cover_endio(struct bio *clone)
+/*
+ * A write sent to an entry's bucket ended; any context. Like every
+ * clone, it holds an in-flight read side (io.c) until its last step, so
+ * a detach that drains after the entries ended waits for this too.
+ */
+static void vmem_prov_sent_endio(struct bio *clone)
 {
+	struct vmem_io *io = container_of(clone, struct vmem_io, clone);
 	struct vmem_prov *p = clone->bi_private;
-	struct vmem_prov_batch *b = &p->dev->pool->batch;
+	struct vmem_pool *pool = io->pool;
+	int idx = io->idx;
 
 	if (clone->bi_status)
 		WRITE_ONCE(p->err, blk_status_to_errno(clone->bi_status));
 	bio_put(clone);
-	if (atomic_dec_and_test(&b->writing))
-		complete(&b->written);
+	/* Once the count is zero the worker may end the entry: @pool only */
+	if (atomic_dec_and_test(&p->inflight)) {
+		wake_up(&pool->batch.wait);
+		queue_work(pool->wq, &pool->work);
+	}
+	vmem_io_exit(pool, idx);
 }
 
 /*
- * Send each covered bucket's bios straight to it, through clones; the
- * worker waits for them in vmem_prov_cover_wait(). The bucket is not in
- * the map yet: no read sees it before its writes ended (a read of the
- * virtual bucket meanwhile returns zeros, as before any write), and no
- * commit can name it before they are written (the assignment comes
- * after, then a commit flushes the data before the map, as after
- * zeroing). The originals end only once the bucket is assigned; a
- * failed bucket is zeroed and its bios sent the usual way, so no write
- * is acknowledged over foreign data. Task context, without the map lock.
+ * Send the entries' waiting plain writes straight to their buckets,
+ * through clones; once one waits, those after it wait too, so a FUA
+ * write is not held behind a stream. The bucket is not in the map yet:
+ * a read of the virtual bucket meanwhile returns zeros, as before any
+ * write, and none of these writes ends before the bucket is assigned
+ * (vmem_prov_finish()). Task context, without the map lock.
  */
-static void vmem_prov_cover_send(struct vmem_pool *pool)
+static void vmem_prov_send_new(struct vmem_pool *pool)
 {
 	struct vmem_prov_batch *b = &pool->batch;
 	struct bio *bio, *clone;
+	struct bio_list keep;
+	struct vmem_io *io;
 	unsigned int i;
 
-	atomic_set(&b->writing, 1);
-	reinit_completion(&b->written);
-	for (i = 0; i < b->n; i++) {
+	for (i = 0; i < VMEM_PROV_BATCH; i++) {
 		struct vmem_prov *p = &b->p[i];
 
-		if (!p->covered)
+		if (!p->used)
 			continue;
-		bio_list_for_each(bio, &p->bios)
-			p->start = bio_start_io_acct(bio);
-		bio_list_for_each(bio, &p->bios) {
+		bio_list_init(&keep);
+		while ((bio = bio_list_pop(&p->bios))) {
+			clone = NULL;
 			/* The pool's own bioset: only these clones hold it */
-			clone = bio_alloc_clone(pool->bdev, bio, GFP_NOIO,
-						&pool->cover_bs);
+			if (bio_list_empty(&keep) &&
+			    vmem_prov_sendable(pool, p, bio))
+				clone = bio_alloc_clone(pool->bdev, bio,
+							GFP_NOIO,
+							&pool->cover_bs);
 			if (!clone) {
-				p->err = -ENOMEM;
-				break;
+				bio_list_add(&keep, bio);
+				continue;
 			}
+			if (!p->nsent)
+				p->start = bio_start_io_acct(bio);
+			else
+				bio_start_io_acct(bio);
+			io = container_of(clone, struct vmem_io, clone);
+			io->pool = pool;
+			io->idx = vmem_io_enter(pool);
 			clone->bi_iter.bi_sector = vmem_bio_phys(pool, bio,
 								 p->pb);
 			clone->bi_private = p;
-			clone->bi_end_io = vmem_prov_cover_endio;
-			atomic_inc(&b->writing);
+			clone->bi_end_io = vmem_prov_sent_endio;
+			bio_list_add(&p->sent, bio);
+			p->nsent++;
+			atomic_inc(&b->held);
+			atomic_inc(&p->inflight);
 			submit_bio_noacct(clone);
 		}
+		p->bios = keep;
 	}
 }
 
-static void vmem_prov_cover_wait(struct vmem_pool *pool)
-{
-	struct vmem_prov_batch *b = &pool->batch;
-
-	if (!atomic_dec_and_test(&b->writing))
-		wait_for_completion_io(&b->written);
-}
-
-/* The writes of covered bucket @p are no longer in flight on it */
+/* The sent writes of entry @p are no longer in flight on its bucket */
 static void vmem_prov_acct_end(struct vmem_prov *p)
 {
 	struct bio *bio;
 
-	bio_list_for_each(bio, &p->bios)
+	bio_list_for_each(bio, &p->sent)
 		bio_end_io_acct(bio, p->start);
 }
 
 /*
- * Ready the batch's dirty buckets without the map lock, then assign
- * them: a bucket its waiting writes cover whole gets those writes
- * (vmem_prov_cover_send()); the others are zeroed meanwhile, and a
- * covered one whose write failed after them. Writes to zeroed buckets
- * go once they are assigned.
+ * Chain on *@chain the zeroing of what the writes sent to @p's bucket
+ * did not write. Return: how many gaps, or a negative errno.
  */
-static void vmem_prov_zero_batch(struct vmem_pool *pool, struct bio_list *go)
+static int vmem_prov_gaps(struct vmem_pool *pool, struct vmem_prov *p,
+			  struct bio **chain)
 {
-	struct vmem_prov_batch *b = &pool->batch;
-	unsigned int i, n = 0, nb = b->n;
-	u64 pbs[VMEM_PROV_BATCH];
-	bool covered = false;
+	u64 phys = vmem_bucket_phys(pool, p->pb);
+	u64 mask = pool->bucket_sectors - 1;
+	unsigned int n = 0, g, i;
+	struct vmem_extent *e;
 	struct bio *bio;
-	int zret = 0;
+	int ret = 0;
 
-	if (!b->n)
-		return;
-	for (i = 0; i < b->n; i++) {
-		struct vmem_prov *p = &b->p[i];
+	e = kmalloc_array(p->nsent + 1, sizeof(*e), GFP_NOIO);
+	if (!e)
+		return -ENOMEM;
+	bio_list_for_each(bio, &p->sent)
+		e[n++] = (struct vmem_extent){ bio->bi_iter.bi_sector & mask,
+					       bio_sectors(bio) };
+	g = vmem_bucket_gaps(e, n, pool->bucket_sectors);
+	for (i = 0; i < g && !ret; i++)
+		ret = __blkdev_issue_zeroout(pool->bdev, phys + e[i].start,
+					     e[i].len, GFP_NOIO, chain, 0);
+	kfree(e);
+	return ret ?: g;
+}
 
-		p->err = 0;
-		p->covered = vmem_prov_covers(pool, p);
-		covered |= p->covered;
-		if (!p->covered)
-			pbs[n++] = p->pb;
+/* How vmem_prov_finish() readies an entry's bucket */
+enum vmem_prov_how {
+	VMEM_PROV_COVERED,	/* its sent writes wrote it all */
+	VMEM_PROV_GAPS,		/* zeroed where they did not write */
+	VMEM_PROV_WHOLE,	/* zeroed whole, its sent writes sent again */
+};
+
+/*
+ * Zero what each ended entry's writes did not write: the gaps around
+ * them, all entries' together, or the whole bucket when it sent none,
+ * when one failed or when the gaps could not be zeroed (its writes are
+ * then sent again once it is assigned). Fills @how.
+ */
+static int vmem_prov_ready(struct vmem_pool *pool, struct vmem_prov **done,
+			   unsigned int nd, enum vmem_prov_how *how)
+{
+	u64 pbs[VMEM_PROV_BATCH];
+	struct bio *chain = NULL;
+	unsigned int i, nw = 0;
+	int ret, gret = 0;
+
+	for (i = 0; i < nd; i++) {
+		how[i] = VMEM_PROV_WHOLE;
+		if (!done[i]->nsent || done[i]->err)
+			continue;
+		ret = vmem_prov_gaps(pool, done[i], &chain);
+		if (ret >= 0)
+			how[i] = ret ? VMEM_PROV_GAPS : VMEM_PROV_COVERED;
 	}
-	if (covered)
-		vmem_prov_cover_send(pool);
-	if (n)
-		zret = vmem_zero_buckets(pool, pbs, n);
-	if (covered) {
-		vmem_prov_cover_wait(pool);
-		for (i = 0; i < b->n; i++) {
-			struct vmem_prov *p = &b->p[i];
+	if (chain) {
+		gret = submit_bio_wait(chain);
+		bio_put(chain);
+		if (gret)
+			pr_warn_ratelimited("%pg: zeroing around first writes failed (%d); zeroing their buckets whole\n",
+					    pool->bdev, gret);
+	}
+	for (i = 0; i < nd; i++) {
+		struct vmem_prov *p = done[i];
 
-			if (!p->covered || !p->err)
-				continue;
+		if (how[i] == VMEM_PROV_GAPS && gret)
+			how[i] = VMEM_PROV_WHOLE;
+		if (how[i] != VMEM_PROV_WHOLE)
+			continue;
+		pbs[nw++] = p->pb;
+		if (p->err)
 			pr_warn_ratelimited("vmem%u: a write to new bucket %llu failed (%d): zeroing it, then writing again\n",
 					    p->dev->id, p->pb, p->err);
-			vmem_prov_acct_end(p);
-			p->covered = false;
-			p->err = vmem_zero_buckets(pool, &p->pb, 1);
-		}
+		vmem_prov_acct_end(p);
 	}
+	return nw ? vmem_zero_buckets(pool, pbs, nw) : 0;
+}
+
+/*
+ * End every entry whose sent writes have all ended: ready its bucket
+ * (vmem_prov_ready()), assign it, end the sent writes, and queue those
+ * that waited, or must be sent again, on @go. Task context, without the
+ * map lock.
+ */
+static void vmem_prov_finish(struct vmem_pool *pool, struct bio_list *go)
+{
+	enum vmem_prov_how how[VMEM_PROV_BATCH];
+	struct vmem_prov_batch *b = &pool->batch;
+	struct vmem_prov *done[VMEM_PROV_BATCH];
+	unsigned int i, nd = 0;
+	struct bio *bio;
+	int wret, ret;
+
+	for (i = 0; i < VMEM_PROV_BATCH; i++) {
+		struct vmem_prov *p = &b->p[i];
+
+		/* Acquire: a completion's @err comes before its decrement */
+		if (p->used && !atomic_read_acquire(&p->inflight))
+			done[nd++] = p;
+	}
+	if (!nd)
+		return;
+	wret = vmem_prov_ready(pool, done, nd, how);
 
 	mutex_lock(&pool->meta_lock);
-	for (i = 0; i < b->n; i++) {
-		struct vmem_prov *p = &b->p[i];
-		int ret = p->covered ? 0 : p->err ?: zret;
+	for (i = 0; i < nd; i++) {
+		struct vmem_prov *p = done[i];
 
+		ret = how[i] == VMEM_PROV_WHOLE ? wret : 0;
+		if (!ret && vmem_commit_ro(&pool->cm))
+			ret = -EIO;
 		if (ret) {
 			vmem_map_put(&pool->map, p->pb, VMEM_DIRTY);
 			vmem_budget_release(&pool->map.dev[p->dev->id].used);
@@ -404,38 +489,71 @@ static void vmem_prov_zero_batch(struct vmem_pool *pool, struct bio_list *go)
 					       VMEM_DIRTY);
 		}
 		if (ret) {
-			if (p->covered)
+			if (how[i] != VMEM_PROV_WHOLE)
 				vmem_prov_acct_end(p);
-			while ((bio = bio_list_pop(&p->bios)))
+			bio_list_merge(&p->sent, &p->bios);
+			while ((bio = bio_list_pop(&p->sent)))
 				vmem_bio_fail(bio, ret);
+			bio_list_init(&p->bios);
 			continue;
 		}
-		/* The zeroes, or the covering writes, before the map */
+		/* The zeroes, and the writes, before the map */
 		pool->cm.needs_preflush = true;
-		if (p->covered) {
-			/* Its bios end below, without the lock */
+		if (how[i] == VMEM_PROV_COVERED)
 			atomic64_inc(&pool->unzeroed);
-			continue;
+		if (how[i] == VMEM_PROV_WHOLE) {
+			bio_list_merge(go, &p->sent);
+			bio_list_init(&p->sent);
 		}
 		bio_list_merge(go, &p->bios);
 		bio_list_init(&p->bios);
 	}
-	b->n = 0;
 	mutex_unlock(&pool->meta_lock);
-	/*
-	 * Written and assigned: the next commit makes both durable. The
-	 * entries are the worker's until its next vmem_prov_add().
-	 */
-	for (i = 0; i < nb; i++) {
-		struct vmem_prov *p = &b->p[i];
 
-		if (!p->covered)
-			continue;
-		while ((bio = bio_list_pop(&p->bios))) {
+	/* Written and assigned: the next commit makes both durable */
+	for (i = 0; i < nd; i++) {
+		struct vmem_prov *p = done[i];
+
+		while ((bio = bio_list_pop(&p->sent))) {
 			bio_end_io_acct(bio, p->start);
 			bio_endio(bio);
 		}
+		atomic_sub(p->nsent, &b->held);
 	}
+	/* Last: vmem_prov_quiesce() may free the device once its count is 0 */
+	mutex_lock(&pool->meta_lock);
+	for (i = 0; i < nd; i++) {
+		done[i]->used = false;
+		WRITE_ONCE(done[i]->dev->provs, done[i]->dev->provs - 1);
+	}
+	WRITE_ONCE(b->n, b->n - nd);
+	mutex_unlock(&pool->meta_lock);
+	wake_up(&b->wait);
+}
+
+/* Has an entry's writes all ended, or are there no entries? */
+static bool vmem_prov_any_ended(struct vmem_prov_batch *b)
+{
+	unsigned int i;
+
+	for (i = 0; i < VMEM_PROV_BATCH; i++)
+		if (b->p[i].used && !atomic_read(&b->p[i].inflight))
+			return true;
+	return !b->n;
+}
+
+/*
+ * Send what the entries may send and end those that are done; with
+ * @wait, first wait until one is, so that an entry frees
+ */
+static void vmem_prov_step(struct vmem_pool *pool, struct bio_list *go,
+			   bool wait)
+{
+	vmem_prov_send_new(pool);
+	if (wait)
+		io_wait_event(pool->batch.wait,
+			      vmem_prov_any_ended(&pool->batch));
+	vmem_prov_finish(pool, go);
 }
 
 /* Send writes whose bucket is assigned; a discard may have taken it back */
@@ -476,13 +594,13 @@ static void vmem_prov_work(struct work_struct *work)
 		while (!vmem_prov_add(pool, bio, &go)) {
 			mutex_unlock(&pool->meta_lock);
 			vmem_prov_send(pool, &go);
-			vmem_prov_zero_batch(pool, &go);
+			vmem_prov_step(pool, &go, true);
 			mutex_lock(&pool->meta_lock);
 		}
 		mutex_unlock(&pool->meta_lock);
 	}
 	vmem_prov_send(pool, &go);
-	vmem_prov_zero_batch(pool, &go);
+	vmem_prov_step(pool, &go, false);
 	vmem_prov_send(pool, &go);
 	vmem_pool_usage(pool);
 }
@@ -638,6 +756,30 @@ int vmem_prov_free_dev(struct vmem_pool *pool, u32 id)
 	return ret;
 }
 
+/* Has the worker entries for @dev, or for any device when @dev is NULL? */
+static bool vmem_prov_holds(struct vmem_pool *pool, struct vmem_dev *dev)
+{
+	return dev ? READ_ONCE(dev->provs) : READ_ONCE(pool->batch.n);
+}
+
+/**
+ * vmem_prov_quiesce() - wait until the worker holds no write of a device
+ * @pool: the pool
+ * @dev: a device that lost its disk, or NULL when every device did
+ *
+ * An entry ends once the writes sent to its bucket have, so the wait is
+ * as long as a write. Then the worker is idle for @dev.
+ */
+void vmem_prov_quiesce(struct vmem_pool *pool, struct vmem_dev *dev)
+{
+	for (;;) {
+		flush_workqueue(pool->wq);
+		if (!vmem_prov_holds(pool, dev))
+			return;
+		wait_event(pool->batch.wait, !vmem_prov_holds(pool, dev));
+	}
+}
+
 /**
  * vmem_prov_forget_dev() - fail writes of a device that lost its disk
  * @pool: the pool
@@ -670,5 +812,5 @@ void vmem_prov_init(struct vmem_pool *pool)
 	bio_list_init(&pool->ranges);
 	INIT_WORK(&pool->work, vmem_prov_work);
 	INIT_WORK(&pool->range_work, vmem_prov_range_work);
-	init_completion(&pool->batch.written);
+	init_waitqueue_head(&pool->batch.wait);
 }

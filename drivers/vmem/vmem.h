@@ -58,6 +58,8 @@ struct vmem_pool;
  * @bucket_shift: log2 of sectors per bucket (copied for the fast path)
  * @dead: set under disk->open_mutex when deletion starts; open refused
  * @flags: VMEM_DEV_F_*, atomic bit operations
+ * @provs: the worker's entries (struct vmem_prov) for this device;
+ *	written by the worker, read by vmem_prov_quiesce()
  */
 struct vmem_dev {
 	struct vmem_pool *pool;
@@ -66,6 +68,7 @@ struct vmem_dev {
 	unsigned int bucket_shift;
 	bool dead;
 	unsigned long flags;
+	unsigned int provs;
 };
 
 /* A buffered write failed: the next REQ_PREFLUSH fails with EIO (wbuf.c) */
@@ -88,39 +91,45 @@ static inline bool vmem_dev_take_wb_error(struct vmem_dev *dev)
 #define VMEM_PROV_BATCH		32
 
 /**
- * struct vmem_prov - one dirty bucket the worker readies for a device
+ * struct vmem_prov - a dirty bucket the worker took for a device's
+ * virtual bucket and has not assigned yet (prov.c). The worker's alone,
+ * but for @inflight and @err, which completions change.
  * @dev: device it goes to
  * @vb: virtual bucket
  * @pb: physical bucket taken for it (busy until assigned)
- * @covered: @bios cover the whole bucket: they are written to it
- *	instead of zeroes (prov.c, vmem_prov_cover_send())
- * @err: a write of @bios to @pb failed (set from completion context)
- * @start: when @bios were sent to a covered bucket (I/O accounting)
- * @bios: writes waiting for it
+ * @used: the entry is in use
+ * @inflight: writes of @sent on their way to @pb
+ * @err: a write of @sent failed
+ * @nsent: bios in @sent
+ * @start: when the first of @sent was sent (I/O accounting)
+ * @sent: plain writes sent to @pb; they end once it is assigned
+ * @bios: writes that wait for the assignment to be sent
  */
 struct vmem_prov {
 	struct vmem_dev *dev;
 	u64 vb;
 	u64 pb;
-	bool covered;
+	bool used;
+	atomic_t inflight;
 	int err;
+	unsigned int nsent;
 	unsigned long start;
+	struct bio_list sent;
 	struct bio_list bios;
 };
 
 /**
- * struct vmem_prov_batch - buckets the worker zeroes together; the
- * worker's alone, changed under pool->meta_lock
- * @n: entries in use
- * @writing: writes to covered buckets in flight, plus one while they
- *	are sent
- * @written: completed when @writing drops to zero
+ * struct vmem_prov_batch - the buckets the worker readies
+ * @n: entries in use; the worker's, changed under pool->meta_lock
+ * @held: writes in the entries' @sent lists (sysfs held_writes)
+ * @wait: woken when an entry's writes have all ended, and when entries
+ *	are freed
  * @p: the entries
  */
 struct vmem_prov_batch {
 	unsigned int n;
-	atomic_t writing;
-	struct completion written;
+	atomic_t held;
+	wait_queue_head_t wait;
 	struct vmem_prov p[VMEM_PROV_BATCH];
 };
 
@@ -140,15 +149,16 @@ struct vmem_prov_batch {
  *	from before its lookup until its completion (io.c)
  * @bs: bioset for clones; front pad is struct vmem_io
  * @split_bs: bioset for splitting bios at bucket boundaries
- * @cover_bs: bioset of the worker's writes to covered buckets (prov.c):
- *	its own, as split bios it must end may hold @split_bs's reserve
+ * @cover_bs: bioset of the worker's first writes into dirty buckets;
+ *	front pad struct vmem_io (@pool and @idx only). Its own, as split
+ *	bios it must end may hold @split_bs's reserve
  * @cm: the group commit (commit.h)
  * @wq: ordered worker for writes that need a bucket (prov.c)
  * @work: the worker's job
  * @defer_lock: protects @deferred, @parked and @ranges
  * @deferred: writes waiting for the worker
  * @parked: writes waiting until a commit or the zeroer frees space
- * @batch: the worker's zeroing batch
+ * @batch: the dirty buckets the worker readies
  * @zeroing: under @meta_lock: buckets the background zeroer holds
  * @bg_wq: runs @range_work and @zero_work
  * @range_work: serves discard and write-zeroes bios (prov.c)
@@ -199,7 +209,7 @@ struct vmem_pool {
 /**
  * struct vmem_io - per-clone state, the front pad of every clone
  * @pool: the pool whose in-flight read side the bio holds
- * @orig: the original bio
+ * @orig: the original bio (unset in @cover_bs clones)
  * @start: I/O accounting start time
  * @idx: the read side's cookie (vmem_io_enter())
  * @clone: the clone sent to the backing device; must be last
@@ -250,6 +260,7 @@ void vmem_prov_defer_range(struct vmem_pool *pool, struct bio *bio);
 void vmem_prov_unpark(struct vmem_pool *pool);
 int vmem_prov_free_dev(struct vmem_pool *pool, u32 id);
 void vmem_prov_forget_dev(struct vmem_pool *pool, struct vmem_dev *dev);
+void vmem_prov_quiesce(struct vmem_pool *pool, struct vmem_dev *dev);
 
 /* zero.c: zeroing buckets */
 int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,

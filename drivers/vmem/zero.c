@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vmem zeroing: making buckets read as zeros, in the foreground (the
- * worker zeroes a dirty bucket a write needs now) and in the background
- * (buckets freed since attach, so that a first write into a reused bucket
- * costs what one into a format-zeroed bucket does).
+ * worker zeroes what the first writes into a dirty bucket did not write)
+ * and in the background (buckets freed since attach, so that a first
+ * write into a reused bucket costs what one into a format-zeroed bucket
+ * does).
  *
  * Zeroing uses the backing device's write-zeroes where it has one, and
  * writes of zero pages otherwise. Some devices advertise write-zeroes and

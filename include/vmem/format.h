@@ -148,9 +148,9 @@
  * one of its copies), and any mix of them is a valid pool that attaches.
  *  - A map entry gives a device only a bucket whose zeroes are durable:
  *    one zeroed and flushed before the commit that writes the entry, or
- *    a format-zeroed one; or one its device's writes covered whole,
- *    written and flushed before that commit. So a mapped bucket never
- *    exposes foreign data.
+ *    a format-zeroed one; or one its device's writes and the module's
+ *    zeroes covered whole between them, written and flushed before that
+ *    commit. So a mapped bucket never exposes foreign data.
  *  - Data may reach a bucket before the commit of its map entry; a crash
  *    in between leaves the bucket free and not marked zero, so it is
  *    zeroed before its next use.

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# System test: first writes that cover a dirty bucket whole are written
-# to it in place of zeroes (issue 11), and never expose what it held;
-# a discard in a full pool commits its frees at once.
+# System test: first writes into a dirty bucket are written to it, and
+# only what they do not cover is zeroed (issue 11); they never expose
+# what it held; a discard in a full pool commits its frees at once.
 # Disks: /dev/vda, 256 MiB. The write buffer is off: these are first
 # writes, which it never takes, and its flushes would only add noise.
 set -u
@@ -40,7 +40,7 @@ check "cover: they took four buckets without zeroing ($u0 -> $u1)" \
 	test $((u1 - u0)) = 4
 check "cover: they read back" holds 0 $((4 << 20))
 
-# --- a partial first write: its bucket is zeroed, as before
+# --- a partial first write: the rest of its bucket is zeroed
 check "cover: a 4 KiB first write" sh -c \
 	"printf y | dd of=/dev/vmem0 bs=4096 seek=$((5 * 256 + 1)) conv=sync oflag=direct status=none"
 check "cover: ... is not counted" test "$(unzeroed)" = "$u1"
@@ -50,6 +50,35 @@ check "cover: ... the rest of its bucket reads zeros" sh -c \
 
 # table TABLE: swap the table of dm device cv under the pool
 table() { dmsetup suspend cv && dmsetup load cv <<<"$1" && dmsetup resume cv; }
+
+# --- eight 128 KiB first writes into one bucket, sent one by one: each
+# goes to the bucket before it is assigned, and none ends until all have
+# landed; a read of the bucket meanwhile returns zeros, then the bucket
+# is assigned without zeroing. With cv suspended (dm queues every bio)
+# all eight stay in flight until the test lets them land.
+# held N: the pool holds N first writes (held_writes)
+held() { test "$(cat $ctl/held_writes 2>/dev/null)" = "$1"; }
+# zeros_direct OFFSET BYTES: vmem0 reads zeros there, bypassing the cache
+zeros_direct() {
+	dd if=/dev/vmem0 iflag=direct,skip_bytes,count_bytes skip="$1" \
+		count="$2" bs=64k status=none | cmp -s -n "$2" - /dev/zero
+}
+u0=$(unzeroed)
+check "cover: backing I/O held (cv suspended)" dmsetup suspend cv
+fio --name=held --filename=/dev/vmem0 --rw=write --bs=128k --iodepth=8 \
+	--ioengine=libaio --direct=1 --offset=8M --size=1M \
+	--buffer_pattern=0x5a --output=/dev/null &
+fpid=$!
+check "cover: eight 128 KiB first writes into one bucket are all sent" \
+	within 60 held 8
+check "cover: ... a read of their bucket meanwhile returns zeros" \
+	zeros_direct $((8 << 20)) $((1 << 20))
+check "cover: backing I/O resumed" dmsetup resume cv
+wait "$fpid"
+check "cover: ... the writes ended" test $? = 0
+check "cover: ... their bucket went unzeroed" test $(($(unzeroed) - u0)) = 1
+check "cover: ... none is held any more" held 0
+check "cover: ... they read back" holds $((8 << 20)) $((1 << 20))
 
 # --- 128 KiB sequential first writes at QD32 (eight per bucket) while
 # readers read what they write: what they see is zeros (not yet
