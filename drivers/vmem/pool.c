@@ -280,6 +280,8 @@ static void vmem_pool_free(struct vmem_pool *pool)
 	vmem_wb_exit(pool);
 	/* Commits may queue provisioning work, the zeroer too: them first */
 	vmem_commit_exit(pool);
+	/* A zeroer that yielded waits on a timer, which no flush sees */
+	cancel_delayed_work_sync(&pool->zero_work);
 	if (pool->bg_wq)
 		destroy_workqueue(pool->bg_wq);
 	if (pool->wq)
@@ -530,7 +532,7 @@ int vmem_pool_detach(struct vmem_pool *pool)
 	}
 	vmem_pool_remove_devs(pool);
 	WRITE_ONCE(pool->stopping, true);
-	cancel_work_sync(&pool->zero_work);
+	cancel_delayed_work_sync(&pool->zero_work);
 	vmem_pool_final_commit(pool);
 	pr_info("%pg: detached%s\n", pool->bdev,
 		vmem_commit_ro(&pool->cm) ? " (read-only)" : "");

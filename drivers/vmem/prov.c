@@ -227,6 +227,11 @@ static bool vmem_prov_add(struct vmem_pool *pool, struct bio *bio,
 		vmem_prov_refuse(pool, dev, bio, -EDQUOT);
 		return true;
 	}
+	/* A sequential writer's next bucket: the zeroer yields (zero.c) */
+	if (!(bio->bi_iter.bi_sector & (pool->bucket_sectors - 1)) &&
+	    vb == dev->prov_last + 1)
+		atomic64_inc(&pool->streams);
+	dev->prov_last = vb;
 	pb = vmem_map_take(m, VMEM_ARMED);
 	if (pb >= 0) {
 		ret = vmem_prov_assign(pool, dev, vb, pb, VMEM_ARMED);

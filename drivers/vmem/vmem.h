@@ -60,6 +60,7 @@ struct vmem_pool;
  * @flags: VMEM_DEV_F_*, atomic bit operations
  * @provs: the worker's entries (struct vmem_prov) for this device;
  *	written by the worker, read by vmem_prov_quiesce()
+ * @prov_last: under pool->meta_lock: the virtual bucket last provisioned
  */
 struct vmem_dev {
 	struct vmem_pool *pool;
@@ -69,6 +70,7 @@ struct vmem_dev {
 	bool dead;
 	unsigned long flags;
 	unsigned int provs;
+	u64 prov_last;
 };
 
 /* A buffered write failed: the next REQ_PREFLUSH fails with EIO (wbuf.c) */
@@ -164,6 +166,8 @@ struct vmem_prov_batch {
  * @range_work: serves discard and write-zeroes bios (prov.c)
  * @ranges: discard and write-zeroes bios waiting for @range_work
  * @zero_work: zeroes freed buckets in the background (zero.c)
+ * @zero_batch: buckets the zeroer takes next; @zero_work's
+ * @zero_seen: @streams when the zeroer last looked; @zero_work's
  * @stopping: detach has begun: the zeroer stops
  * @usage_work: reports pool-usage thresholds (a uevent, a log line)
  * @usage_level: last threshold reported (0, 80, 90, 100); @usage_work's
@@ -171,6 +175,8 @@ struct vmem_prov_batch {
  * @provisioned: buckets provisioned since attach
  * @unzeroed: of those, dirty buckets given out without zeroing, as
  *	their first writes covered them whole
+ * @streams: provisionings of a device's next bucket after the one it
+ *	provisioned last, for a write at its first sector (prov.c)
  */
 struct vmem_pool {
 	struct file *bdev_file;
@@ -197,13 +203,16 @@ struct vmem_pool {
 	struct workqueue_struct *bg_wq;
 	struct work_struct range_work;
 	struct bio_list ranges;
-	struct work_struct zero_work;
+	struct delayed_work zero_work;
+	unsigned int zero_batch;
+	s64 zero_seen;
 	bool stopping;
 	struct work_struct usage_work;
 	unsigned int usage_level;
 	struct vmem_wb wb;
 	atomic64_t provisioned;
 	atomic64_t unzeroed;
+	atomic64_t streams;
 };
 
 /**

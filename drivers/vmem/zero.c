@@ -11,14 +11,25 @@
  * then fail it: a batch that fails is zeroed again bucket by bucket with
  * blkdev_issue_zeroout(), which falls back to zero pages by itself.
  *
- * The background zeroer takes up to VMEM_ZERO_BATCH buckets "to zero"
- * (freed since attach), zeroes them, flushes the backing device, and
- * puts them in the armed set: durably zero and not marked on disk, so a
- * crash only makes them dirty again. It runs on the pool's unbound
- * workqueue, a batch at a time, and stops when the pool is detached or
- * read-only. Buckets that were dirty at attach (a pool formatted without
- * zeroing, or a crash) are left to the foreground: zeroing a whole large
- * pool behind the user's back would cost more than it saves.
+ * The background zeroer takes buckets "to zero" (freed since attach),
+ * zeroes them, flushes the backing device, and puts them in the armed
+ * set: durably zero and not marked on disk, so a crash only makes them
+ * dirty again. It runs on the pool's unbound workqueue, a batch at a
+ * time, and stops when the pool is detached or read-only. Buckets that
+ * were dirty at attach (a pool formatted without zeroing, or a crash)
+ * are left to the foreground: zeroing a whole large pool behind the
+ * user's back would cost more than it saves.
+ *
+ * It yields to sequential writers: one that provisions a device's next
+ * bucket after the one it provisioned last, at its first sector
+ * (prov.c, @streams). Once the armed buckets are gone such a writer
+ * takes dirty ones, and its first writes fill them with no zeroing when
+ * its queue spans a bucket, so a bucket zeroed ahead of it may be
+ * written twice, and on a disk whose bandwidth is the limit the zeroing
+ * takes it from the writer. So a batch starts at one bucket and doubles
+ * up to VMEM_ZERO_BATCH, and whenever a sequential writer provisioned a
+ * bucket since the zeroer last looked, it waits VMEM_ZERO_PAUSE_MS and
+ * starts again from one.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -26,7 +37,8 @@
 #include <linux/sched.h>
 #include "vmem.h"
 
-#define VMEM_ZERO_BATCH		32
+#define VMEM_ZERO_BATCH		8
+#define VMEM_ZERO_PAUSE_MS	100
 
 /**
  * vmem_zero_buckets() - zero whole buckets and wait
@@ -70,26 +82,46 @@ int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,
 	return 0;
 }
 
+/*
+ * Did a sequential writer provision a bucket since the zeroer last
+ * looked? Then wait, and start again from one bucket.
+ */
+static bool vmem_zero_yield(struct vmem_pool *pool)
+{
+	s64 seen = atomic64_read(&pool->streams);
+
+	if (seen == pool->zero_seen)
+		return false;
+	pool->zero_seen = seen;
+	pool->zero_batch = 1;
+	queue_delayed_work(pool->bg_wq, &pool->zero_work,
+			   msecs_to_jiffies(VMEM_ZERO_PAUSE_MS));
+	return true;
+}
+
 static void vmem_zero_work(struct work_struct *work)
 {
-	struct vmem_pool *pool = container_of(work, struct vmem_pool,
-					      zero_work);
+	struct vmem_pool *pool = container_of(to_delayed_work(work),
+					      struct vmem_pool, zero_work);
 	struct vmem_map *m = &pool->map;
 	u64 pbs[VMEM_ZERO_BATCH];
 	unsigned int n, i;
 	int ret;
 	s64 pb;
 
-	while (!READ_ONCE(pool->stopping) && !vmem_commit_ro(&pool->cm)) {
+	while (!READ_ONCE(pool->stopping) && !vmem_commit_ro(&pool->cm) &&
+	       !vmem_zero_yield(pool)) {
 		n = 0;
 		mutex_lock(&pool->meta_lock);
-		while (n < VMEM_ZERO_BATCH &&
+		while (n < pool->zero_batch &&
 		       (pb = vmem_map_take(m, VMEM_TOZERO)) >= 0)
 			pbs[n++] = pb;
 		pool->zeroing += n;
 		mutex_unlock(&pool->meta_lock);
-		if (!n)
+		if (!n) {
+			pool->zero_batch = 1;
 			break;
+		}
 
 		ret = vmem_zero_buckets(pool, pbs, n);
 		if (!ret)
@@ -103,6 +135,7 @@ static void vmem_zero_work(struct work_struct *work)
 		vmem_prov_unpark(pool);
 		if (ret)
 			break;
+		pool->zero_batch = min(pool->zero_batch * 2, VMEM_ZERO_BATCH);
 		cond_resched();
 	}
 }
@@ -114,10 +147,11 @@ static void vmem_zero_work(struct work_struct *work)
 void vmem_zero_kick(struct vmem_pool *pool)
 {
 	if (!READ_ONCE(pool->stopping))
-		queue_work(pool->bg_wq, &pool->zero_work);
+		queue_delayed_work(pool->bg_wq, &pool->zero_work, 0);
 }
 
 void vmem_zero_init(struct vmem_pool *pool)
 {
-	INIT_WORK(&pool->zero_work, vmem_zero_work);
+	INIT_DELAYED_WORK(&pool->zero_work, vmem_zero_work);
+	pool->zero_batch = 1;
 }
