@@ -64,7 +64,8 @@
  *    whose zeroes, or its device's data, are not durable.
  *  - Data can reach a bucket before its map entry is committed. If the
  *    crash comes first the bucket is free on disk and not marked zero,
- *    so it is zeroed before its next use. For the same reason a bucket
+ *    so it is dirty: zeroed before its next assignment where that
+ *    assignment's first writes did not write (the first point). For the same reason a bucket
  *    format marked zero (VMEM_ENTRY_ZEROED) is armed before use: a commit
  *    clears its mark durably (ahead of need, a map sector at a time)
  *    before any data can reach it.

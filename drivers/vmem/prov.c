@@ -14,9 +14,10 @@
  *    to VMEM_PROV_BATCH): plain writes to it go straight to the bucket,
  *    which is not in the map yet (reads of it return zeros), and more
  *    join them while any is in flight. Once all have ended the worker
- *    zeroes what they did not write (nothing, when they covered the
- *    bucket: a sequential writer at any queue depth over a bucket's
- *    size), assigns the bucket, and only then ends them. A FUA or
+ *    zeroes what they did not write (usually nothing for a sequential
+ *    writer whose queue spans a bucket; the rest of the bucket when its
+ *    first writes ended before the next came), assigns the bucket, and
+ *    only then ends them. A FUA or
  *    REQ_PREFLUSH write, and every write after it, waits for the
  *    assignment and then goes the usual way; a bucket no write was sent
  *    to is zeroed whole, and so is one whose write failed or whose gaps
@@ -515,15 +516,18 @@ static void vmem_prov_finish(struct vmem_pool *pool, struct bio_list *go)
 	}
 	mutex_unlock(&pool->meta_lock);
 
-	/* Written and assigned: the next commit makes both durable */
+	/*
+	 * Written and assigned: the next commit makes both durable. Not
+	 * held any more once they end: the count drops first.
+	 */
 	for (i = 0; i < nd; i++) {
 		struct vmem_prov *p = done[i];
 
+		atomic_sub(p->nsent, &b->held);
 		while ((bio = bio_list_pop(&p->sent))) {
 			bio_end_io_acct(bio, p->start);
 			bio_endio(bio);
 		}
-		atomic_sub(p->nsent, &b->held);
 	}
 	/* Last: vmem_prov_quiesce() may free the device once its count is 0 */
 	mutex_lock(&pool->meta_lock);

@@ -94,8 +94,9 @@ static bool vmem_zero_yield(struct vmem_pool *pool)
 		return false;
 	pool->zero_seen = seen;
 	pool->zero_batch = 1;
-	queue_delayed_work(pool->bg_wq, &pool->zero_work,
-			   msecs_to_jiffies(VMEM_ZERO_PAUSE_MS));
+	/* mod_: a kick that came meanwhile must not cut the pause short */
+	mod_delayed_work(pool->bg_wq, &pool->zero_work,
+			 msecs_to_jiffies(VMEM_ZERO_PAUSE_MS));
 	return true;
 }
 

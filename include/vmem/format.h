@@ -152,8 +152,9 @@
  *    zeroes covered whole between them, written and flushed before that
  *    commit. So a mapped bucket never exposes foreign data.
  *  - Data may reach a bucket before the commit of its map entry; a crash
- *    in between leaves the bucket free and not marked zero, so it is
- *    zeroed before its next use.
+ *    in between leaves the bucket free and not marked zero, so before
+ *    its next assignment it is zeroed wherever that assignment's first
+ *    writes did not write.
  *  - A free bucket marked VMEM_ENTRY_ZEROED was zeroed by format (or by
  *    the module, and flushed) before the mark was written, and the mark
  *    is cleared on disk, by a commit of its own, before any data can
