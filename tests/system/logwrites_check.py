@@ -22,9 +22,12 @@ import json
 import mmap
 import os
 import struct
-import subprocess
 import sys
 import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "reliability"))
+import lwmark  # noqa: E402
 
 BLOCK = 4096
 TAG = b"VMEMLOG:%010d:"
@@ -41,8 +44,7 @@ def tag_block(buf, n):
 
 def mark(lw, k):
     """Log mark fsync-K in log-writes target lw, once fsync K returned"""
-    subprocess.run(["dmsetup", "message", lw, "0", "mark", f"fsync-{k}"],
-                   check=True)
+    lwmark.mark(lw, f"fsync-{k}")
 
 
 def workload(fd, lw, acked, fsyncs, first, writers, per_writer,
