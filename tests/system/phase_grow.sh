@@ -7,21 +7,22 @@
 #   phase_grow.sh replay   an online grow logged by dm-log-writes (own
 #                          disks; see that part below)
 #
-# Disks: /dev/vda (7 GiB) under dm-linear "lv", holding old data from
-# 2 GiB on (the host wrote it: a grown LV's new space is not known to be
-# zero); /dev/vdb (5 GiB) under dm-linear "tlv"; at the second boot
+# Disks: /dev/vda (2 GiB) under dm-linear "lv", holding old data from
+# 512 MiB on (the host wrote it: a grown LV's new space is not known to
+# be zero); /dev/vdb (5 GiB) under dm-linear "tlv"; at the second boot
 # /dev/vdc.. the images of offline grows killed at each write
 # ($VMEM_OUT/crash.txt).
 #
-# grow: a 2 GiB pool on lv; ext4 on vmem0 (3 GiB); vmem1 (8 GiB) written
-# raw until the pool is full (ENOSPC); lv extended to 6 GiB; autogrow off:
+# grow: a 512 MiB pool on lv; ext4 on vmem0 (3 GiB); vmem1 (8 GiB)
+# written raw until the pool is full (ENOSPC); lv extended to 1.5 GiB;
+# autogrow off:
 # "vmemctl grow --auto" leaves the pool; "vmemctl grow" while ext4 is
 # being written; the usage uevent drops to 0; the write that failed with
 # ENOSPC succeeds; a 4 KiB write into a new bucket reads zeros around it;
-# 1.5 GiB more of ext4 files in the new space; every file verified, fsck
+# 384 MiB more of ext4 files in the new space; every file verified, fsck
 # clean, detach, vmemctl check clean, attach again at the new size.
 #
-# reboot: lv at 6 GiB attaches at the new size with its files; then on
+# reboot: lv at 1.5 GiB attaches at the new size with its files; then on
 # tlv: autogrow driven by the dm device's resize uevent (off: nothing;
 # on: the pool grows), and the threshold recipe (docs/recipes): the
 # pool-usage uevents run vmem-autoextend, which extends tlv and runs
@@ -33,9 +34,9 @@ ctl=/sys/class/misc/vmem-control
 GIB=2097152			# sectors
 mode=${1:-grow}
 
-# lv NAME DISK GIB: dm-linear NAME over the first GIB GiB of DISK
+# lv NAME DISK MIB: dm-linear NAME over the first MIB MiB of DISK
 lv() {
-	local t="0 $(($3 * GIB)) linear $2 0"
+	local t="0 $(($3 * 2048)) linear $2 0"
 
 	if dmsetup info "$1" >/dev/null 2>&1; then
 		dmsetup suspend "$1" && dmsetup load "$1" <<<"$t" &&
@@ -65,19 +66,19 @@ verify_files() {
 }
 
 if [ "$mode" = grow ]; then
-	lv lv /dev/vda 2 || { fail "grow: dm-linear"; exit 1; }
-	check "grow: format a 2 GiB pool on dm-linear" \
+	lv lv /dev/vda 512 || { fail "grow: dm-linear"; exit 1; }
+	check "grow: format a 512 MiB pool on dm-linear" \
 		"$VMEMCTL" format --no-zero /dev/mapper/lv
 	check "grow: attach" "$VMEMCTL" attach /dev/mapper/lv
-	check "grow: 2047 buckets" test "$(total)" = 2047
+	check "grow: 511 buckets" test "$(total)" = 511
 	"$VMEMCTL" create --id 0 3G >/dev/null &&
 		"$VMEMCTL" create --id 1 8G >/dev/null ||
 		fail "grow: create vmem0 and vmem1"
 	mkfs.ext4 -q -E nodiscard,lazy_itable_init=0,lazy_journal_init=0 \
 		/dev/vmem0 && mount /dev/vmem0 /mnt/fs ||
 		fail "grow: ext4 on vmem0"
-	head -c 64M /dev/urandom >/tmp/r
-	head -c 64M /dev/urandom >/tmp/r2
+	head -c 16M /dev/urandom >/tmp/r
+	head -c 16M /dev/urandom >/tmp/r2
 	for i in 1 2 3 4; do cp /tmp/r /mnt/fs/f$i; done
 	sync
 
@@ -88,18 +89,18 @@ if [ "$mode" = grow ]; then
 	check "grow: a full pool fails vmem1's writes with ENOSPC" \
 		grep -q "No space left on device" <<<"$err"
 	check "grow: the pool is full ($(cat $ctl/used_buckets) of $(total))" \
-		test "$(cat $ctl/used_buckets)" = 2047
+		test "$(cat $ctl/used_buckets)" = 511
 	refuse "grow: the same write fails again" "No space left" \
-		dd if=/tmp/r of=/dev/vmem1 bs=1M seek="$full" count=64 \
+		dd if=/tmp/r of=/dev/vmem1 bs=1M seek="$full" count=16 \
 		oflag=direct conv=notrunc status=none
 
-	lv lv /dev/vda 6
-	check "grow: the LV is 6 GiB" \
-		test "$(blockdev --getsize64 /dev/mapper/lv)" = $((6 << 30))
+	lv lv /dev/vda 1536
+	check "grow: the LV is 1.5 GiB" \
+		test "$(blockdev --getsize64 /dev/mapper/lv)" = $((1536 << 20))
 	check "grow: autogrow is off by default" test "$(cat $ctl/autogrow)" = 0
 	out=$("$VMEMCTL" grow --auto /dev/mapper/lv)
 	check "grow: with autogrow off, grow --auto leaves the pool ($out)" \
-		test "$(total)" = 2047
+		test "$(total)" = 511
 
 	# Grow while ext4 is written (in place: no new space needed)
 	(for r in 1 2 3; do
@@ -113,18 +114,18 @@ if [ "$mode" = grow ]; then
 	python3 "$VMEM_REPO/tests/system/uevents.py" /tmp/ev -- \
 		"$VMEMCTL" grow >/tmp/grow.out 2>&1
 	check "grow: vmemctl grow online ($(cat /tmp/grow.out))" \
-		grep -q "pool grown from 2047 to 6143 buckets" /tmp/grow.out
+		grep -q "pool grown from 511 to 1535 buckets" /tmp/grow.out
 	wait $wpid
 	check "grow: ext4 written during the grow" test $? = 0
-	check "grow: 6143 buckets" test "$(total)" = 6143
+	check "grow: 1535 buckets" test "$(total)" = 1535
 	check "grow: the usage uevent drops back to 0 ($(tr '\n' ' ' </tmp/ev))" \
 		test "$(tail -n 1 /tmp/ev)" = 0
 	check "grow: the log says the pool grew" \
-		klog_since "$m" "pool grown from 2047 to 6143 buckets"
+		klog_since "$m" "pool grown from 511 to 1535 buckets"
 	check "grow: the log says usage dropped" \
 		klog_since "$m" "pool below 80% full again"
 
-	# A new bucket (the first: 2047, where old data was) reads zeros
+	# A new bucket (the first: 511, where old data was) reads zeros
 	# around a 4 KiB write; the host checks the disk afterwards
 	head -c 4096 /dev/urandom >/tmp/p4k
 	dd if=/tmp/p4k of=/dev/vmem1 bs=4096 seek=$((7 << 18)) oflag=direct \
@@ -136,17 +137,17 @@ if [ "$mode" = grow ]; then
 	cp /tmp/p4k "$VMEM_OUT/p4k"
 
 	check "grow: the write that failed with ENOSPC succeeds" \
-		dd if=/tmp/r of=/dev/vmem1 bs=1M seek="$full" count=64 \
+		dd if=/tmp/r of=/dev/vmem1 bs=1M seek="$full" count=16 \
 		oflag=direct conv=notrunc status=none
 	check "grow: and reads back" \
-		cmp <(dd if=/dev/vmem1 bs=1M skip="$full" count=64 \
+		cmp <(dd if=/dev/vmem1 bs=1M skip="$full" count=16 \
 			iflag=direct status=none) /tmp/r
 
-	# 1.5 GiB more in the filesystem: only the new space has it
+	# 384 MiB more in the filesystem: only the new space has it
 	ok=0
 	for i in $(seq 5 28); do cp /tmp/r /mnt/fs/f$i || ok=1; done
 	sync
-	check "grow: 1.5 GiB more of files in the new space" test $ok = 0
+	check "grow: 384 MiB more of files in the new space" test $ok = 0
 	r=$(md5sum </tmp/r | cut -d' ' -f1)
 	r2=$(md5sum </tmp/r2 | cut -d' ' -f1)
 	{
@@ -157,10 +158,10 @@ if [ "$mode" = grow ]; then
 	umount /mnt/fs
 	check "grow: fsck clean" fsck.ext4 -fn /dev/vmem0
 	check "grow: detach" "$VMEMCTL" detach
-	check "grow: vmemctl check clean at 6143 buckets" \
-		grep -q "clean: 6143 buckets" <<<"$("$VMEMCTL" check /dev/mapper/lv)"
+	check "grow: vmemctl check clean at 1535 buckets" \
+		grep -q "clean: 1535 buckets" <<<"$("$VMEMCTL" check /dev/mapper/lv)"
 	check "grow: attach again" "$VMEMCTL" attach /dev/mapper/lv
-	check "grow: reload keeps 6143 buckets" test "$(total)" = 6143
+	check "grow: reload keeps 1535 buckets" test "$(total)" = 1535
 	mount /dev/vmem0 /mnt/fs && check "grow: files after reload" verify_files
 	umount /mnt/fs
 	check "grow: detach again" "$VMEMCTL" detach
@@ -205,9 +206,9 @@ if [ "$mode" = replay ]; then
 fi
 
 # ---- reboot ----
-lv lv /dev/vda 6 || { fail "grow: dm-linear"; exit 1; }
+lv lv /dev/vda 1536 || { fail "grow: dm-linear"; exit 1; }
 check "grow: attach after reboot" "$VMEMCTL" attach /dev/mapper/lv
-check "grow: reboot keeps 6143 buckets" test "$(total)" = 6143
+check "grow: reboot keeps 1535 buckets" test "$(total)" = 1535
 mount /dev/vmem0 /mnt/fs && check "grow: files after reboot" verify_files
 umount /mnt/fs
 check "grow: fsck clean after reboot" fsck.ext4 -fn /dev/vmem0
@@ -232,7 +233,7 @@ done <"$VMEM_OUT/crash.txt"
 
 # autogrow, driven by the RESIZE=1 change uevent of the dm device resumed
 # with a larger table (as the rule in udev/69-vmem.rules runs it)
-lv tlv /dev/vdb 1 || { fail "grow: dm-linear tlv"; exit 1; }
+lv tlv /dev/vdb 1024 || { fail "grow: dm-linear tlv"; exit 1; }
 "$VMEMCTL" format --no-zero /dev/mapper/tlv >/dev/null ||
 	fail "grow: format tlv"
 check "autogrow: attach" "$VMEMCTL" attach /dev/mapper/tlv
@@ -243,12 +244,12 @@ coproc RUN { exec python3 "$VMEM_REPO/tests/system/udev_run.py" \
 	"$VMEMCTL"; }
 read -r -t 300 line <&"${RUN[0]}"
 check "autogrow: listening ($line)" test "$line" = ready
-lv tlv /dev/vdb 2
+lv tlv /dev/vdb 2048
 read -r -t 300 line <&"${RUN[0]}"
 check "autogrow: off: the resize event grows nothing ($line)" \
 	test "$(total)" = "$t0"
 echo 1 >$ctl/autogrow
-lv tlv /dev/vdb 3
+lv tlv /dev/vdb 3072
 read -r -t 300 line <&"${RUN[0]}"
 check "autogrow: on: the resize event grows the pool ($t0 to $(total); $line)" \
 	test "$(total)" -ge $((t0 * 3))
@@ -260,7 +261,7 @@ check "autogrow: check clean" "$VMEMCTL" check /dev/mapper/tlv
 
 # The threshold recipe: a 2 GiB pool filled with 2.5 GiB at 48 MB/s, the
 # LV extended by 1 GiB at 80%
-lv tlv /dev/vdb 2
+lv tlv /dev/vdb 2048
 "$VMEMCTL" format --force --no-zero /dev/mapper/tlv >/dev/null ||
 	fail "recipe: format tlv"
 check "recipe: attach" "$VMEMCTL" attach /dev/mapper/tlv
