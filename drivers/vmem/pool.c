@@ -293,6 +293,7 @@ static void vmem_pool_free(struct vmem_pool *pool)
 		bioset_exit(&pool->split_bs);
 	if (bioset_initialized(&pool->cover_bs))
 		bioset_exit(&pool->cover_bs);
+	vmem_prov_free(pool);
 	vmem_map_destroy(&pool->map);
 	if (pool->bdev_file)
 		bdev_fput(pool->bdev_file);
@@ -410,6 +411,8 @@ int vmem_pool_attach(const char *path, struct device *ctl_dev,
 	if (!ret)
 		ret = bioset_init(&pool->cover_bs, BIO_POOL_SIZE,
 				  offsetof(struct vmem_io, clone), 0);
+	if (!ret)
+		ret = vmem_prov_alloc(pool);
 	if (ret)
 		goto out_free;
 	pool->wq = alloc_ordered_workqueue("vmem_prov", WQ_MEM_RECLAIM);

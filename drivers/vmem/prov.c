@@ -375,31 +375,25 @@ static void vmem_prov_acct_end(struct vmem_prov *p)
 }
 
 /*
- * Chain on *@chain the zeroing of what the writes sent to @p's bucket
- * did not write. Return: how many gaps, or a negative errno.
+ * Put at @e the gaps, in backing-device sectors, that the writes sent to
+ * @p's bucket did not write; @e has room for @p->nsent + 1 extents.
+ * Return: how many.
  */
-static int vmem_prov_gaps(struct vmem_pool *pool, struct vmem_prov *p,
-			  struct bio **chain)
+static unsigned int vmem_prov_gaps(struct vmem_pool *pool,
+				   struct vmem_prov *p, struct vmem_extent *e)
 {
 	u64 phys = vmem_bucket_phys(pool, p->pb);
 	u64 mask = pool->bucket_sectors - 1;
 	unsigned int n = 0, g, i;
-	struct vmem_extent *e;
 	struct bio *bio;
-	int ret = 0;
 
-	e = kmalloc_array(p->nsent + 1, sizeof(*e), GFP_NOIO);
-	if (!e)
-		return -ENOMEM;
 	bio_list_for_each(bio, &p->sent)
 		e[n++] = (struct vmem_extent){ bio->bi_iter.bi_sector & mask,
 					       bio_sectors(bio) };
 	g = vmem_bucket_gaps(e, n, pool->bucket_sectors);
-	for (i = 0; i < g && !ret; i++)
-		ret = __blkdev_issue_zeroout(pool->bdev, phys + e[i].start,
-					     e[i].len, GFP_NOIO, chain, 0);
-	kfree(e);
-	return ret ?: g;
+	for (i = 0; i < g; i++)
+		e[i].start += phys;
+	return g;
 }
 
 /* How vmem_prov_finish() readies an entry's bucket */
@@ -418,22 +412,22 @@ enum vmem_prov_how {
 static int vmem_prov_ready(struct vmem_pool *pool, struct vmem_prov **done,
 			   unsigned int nd, enum vmem_prov_how *how)
 {
+	struct vmem_extent *e = pool->batch.gaps;
 	u64 pbs[VMEM_PROV_BATCH];
-	struct bio *chain = NULL;
-	unsigned int i, nw = 0;
-	int ret, gret = 0;
+	unsigned int i, nw = 0, ne = 0, g;
+	int gret = 0;
 
+	/* Each entry's gaps after the earlier ones': at most nsent + 1 */
 	for (i = 0; i < nd; i++) {
 		how[i] = VMEM_PROV_WHOLE;
 		if (!done[i]->nsent || done[i]->err)
 			continue;
-		ret = vmem_prov_gaps(pool, done[i], &chain);
-		if (ret >= 0)
-			how[i] = ret ? VMEM_PROV_GAPS : VMEM_PROV_COVERED;
+		g = vmem_prov_gaps(pool, done[i], e + ne);
+		how[i] = g ? VMEM_PROV_GAPS : VMEM_PROV_COVERED;
+		ne += g;
 	}
-	if (chain) {
-		gret = submit_bio_wait(chain);
-		bio_put(chain);
+	if (ne) {
+		gret = vmem_zero_extents(pool, e, ne);
 		if (gret)
 			pr_warn_ratelimited("%pg: zeroing around first writes failed (%d); zeroing their buckets whole\n",
 					    pool->bdev, gret);
@@ -811,6 +805,27 @@ void vmem_prov_forget_dev(struct vmem_pool *pool, struct vmem_dev *dev)
 	spin_unlock_irq(&pool->defer_lock);
 	while ((bio = bio_list_pop(&fail)))
 		bio_io_error(bio);
+}
+
+/**
+ * vmem_prov_alloc() - allocate the worker's room for gaps
+ * @pool: the pool, being attached
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int vmem_prov_alloc(struct vmem_pool *pool)
+{
+	/* An entry sends at most VMEM_COVER_MAX writes: as many gaps + 1 */
+	pool->batch.gaps = kvmalloc_array(VMEM_PROV_BATCH *
+					  (VMEM_COVER_MAX + 1),
+					  sizeof(*pool->batch.gaps),
+					  GFP_KERNEL);
+	return pool->batch.gaps ? 0 : -ENOMEM;
+}
+
+void vmem_prov_free(struct vmem_pool *pool)
+{
+	kvfree(pool->batch.gaps);
 }
 
 void vmem_prov_init(struct vmem_pool *pool)

@@ -120,18 +120,23 @@ struct vmem_prov {
 	struct bio_list bios;
 };
 
+struct vmem_extent;
+
 /**
  * struct vmem_prov_batch - the buckets the worker readies
  * @n: entries in use; the worker's, changed under pool->meta_lock
  * @held: writes in the entries' @sent lists (sysfs held_writes)
  * @wait: woken when an entry's writes have all ended, and when entries
  *	are freed
+ * @gaps: room for the gaps of every entry (vmem_prov_ready()); the
+ *	worker's
  * @p: the entries
  */
 struct vmem_prov_batch {
 	unsigned int n;
 	atomic_t held;
 	wait_queue_head_t wait;
+	struct vmem_extent *gaps;
 	struct vmem_prov p[VMEM_PROV_BATCH];
 };
 
@@ -264,6 +269,8 @@ int vmem_pool_grow(struct vmem_pool *pool, u64 size_bytes,
 
 /* prov.c: provisioning, freeing, discard and write-zeroes */
 void vmem_prov_init(struct vmem_pool *pool);
+int vmem_prov_alloc(struct vmem_pool *pool);
+void vmem_prov_free(struct vmem_pool *pool);
 void vmem_prov_defer(struct vmem_pool *pool, struct bio *bio);
 void vmem_prov_defer_range(struct vmem_pool *pool, struct bio *bio);
 void vmem_prov_unpark(struct vmem_pool *pool);
@@ -271,7 +278,9 @@ int vmem_prov_free_dev(struct vmem_pool *pool, u32 id);
 void vmem_prov_forget_dev(struct vmem_pool *pool, struct vmem_dev *dev);
 void vmem_prov_quiesce(struct vmem_pool *pool, struct vmem_dev *dev);
 
-/* zero.c: zeroing buckets */
+/* zero.c: zeroing extents and buckets */
+int vmem_zero_extents(struct vmem_pool *pool, const struct vmem_extent *e,
+		      unsigned int n);
 int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,
 		      unsigned int n);
 void vmem_zero_kick(struct vmem_pool *pool);

@@ -8,7 +8,7 @@
  *
  * Zeroing uses the backing device's write-zeroes where it has one, and
  * writes of zero pages otherwise. Some devices advertise write-zeroes and
- * then fail it: a batch that fails is zeroed again bucket by bucket with
+ * then fail it: a batch that fails is zeroed again extent by extent with
  * blkdev_issue_zeroout(), which falls back to zero pages by itself.
  *
  * The background zeroer takes buckets "to zero" (freed since attach),
@@ -35,20 +35,25 @@
 
 #include <linux/blkdev.h>
 #include <linux/sched.h>
+#include "bucket.h"
 #include "vmem.h"
 
 #define VMEM_ZERO_BATCH		8
 #define VMEM_ZERO_PAUSE_MS	100
+static_assert(VMEM_ZERO_BATCH <= VMEM_PROV_BATCH);
 
 /**
- * vmem_zero_buckets() - zero whole buckets and wait
+ * vmem_zero_extents() - zero extents of the backing device and wait
  * @pool: the pool
- * @pbs: the buckets (busy: nobody else writes them)
+ * @e: the extents, in backing-device sectors (nobody else writes them)
  * @n: how many
  *
- * The zeroes are written, not yet durable. Return: 0 or an errno.
+ * One chain of bios for all, waited for once; if that fails, they are
+ * zeroed again one at a time with blkdev_issue_zeroout(), which writes
+ * zero pages where the device has no working write-zeroes. The zeroes
+ * are written, not yet durable. Return: 0 or an errno.
  */
-int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,
+int vmem_zero_extents(struct vmem_pool *pool, const struct vmem_extent *e,
 		      unsigned int n)
 {
 	struct bio *bio = NULL;
@@ -56,10 +61,8 @@ int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,
 	int ret = 0, wret;
 
 	for (i = 0; i < n && !ret; i++)
-		ret = __blkdev_issue_zeroout(pool->bdev,
-					     vmem_bucket_phys(pool, pbs[i]),
-					     pool->bucket_sectors, GFP_NOIO,
-					     &bio, 0);
+		ret = __blkdev_issue_zeroout(pool->bdev, e[i].start, e[i].len,
+					     GFP_NOIO, &bio, 0);
 	if (bio) {
 		wret = submit_bio_wait(bio);
 		bio_put(bio);
@@ -67,19 +70,41 @@ int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,
 	}
 	if (!ret)
 		return 0;
-	pr_warn_ratelimited("%pg: zeroing %u bucket(s) failed (%d); zeroing them one at a time\n",
+	pr_warn_ratelimited("%pg: zeroing %u extent(s) failed (%d); zeroing them one at a time\n",
 			    pool->bdev, n, ret);
 	for (i = 0; i < n; i++) {
-		ret = blkdev_issue_zeroout(pool->bdev,
-					   vmem_bucket_phys(pool, pbs[i]),
-					   pool->bucket_sectors, GFP_NOIO, 0);
+		ret = blkdev_issue_zeroout(pool->bdev, e[i].start, e[i].len,
+					   GFP_NOIO, 0);
 		if (ret) {
-			pr_err_ratelimited("%pg: cannot zero bucket %llu: %d\n",
-					   pool->bdev, pbs[i], ret);
+			pr_err_ratelimited("%pg: cannot zero sectors %llu-%llu: %d\n",
+					   pool->bdev, e[i].start,
+					   e[i].start + e[i].len - 1, ret);
 			return ret;
 		}
 	}
 	return 0;
+}
+
+/**
+ * vmem_zero_buckets() - zero whole buckets and wait
+ * @pool: the pool
+ * @pbs: the buckets (busy: nobody else writes them)
+ * @n: how many, at most VMEM_PROV_BATCH
+ *
+ * As vmem_zero_extents(). Return: 0 or an errno.
+ */
+int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,
+		      unsigned int n)
+{
+	struct vmem_extent e[VMEM_PROV_BATCH];
+	unsigned int i;
+
+	if (WARN_ON_ONCE(n > VMEM_PROV_BATCH))
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		e[i] = (struct vmem_extent){ vmem_bucket_phys(pool, pbs[i]),
+					     pool->bucket_sectors };
+	return vmem_zero_extents(pool, e, n);
 }
 
 /*
