@@ -123,8 +123,9 @@ check "fio verify, 4 writers each fsyncing each 4k write, writes late" \
 		--rw=write --bs=4k --size=64k --numjobs=4 --offset_increment=1M \
 		--fsync=1 --verify=crc32c --verify_fatal=1 --output=/dev/null
 read -r _ _ _ _ _ _ s1 _ p1 _ <$wb/write_buffer_stat
-check "flushes wrote buffers out behind another's ($((p1 - p0)) of $((s1 - s0)))" \
-	test "$((p1 - p0))" -gt 0
+# How the flushes overlapped is timing, not a check (CI once saw 2 flushes
+# write their buffers, neither behind another's; earlier runs 19 of 22)
+echo "piped: $((s1 - s0)) flushes wrote buffers out, $((p1 - p0)) behind another's"
 # The same with every write lost, one writer per device: each fsync
 # after a lost write fails, however the flushes overlapped
 check "vmem1..vmem3, a bucket each written and fsynced" sh -c "
