@@ -56,6 +56,8 @@ static int vmem_ctl_attach(void __user *arg)
 		goto out_free;
 	}
 	ret = vmem_pool_attach(path, vmem_ctl_device(), &vmem_pool);
+	if (ret)
+		pr_err_ratelimited("attach %s: failed (%d)\n", path, ret);
 out_free:
 	kfree(path);
 	return ret;
@@ -186,6 +188,8 @@ static int vmem_ctl_dev_cmd(unsigned int cmd, void __user *arg)
 		ret = vmem_pool_create_dev(vmem_pool, c.id, pages, budget);
 		if (ret == -EEXIST)
 			pr_err_ratelimited("create: vmem%u already exists\n", c.id);
+		else if (ret == -ENOMEM)
+			pr_err_ratelimited("create: vmem%u: out of memory\n", c.id);
 		else if (!ret)
 			pr_info("vmem%u: created, %llu bytes\n", c.id,
 				c.size_bytes);
@@ -436,10 +440,12 @@ static ssize_t commit_interval_ms_store(struct device *d,
 		return -EINVAL;
 	}
 	mutex_lock(&vmem_ctl_mutex);
-	if (vmem_pool)
+	if (vmem_pool) {
 		WRITE_ONCE(vmem_pool->cm.interval_ms, ms);
-	else
+	} else {
+		pr_err_ratelimited("commit_interval_ms: no pool attached\n");
 		ret = -ENODEV;
+	}
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret ? ret : len;
 }
@@ -534,10 +540,12 @@ static ssize_t write_buffer_delay_us_store(struct device *d,
 		return -EINVAL;
 	}
 	mutex_lock(&vmem_ctl_mutex);
-	if (vmem_pool)
+	if (vmem_pool) {
 		WRITE_ONCE(vmem_pool->wb.delay_us, us);
-	else
+	} else {
+		pr_err_ratelimited("write_buffer_delay_us: no pool attached\n");
 		ret = -ENODEV;
+	}
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret ? ret : len;
 }
@@ -569,10 +577,12 @@ static ssize_t write_buffer_mb_store(struct device *d,
 		return -EINVAL;
 	}
 	mutex_lock(&vmem_ctl_mutex);
-	if (vmem_pool)
+	if (vmem_pool) {
 		ret = vmem_wb_resize(vmem_pool, mb);
-	else
+	} else {
+		pr_err_ratelimited("write_buffer_mb: no pool attached\n");
 		ret = -ENODEV;
+	}
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret ? ret : len;
 }

@@ -191,6 +191,7 @@ struct vmem_dev *vmem_dev_add(struct vmem_pool *pool, u32 id)
 	disk = vmem_alloc_disk(&lim, vmem_dev_features(pool), NUMA_NO_NODE);
 	if (IS_ERR(disk)) {
 		ret = PTR_ERR(disk);
+		pr_err("vmem%u: cannot allocate the disk: %d\n", id, ret);
 		goto out_free_dev;
 	}
 	dev->disk = disk;

@@ -1589,7 +1589,10 @@ int vmem_wb_init(struct vmem_pool *pool, int mode, unsigned int delay_us,
 			pool->bdev, mb);
 		return 0;
 	}
-	if (!ret && mode == VMEM_WB_AUTO)
+	if (ret)
+		pr_err("%pg: write buffer of %u MiB: cannot allocate it (write_buffer=1)\n",
+		       pool->bdev, mb);
+	else if (mode == VMEM_WB_AUTO)
 		pr_info("%pg: write buffer on (auto: the disk has a volatile write cache)\n",
 			pool->bdev);
 	return ret;

@@ -227,6 +227,10 @@ check "write_buffer reads auto with no pool" \
 	test "$(cat $wb/write_buffer)" = auto
 refuse "write_buffer=auto with no pool fails" "no pool attached" \
 	sh -c "echo auto >$wb/write_buffer"
+for a in commit_interval_ms write_buffer_delay_us write_buffer_mb; do
+	refuse "$a with no pool fails, with a log line" "$a: no pool attached" \
+		sh -c "echo 5 >$wb/$a"
+done
 check "/dev/vda has a volatile write cache" \
 	test "$(cat /sys/block/vda/queue/write_cache)" = "write back"
 mark=$(dmesg | wc -l)
