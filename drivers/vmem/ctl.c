@@ -20,6 +20,24 @@
 
 static struct miscdevice vmem_misc;
 
+/*
+ * Set once module init has succeeded. The control device exists before
+ * then (the pool's uevents come from it), but no open of it may, so that
+ * no ioctl can attach a pool beside init's backing= attach, or keep one
+ * the failed init's module no longer has code for. No barrier: what init
+ * attached, an ioctl sees under vmem_ctl_mutex, which init released.
+ */
+static bool vmem_ctl_live;
+
+static int vmem_ctl_open(struct inode *inode, struct file *file)
+{
+	if (!READ_ONCE(vmem_ctl_live)) {
+		pr_warn_ratelimited("control device: the module is still loading, try again\n");
+		return -EAGAIN;
+	}
+	return 0;
+}
+
 static bool vmem_zero(const void *p, size_t len)
 {
 	return !memchr_inv(p, 0, len);
@@ -339,6 +357,7 @@ static long vmem_ctl_ioctl(struct file *file, unsigned int cmd,
 
 static const struct file_operations vmem_ctl_fops = {
 	.owner = THIS_MODULE,
+	.open = vmem_ctl_open,
 	.unlocked_ioctl = vmem_ctl_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
@@ -755,9 +774,21 @@ struct device *vmem_ctl_device(void)
 	return vmem_misc.this_device;
 }
 
+/**
+ * vmem_ctl_init() - register the control device; it cannot be opened
+ * until vmem_ctl_open_up()
+ */
 int vmem_ctl_init(void)
 {
 	return misc_register(&vmem_misc);
+}
+
+/**
+ * vmem_ctl_open_up() - let the control device be opened: module init is done
+ */
+void vmem_ctl_open_up(void)
+{
+	WRITE_ONCE(vmem_ctl_live, true);
 }
 
 void vmem_ctl_exit(void)

@@ -27,6 +27,11 @@ MODULE_PARM_DESC(hook_io_exit_us, "Test only: delay a bio releasing its in-fligh
 module_param_named(hook_wb_open_us, vmem_hook_us[VMEM_HOOK_WB_OPEN], uint,
 		   0644);
 MODULE_PARM_DESC(hook_wb_open_us, "Test only: delay the write buffer opening its next cycle");
+module_param_named(hook_init_us, vmem_hook_us[VMEM_HOOK_INIT], uint, 0444);
+MODULE_PARM_DESC(hook_init_us, "Test only: delay module init once the control device is registered");
+module_param_named(hook_uuid_show_us, vmem_hook_us[VMEM_HOOK_UUID_SHOW],
+		   uint, 0644);
+MODULE_PARM_DESC(hook_uuid_show_us, "Test only: delay a read of a device's pool_uuid");
 
 void vmem_hook(enum vmem_hook h)
 {

@@ -20,6 +20,10 @@ enum vmem_hook {
 	VMEM_HOOK_IO_EXIT,
 	/* write buffer: the next cycle is published, its state not yet reset */
 	VMEM_HOOK_WB_OPEN,
+	/* module init: the control device is registered, backing= not attached */
+	VMEM_HOOK_INIT,
+	/* sysfs: a device's pool_uuid is being read */
+	VMEM_HOOK_UUID_SHOW,
 	VMEM_HOOK_NR
 };
 

@@ -25,6 +25,7 @@
 #include <linux/log2.h>
 #include <linux/slab.h>
 #include "compat.h"
+#include "debug.h"
 #include "vmem.h"
 
 static int vmem_open(struct gendisk *disk, blk_mode_t mode)
@@ -100,11 +101,11 @@ static DEVICE_ATTR_RO(id);
 static ssize_t pool_uuid_show(struct device *d, struct device_attribute *a,
 			      char *buf)
 {
-	struct vmem_map *map = &vmem_dev_of(d)->pool->map;
-	const struct vmem_sb *sb = (const struct vmem_sb *)map->meta;
+	struct vmem_pool *pool = vmem_dev_of(d)->pool;
 
-	/* The uuid never changes after format: no lock needed */
-	return sysfs_emit(buf, "%pUb\n", sb->uuid);
+	/* Not the map's image: a grow may free it meanwhile */
+	vmem_hook(VMEM_HOOK_UUID_SHOW);
+	return sysfs_emit(buf, "%pUb\n", pool->uuid);
 }
 static DEVICE_ATTR_RO(pool_uuid);
 

@@ -16,6 +16,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
+#include "debug.h"
 #include "vmem.h"
 
 static char *backing;
@@ -107,6 +108,7 @@ static int __init vmem_init(void)
 	if (ret)
 		goto out_unregister_blkdev;
 
+	vmem_hook(VMEM_HOOK_INIT);
 	if (backing && *backing) {
 		mutex_lock(&vmem_ctl_mutex);
 		ret = vmem_pool_attach(backing, vmem_ctl_device(), &vmem_pool);
@@ -117,6 +119,7 @@ static int __init vmem_init(void)
 			goto out_ctl_exit;
 		}
 	}
+	vmem_ctl_open_up();
 	pr_info("loaded (major %d)\n", vmem_major);
 	return 0;
 

@@ -401,6 +401,8 @@ int vmem_pool_attach(const char *path, struct device *ctl_dev,
 	if (ret)
 		goto out_free;
 
+	memcpy(pool->uuid, ((const struct vmem_sb *)pool->map.meta)->uuid,
+	       sizeof(pool->uuid));
 	pool->bucket_sectors = (u64)pool->map.geom.bucket_pages *
 			       VMEM_SECTORS_PER_PAGE;
 	pool->data_start = pool->map.geom.data_start * VMEM_SECTORS_PER_PAGE;

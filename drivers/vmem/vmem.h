@@ -145,6 +145,8 @@ struct vmem_prov_batch {
  * @bdev_file: the backing device, opened exclusively (holds the claim)
  * @bdev: its block device, file_bdev(@bdev_file)
  * @ctl_dev: the control device, which sends the pool's uevents
+ * @uuid: the pool's uuid, copied at attach: @map's image is replaced,
+ *	and the old one freed, by every grow
  * @map: in-memory map; changes under @meta_lock, lookups lock-free
  * @meta_lock: serializes every change of @map; never held across I/O
  * @devs: device objects by id; changed under vmem_ctl_mutex, read by the
@@ -187,6 +189,7 @@ struct vmem_pool {
 	struct file *bdev_file;
 	struct block_device *bdev;
 	struct device *ctl_dev;
+	u8 uuid[16];
 	struct vmem_map map;
 	struct mutex meta_lock;		/* see above */
 	struct vmem_dev *devs[VMEM_MAX_DEVICES];
@@ -246,6 +249,7 @@ extern int vmem_major;
 
 /* ctl.c */
 int vmem_ctl_init(void);
+void vmem_ctl_open_up(void);
 void vmem_ctl_exit(void);
 struct device *vmem_ctl_device(void);
 

@@ -17,6 +17,13 @@ cd /tmp || exit 2
 # kernel_reports MARK: the kernel's reports logged after line MARK
 kernel_reports() { dmesg | tail -n +"$(($1 + 1))" | grep -E "$pat"; }
 
+# give_up WHAT: a scenario's setup failed; the rest cannot run
+give_up() {
+	fail "races: $1"
+	t_summary
+	exit 1
+}
+
 # scenario NAME MARK RACER_STATUS WHAT: one verdict from the data (the
 # racer's status; WHAT says what it found) and the kernel log since MARK
 scenario() {
@@ -81,9 +88,7 @@ scenario "delete vs I/O: no use-after-free" "$mark" "$st" \
 "$VMEMCTL" write-buffer off >/dev/null
 if ! "$VMEMCTL" create --id 4 1M >/dev/null ||
 	! dd if=/dev/zero of=/dev/vmem4 bs=64k count=16 oflag=direct status=none; then
-	fail "races: set up vmem4"
-	t_summary
-	exit 1
+	give_up "set up vmem4"
 fi
 "$VMEMCTL" write-buffer on --mb 1 --delay-us 1000 >/dev/null
 echo 2000 >/sys/module/vmem/parameters/hook_wb_open_us
@@ -106,4 +111,94 @@ fi
 "$VMEMCTL" write-buffer off >/dev/null
 check "races: delete vmem4" "$VMEMCTL" delete 4
 check "races: detach" "$VMEMCTL" detach
+
+# d. Module init registers the control device (the pool's uevents come
+# from it) before it attaches backing=. An attach through the control
+# device meanwhile would race init's; when init then fails, the module
+# is freed under the pool that attach made. The hook holds init there;
+# the open must be refused, with its log line, and nothing outlive the
+# failed load (backing= names a blank disk).
+if ! rmmod vmem ||
+	! truncate -s 8M /tmp/blank.img /tmp/good.img ||
+	! blank=$(losetup -f --show /tmp/blank.img) ||
+	! good=$(losetup -f --show /tmp/good.img) ||
+	! "$VMEMCTL" format --bucket-size 64K --max-size 64M --no-zero "$good" >/dev/null; then
+	give_up "set up two loop disks"
+fi
+loading() {
+	[ "$(cat /sys/module/vmem/initstate 2>/dev/null)" = coming ] &&
+		[ -c /dev/vmem-control ]
+}
+echo "races: module init: attach while the load waits, hook_init_us=1000000"
+mark=$(dmesg | wc -l)
+insmod "$VMEM_KO" backing="$blank" hook_init_us=1000000 &
+ipid=$!
+ast=none
+if within 60 loading; then
+	"$VMEMCTL" attach "$good" >/tmp/attach.out 2>&1
+	ast=$?
+fi
+wait "$ipid"
+ist=$?
+st=1
+if [ "$ast" = none ]; then
+	what="the load never showed its control device"
+elif [ "$ast" = 0 ]; then
+	what="an attach got in while the module loaded"
+elif ! dmesg | tail -n +"$((mark + 1))" | grep -q 'still loading'; then
+	what="the attach failed, but not at the refused open: $(head -c 200 /tmp/attach.out)"
+elif [ "$ist" = 0 ]; then
+	what="the load with a blank backing= succeeded"
+elif [ -e /sys/module/vmem ] || ls /dev/vmem[0-9]* >/dev/null 2>&1; then
+	what="the failed load left the module or a device behind"
+else
+	what="the open was refused and the load failed alone"
+	st=0
+fi
+scenario "module init: no attach beside a loading module" "$mark" "$st" "$what"
+
+# e. A device's pool_uuid is read while a grow swaps the map's image and
+# frees the old one: the read must not use the freed image. The hook
+# holds the read across the grow; run boots with init_on_free=1, so a
+# read of the freed image finds zeros if it does not fault.
+# shellcheck disable=SC2119 # no module parameters
+if ! load_vmem || ! "$VMEMCTL" attach "$good" ||
+	! "$VMEMCTL" create --id 5 1M >/dev/null ||
+	! want=$(cat /sys/block/vmem5/vmem/pool_uuid) ||
+	! truncate -s 16M /tmp/good.img || ! losetup -c "$good"; then
+	give_up "set up vmem5 on a loop disk"
+fi
+echo "races: pool_uuid read across a grow, hook_uuid_show_us=1000000"
+mark=$(dmesg | wc -l)
+echo 1000000 >/sys/module/vmem/parameters/hook_uuid_show_us
+cat /sys/block/vmem5/vmem/pool_uuid >/tmp/uuid.out 2>&1 &
+rpid=$!
+in_hook() { grep -q vmem_hook "/proc/$rpid/stack" 2>/dev/null; }
+gst=none held=1
+if within 30 in_hook; then
+	"$VMEMCTL" grow >/tmp/grow.out 2>&1
+	gst=$?
+	in_hook
+	held=$?
+fi
+wait "$rpid"
+echo 0 >/sys/module/vmem/parameters/hook_uuid_show_us
+got=$(cat /tmp/uuid.out)
+st=1
+if [ "$gst" = none ]; then
+	what="the read never reached the hook"
+elif [ "$gst" != 0 ]; then
+	what="grow failed: $(head -c 200 /tmp/grow.out)"
+elif [ "$held" != 0 ]; then
+	what="the read left the hook before the grow ended"
+elif [ "$got" != "$want" ]; then
+	what="read '$got', the pool's uuid is '$want'"
+else
+	what="the read across the grow gave the pool's uuid"
+	st=0
+fi
+scenario "pool_uuid read across a grow" "$mark" "$st" "$what"
+
+check "races: delete vmem5" "$VMEMCTL" delete 5
+check "races: detach the loop pool" "$VMEMCTL" detach
 t_summary
