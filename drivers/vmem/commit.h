@@ -114,7 +114,8 @@ void vmem_commit_exit(struct vmem_pool *pool);
 
 /**
  * vmem_commit_changed() - note a change to commit
- * @pool: the pool; its meta_lock held, the change made
+ * @pool: the pool; its meta_lock held, the change made or, for one that
+ *	lock-free lookups see (an assignment), about to be made
  *
  * Starts the interval timer if it is not running.
  */

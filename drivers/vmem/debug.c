@@ -32,6 +32,9 @@ MODULE_PARM_DESC(hook_init_us, "Test only: delay module init once the control de
 module_param_named(hook_uuid_show_us, vmem_hook_us[VMEM_HOOK_UUID_SHOW],
 		   uint, 0644);
 MODULE_PARM_DESC(hook_uuid_show_us, "Test only: delay a read of a device's pool_uuid");
+module_param_named(hook_assign_us, vmem_hook_us[VMEM_HOOK_ASSIGN], uint,
+		   0644);
+MODULE_PARM_DESC(hook_assign_us, "Test only: delay provisioning once a bucket is in the map, the map lock held");
 
 void vmem_hook(enum vmem_hook h)
 {

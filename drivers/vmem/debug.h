@@ -24,6 +24,8 @@ enum vmem_hook {
 	VMEM_HOOK_INIT,
 	/* sysfs: a device's pool_uuid is being read */
 	VMEM_HOOK_UUID_SHOW,
+	/* provisioning: a bucket is in the map, the map lock held */
+	VMEM_HOOK_ASSIGN,
 	VMEM_HOOK_NR
 };
 

@@ -46,6 +46,7 @@
 #include <linux/blkdev.h>
 #include <linux/sched.h>
 #include "bucket.h"
+#include "debug.h"
 #include "vmem.h"
 
 /* Buckets unmapped per hold of the map lock */
@@ -149,14 +150,21 @@ static int vmem_prov_assign(struct vmem_pool *pool, struct vmem_dev *dev,
 			    u64 vb, u64 pb, enum vmem_set from)
 {
 	struct vmem_map *m = &pool->map;
-	int ret = vmem_map_assign(m, dev->id, vb, pb);
+	int ret;
 
+	/*
+	 * Counted before a lookup can find it: a write that finds the
+	 * bucket is followed by flushes that find a commit is needed. An
+	 * assignment that fails costs one commit with nothing in it.
+	 */
+	vmem_commit_changed(pool);
+	ret = vmem_map_assign(m, dev->id, vb, pb);
 	if (ret) {
 		vmem_map_put(m, pb, from);
 		vmem_budget_release(&m->dev[dev->id].used);
 		return ret;
 	}
-	vmem_commit_changed(pool);
+	vmem_hook(VMEM_HOOK_ASSIGN);
 	atomic64_inc(&pool->provisioned);
 	return 0;
 }

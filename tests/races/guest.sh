@@ -199,6 +199,39 @@ else
 fi
 scenario "pool_uuid read across a grow" "$mark" "$st" "$what"
 
+# f. A write finds a bucket the worker has just put in the map, and its
+# fsync's flush comes before the worker is done: that flush must still
+# commit the assignment, or a power cut loses the fsynced write (the
+# bucket free again on disk). The hook holds the worker there; with the
+# commit interval at 60 s only that flush can commit.
+ctl=/sys/class/misc/vmem-control
+commits() { cut -d' ' -f1 "$ctl/commit_stat"; }
+in_a_hook() { grep -qs vmem_hook /proc/[0-9]*/stack; }
+echo 60000 >"$ctl/commit_interval_ms"
+if ! dd if=/dev/zero of=/dev/vmem5 bs=4k count=1 oflag=direct conv=fsync status=none; then
+	fail "races: provision and commit vmem5's first bucket"
+fi
+echo "races: a flush after a write into a bucket being assigned, hook_assign_us=1000000"
+mark=$(dmesg | wc -l)
+c0=$(commits)
+echo 1000000 >/sys/module/vmem/parameters/hook_assign_us
+dd if=/dev/zero of=/dev/vmem5 bs=4k count=1 seek=16 oflag=direct status=none &
+apid=$!
+st=1
+if ! within 30 in_a_hook; then
+	what="the first write never reached the hook"
+elif ! dd if=/dev/zero of=/dev/vmem5 bs=4k count=1 seek=17 oflag=direct \
+	conv=fsync status=none; then
+	what="the second write or its fsync failed"
+elif [ "$(commits)" = "$c0" ]; then
+	what="the fsync ended with no commit of the bucket"
+else
+	what="the fsync ended after a commit"
+	st=0
+fi
+wait "$apid"
+echo 0 >/sys/module/vmem/parameters/hook_assign_us
+scenario "flush after a write into a bucket being assigned commits it" "$mark" "$st" "$what"
 check "races: delete vmem5" "$VMEMCTL" delete 5
 check "races: detach the loop pool" "$VMEMCTL" detach
 t_summary
