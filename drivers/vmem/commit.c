@@ -94,6 +94,7 @@
 
 #include <linux/blkdev.h>
 #include <linux/slab.h>
+#include "debug.h"
 #include "vmem.h"
 
 /* Arm ahead of need: about this many bytes of buckets at a time */
@@ -111,6 +112,8 @@ void vmem_commit_set_ro(struct vmem_pool *pool, const char *what, int err)
 	WRITE_ONCE(pool->cm.ro, true);
 	pr_err("%pg: %s failed (%d): pool is read-only; writes fail with EIO until it is detached and attached again\n",
 	       pool->bdev, what, err);
+	/* No commit or zeroing will free space for parked writes now */
+	vmem_prov_unpark(pool);
 }
 
 void vmem_commit_changed(struct vmem_pool *pool)
@@ -297,6 +300,7 @@ static void vmem_commit_run(struct vmem_pool *pool)
 	u64 seq, nsec;
 	int ret = 0;
 
+	vmem_hook(VMEM_HOOK_COMMIT);
 	mutex_lock(&c->mutex);
 	spin_lock_irq(&c->lock);
 	flushes = c->flushes;

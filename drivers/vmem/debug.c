@@ -35,6 +35,9 @@ MODULE_PARM_DESC(hook_uuid_show_us, "Test only: delay a read of a device's pool_
 module_param_named(hook_assign_us, vmem_hook_us[VMEM_HOOK_ASSIGN], uint,
 		   0644);
 MODULE_PARM_DESC(hook_assign_us, "Test only: delay provisioning once a bucket is in the map, the map lock held");
+module_param_named(hook_commit_us, vmem_hook_us[VMEM_HOOK_COMMIT], uint,
+		   0644);
+MODULE_PARM_DESC(hook_commit_us, "Test only: delay each commit before it begins");
 
 void vmem_hook(enum vmem_hook h)
 {

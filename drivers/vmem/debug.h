@@ -26,6 +26,8 @@ enum vmem_hook {
 	VMEM_HOOK_UUID_SHOW,
 	/* provisioning: a bucket is in the map, the map lock held */
 	VMEM_HOOK_ASSIGN,
+	/* group commit: a commit is about to begin, no lock held */
+	VMEM_HOOK_COMMIT,
 	VMEM_HOOK_NR
 };
 

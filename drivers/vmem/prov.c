@@ -126,6 +126,13 @@ static void vmem_prov_park(struct vmem_pool *pool, struct bio *bio,
 	spin_lock_irq(&pool->defer_lock);
 	bio_list_add(&pool->parked, bio);
 	spin_unlock_irq(&pool->defer_lock);
+	/*
+	 * Read-only since the worker looked: vmem_commit_set_ro() may have
+	 * unparked before this bio was parked. The lock orders its flag
+	 * before the list it emptied, and that list before this read.
+	 */
+	if (vmem_commit_ro(&pool->cm))
+		vmem_prov_unpark(pool);
 	if (commit)
 		vmem_commit_kick(pool);
 }

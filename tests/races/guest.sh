@@ -234,4 +234,65 @@ echo 0 >/sys/module/vmem/parameters/hook_assign_us
 scenario "flush after a write into a bucket being assigned commits it" "$mark" "$st" "$what"
 check "races: delete vmem5" "$VMEMCTL" delete 5
 check "races: detach the loop pool" "$VMEMCTL" detach
+
+# g. A write parked until a commit arms marked buckets, and the pool
+# turns read-only before that commit: nothing will arm or free buckets
+# any more, so the write must fail with EIO, not wait forever. A writer
+# uses up the armed buckets, one 4 KiB write per bucket, with the
+# metadata area failing (nothing writes it meanwhile: the commit
+# interval is 60 s); the hook holds the commit its park asks for; a
+# create, whose device-table write fails, turns the pool read-only
+# meanwhile. Last: a hung write keeps its device open.
+if ! truncate -s 600M /tmp/big.img ||
+	! "$VMEMCTL" format --bucket-size 4M --zero /tmp/big.img >/dev/null ||
+	! big=$(losetup -f --show /tmp/big.img) ||
+	! echo "0 $(blockdev --getsz "$big") linear $big 0" | dmsetup create vpl ||
+	! "$VMEMCTL" attach /dev/mapper/vpl ||
+	! echo 60000 >"$ctl/commit_interval_ms" ||
+	! "$VMEMCTL" create --id 6 1G >/dev/null ||
+	! within 30 test "$(commits)" -gt 0; then
+	give_up "set up a format-zeroed pool with armed buckets"
+fi
+ds=$("$VMEMCTL" dump --json /tmp/big.img | tr ',{}' '[\n*]' |
+	sed -n 's/^ *"data_start_bytes": \([0-9]*\)$/\1/p')
+ds=$((${ds:-0} / 512))
+sz=$(blockdev --getsz "$big")
+if [ "$ds" -le 0 ] || ! dmsetup suspend vpl ||
+	! printf '0 %s error\n%s %s linear %s %s\n' "$ds" "$ds" "$((sz - ds))" \
+		"$big" "$ds" | dmsetup load vpl ||
+	! dmsetup resume vpl; then
+	give_up "fail the pool's metadata area (sectors 0-$ds)"
+fi
+echo "races: a write parked for arming, the pool read-only before its commit; hook_commit_us=1000000"
+mark=$(dmesg | wc -l)
+echo 1000000 >/sys/module/vmem/parameters/hook_commit_us
+(
+	i=0
+	while [ $i -lt 149 ] && dd if=/dev/zero of=/dev/vmem6 bs=4k count=1 \
+		seek=$((i * 1024)) oflag=direct status=none; do
+		i=$((i + 1))
+	done
+	echo "$i" >/tmp/parked.n
+) 2>/tmp/parked.err &
+wpid=$!
+st=1
+if ! within 120 in_a_hook; then
+	what="no commit reached the hook"
+elif "$VMEMCTL" create --id 7 1M >/dev/null 2>&1; then
+	what="a create succeeded with the metadata area failing"
+elif [ "$(cat "$ctl/read_only")" != 1 ]; then
+	what="the failed create left the pool read-write"
+elif ! WITHIN_STEP=0.5 within 60 sh -c "! kill -0 $wpid 2>/dev/null"; then
+	what="the parked write still waits 60 s after the pool turned read-only"
+elif [ "$(cat /tmp/parked.n)" -ge 149 ]; then
+	what="no write parked"
+else
+	what="the parked write failed after $(cat /tmp/parked.n) buckets: $(head -c 80 /tmp/parked.err)"
+	st=0
+fi
+echo 0 >/sys/module/vmem/parameters/hook_commit_us
+scenario "a parked write ends when the pool turns read-only" "$mark" "$st" "$what"
+if [ "$st" = 0 ]; then
+	check "races: detach the read-only pool" "$VMEMCTL" detach
+fi
 t_summary
