@@ -754,7 +754,12 @@ static unsigned int vmem_wb_gather(struct vmem_wbuf *b, u64 used,
 	return n;
 }
 
-/* Write the @n listed records of a sealed buffer, in waves; wait */
+/*
+ * Write the @n listed records of a sealed buffer, in waves; wait. A
+ * wave's failed records are retried before the next wave goes: a later
+ * wave holds newer data of their blocks, which a retry after it would
+ * overwrite.
+ */
 static void vmem_wb_write_out(struct vmem_pool *pool, unsigned int n)
 {
 	struct vmem_wb *wb = vmem_wb_of(pool);
@@ -768,8 +773,8 @@ static void vmem_wb_write_out(struct vmem_pool *pool, unsigned int n)
 		     j++)
 			;
 		vmem_wb_write_wave(pool, &wb->recs[i], j - i, wb->runs);
+		vmem_wb_retry_failed(pool, &wb->recs[i], j - i, 0);
 	}
-	vmem_wb_retry_failed(pool, wb->recs, n, 0);
 	if (last)
 		pr_debug("%pg: a buffer needed %u waves\n", pool->bdev,
 			 last + 1);

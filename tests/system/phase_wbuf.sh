@@ -105,6 +105,41 @@ check "the fsync after that succeeds" \
 	dd if=/dev/zero of=/dev/vmem0 bs=4k count=0 conv=fsync status=none
 check "the data fsynced before the error reads back (but its first block)" \
 	cmp -s -i 4096 -n $(((1 << 20) - 4096)) /tmp/pat /dev/vmem0
+# Two writes to one block and one beside it, in one buffer: the older
+# write of the block and its neighbour go out merged (wave 0), the newer
+# one after them (wave 1). The merged write fails, on the neighbour's
+# block only: the older write, retried alone, must go before wave 1, not
+# over it. Where vmem0's block 1 is on the disk: found by its content.
+bb=$(($(cat $wb/bucket_bytes) / 512))
+tr '\0' '\347' </dev/zero | head -c 4096 >/tmp/mark
+dd if=/tmp/mark of=/dev/vmem0 bs=4k seek=1 oflag=direct conv=fsync status=none
+q=$(python3 - "$ds" "$bb" "$(cat $wb/total_buckets)" <<'PY'
+import os, sys
+ds, bb, n = map(int, sys.argv[1:])
+want = open("/tmp/mark", "rb").read()
+fd = os.open("/dev/mapper/wbp", os.O_RDONLY)
+for pb in range(n):
+    sector = ds + pb * bb + 8
+    if os.pread(fd, 4096, sector * 512) == want:
+        print(sector)
+        break
+PY
+)
+check "vmem0's block 1 found on the disk (sector ${q:-none})" test -n "$q"
+q=${q:-$ds}
+printf '%s\n' "0 $q linear /dev/vda 0" "$q 8 error" \
+	"$((q + 8)) $((sz - q - 8)) linear /dev/vda $((q + 8))" |
+	{ dmsetup suspend wbp && dmsetup load wbp && dmsetup resume wbp; }
+xfs_io -d -c "pwrite -q -S 0xaa 0 4k" -c "pwrite -q -S 0xbb 4k 4k" \
+	-c "pwrite -q -S 0xcc 0 4k" -c fsync /dev/vmem0 2>/tmp/waves.err
+echo "0 $sz linear /dev/vda 0" |
+	{ dmsetup suspend wbp && dmsetup load wbp && dmsetup resume wbp; }
+tr '\0' '\314' </dev/zero | head -c 4096 >/tmp/newer
+check "a failed merged write retried: the newer write of its block stays" \
+	cmp -s -n 4096 /tmp/newer /dev/vmem0
+check "... and the neighbour's loss was reported ($(head -c 60 /tmp/waves.err))" \
+	grep -q "Input/output error" /tmp/waves.err
+dd if=/dev/zero of=/dev/vmem0 bs=4k count=0 conv=fsync status=none
 check "detach" "$VMEMCTL" detach
 dmsetup remove wbp
 
