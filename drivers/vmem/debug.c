@@ -10,13 +10,20 @@
 #include "debug.h"
 
 /*
- * Longest delay a hook takes, so a typo cannot hang a test guest; long
- * enough for a device delete (about 150 ms on the debug kernel under
- * TCG) to fit into one
+ * Longest delay a hook takes, so a typo cannot hang a test guest: where
+ * it may sleep, long enough for a grow or a commit on the debug kernel
+ * under TCG on a busy host (over a second, seen in CI) to fit into one;
+ * where it spins, short enough for no lockup report
  */
-#define VMEM_HOOK_MAX_US	1000000U
+#define VMEM_HOOK_MAX_US	10000000U
+#define VMEM_HOOK_MAX_SPIN_US	1000000U
 
 static unsigned int vmem_hook_us[VMEM_HOOK_NR];
+/* Tasks in a hook now: what a test waits for before it races one */
+static atomic_t vmem_hooks_waiting = ATOMIC_INIT(0);
+
+module_param_named(hooks_waiting, vmem_hooks_waiting.counter, int, 0444);
+MODULE_PARM_DESC(hooks_waiting, "Test only: tasks delayed in a hook now");
 
 module_param_named(hook_io_enter_us, vmem_hook_us[VMEM_HOOK_IO_ENTER],
 		   uint, 0644);
@@ -45,9 +52,11 @@ void vmem_hook(enum vmem_hook h)
 
 	if (!us)
 		return;
+	atomic_inc(&vmem_hooks_waiting);
 	/* The debug kernel has PREEMPT_COUNT: preemptible() is exact */
 	if (preemptible())
 		fsleep(us);
 	else
-		mdelay(DIV_ROUND_UP(us, 1000));
+		mdelay(DIV_ROUND_UP(min(us, VMEM_HOOK_MAX_SPIN_US), 1000));
+	atomic_dec(&vmem_hooks_waiting);
 }

@@ -6,9 +6,11 @@
  * for every other kernel vmem_hook() is an empty inline and the module
  * has no hook parameters.
  *
- * Each hook point has a module parameter, hook_<point>_us (0644, 0 by
- * default): when non-zero, every pass through that point waits that
- * many microseconds (sleeping where it may, spinning otherwise).
+ * Each hook point has a module parameter, hook_<point>_us (0 by default;
+ * 0644, but hook_init_us, which only insmod can set, 0444): when
+ * non-zero, every pass through that point waits that many microseconds
+ * (sleeping where it may, up to 10 s; spinning otherwise, up to 1 s).
+ * hooks_waiting (0444) counts the tasks waiting in a hook now.
  */
 #ifndef _VMEM_DEBUG_H
 #define _VMEM_DEBUG_H
