@@ -45,6 +45,9 @@ MODULE_PARM_DESC(hook_assign_us, "Test only: delay provisioning once a bucket is
 module_param_named(hook_commit_us, vmem_hook_us[VMEM_HOOK_COMMIT], uint,
 		   0644);
 MODULE_PARM_DESC(hook_commit_us, "Test only: delay each commit before it begins");
+module_param_named(hook_wb_sync_us, vmem_hook_us[VMEM_HOOK_WB_SYNC], uint,
+		   0644);
+MODULE_PARM_DESC(hook_wb_sync_us, "Test only: delay a write buffer sync between reading its cycle and waiting for it");
 
 void vmem_hook(enum vmem_hook h)
 {

@@ -30,6 +30,8 @@ enum vmem_hook {
 	VMEM_HOOK_ASSIGN,
 	/* group commit: a commit is about to begin, no lock held */
 	VMEM_HOOK_COMMIT,
+	/* write buffer: a sync has read the cycle it waits for, not waiting yet */
+	VMEM_HOOK_WB_SYNC,
 	VMEM_HOOK_NR
 };
 

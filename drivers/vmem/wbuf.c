@@ -484,6 +484,18 @@ void vmem_wb_kick(struct vmem_pool *pool)
 		vmem_wb_seal_open(wb);
 }
 
+/*
+ * Cycle @t is done, or a switch-off wrote everything out since @offs was
+ * read: after one, the next switch-on restarts the cycles below @t
+ */
+static bool vmem_wb_synced(struct vmem_wb *wb, u64 t, unsigned long offs)
+{
+	if (atomic64_read(&wb->done) >= t)
+		return true;
+	/* Pairs with the release in vmem_wb_set() */
+	return smp_load_acquire(&wb->offs) != offs;
+}
+
 /**
  * vmem_wb_sync() - write out what is buffered now, and wait
  * @pool: the pool
@@ -494,10 +506,22 @@ void vmem_wb_kick(struct vmem_pool *pool)
 void vmem_wb_sync(struct vmem_pool *pool)
 {
 	struct vmem_wb *wb = vmem_wb_of(pool);
+	unsigned long offs;
+	int idx;
 	u64 t;
 
-	if (!READ_ONCE(wb->active))
+	/*
+	 * Look at the ring inside a read side, as a reader of the buffers
+	 * does: a switch-off cannot free or reset the ring meanwhile (its
+	 * second drain waits for this one)
+	 */
+	idx = srcu_read_lock(&pool->srcu);
+	if (!READ_ONCE(wb->active)) {
+		srcu_read_unlock(&pool->srcu, idx);
 		return;
+	}
+	/* Pairs with the release in vmem_wb_set() */
+	offs = smp_load_acquire(&wb->offs);
 	/*
 	 * A cycle a flush took may be emptied already and handed back to
 	 * the flusher: wait for it too, so the bios it resends are sent
@@ -505,7 +529,9 @@ void vmem_wb_sync(struct vmem_pool *pool)
 	 */
 	t = max_t(u64, vmem_wb_seal_open(wb),
 		  atomic64_read_acquire(&wb->taken));
-	wait_event(wb->done_wq, atomic64_read(&wb->done) >= t);
+	srcu_read_unlock(&pool->srcu, idx);
+	vmem_hook(VMEM_HOOK_WB_SYNC);
+	wait_event(wb->done_wq, vmem_wb_synced(wb, t, offs));
 	flush_workqueue(wb->wq);
 }
 
@@ -1472,6 +1498,13 @@ int vmem_wb_set(struct vmem_pool *pool, bool on)
 	WRITE_ONCE(wb->active, false);
 	/* Readers that still looked at the buffers are gone after this */
 	vmem_drain(pool);
+	/*
+	 * Syncs waiting for a cycle of this ring are done. Each read @offs
+	 * before this (in a read side the drain waited for), and sees it
+	 * change; the release pairs with the acquires in vmem_wb_sync()
+	 */
+	smp_store_release(&wb->offs, wb->offs + 1);
+	wake_up_all(&wb->done_wq);
 	hrtimer_cancel(&wb->timer);
 	flush_workqueue(wb->wq);
 	vmem_wb_free(wb);

@@ -91,7 +91,10 @@ struct vmem_wbuf {
  * @ring_lock: serializes opening the next buffer (vmem_wb_advance()),
  *	which sets its cycle and resets its state under it; the flusher
  *	reads that pair under it too. Irq-safe; nothing nests inside.
- * @done_wq: vmem_wb_sync() waits here for @done
+ * @done_wq: vmem_wb_sync() waits here for @done, or for @offs
+ * @offs: switch-offs that wrote everything out; set under
+ *	vmem_ctl_mutex, read lock-free (a sync that saw it change is
+ *	done: the next switch-on resets @done below the cycle it waits for)
  * @buf_bytes: size of each buffer
  * @mb: total size, in MiB, of the buffers the next switch-on allocates
  * @timer: seals the open buffer delay_us after its first write
@@ -127,6 +130,7 @@ struct vmem_wb {
 	atomic64_t iself;
 	spinlock_t ring_lock;		/* see above */
 	wait_queue_head_t done_wq;
+	unsigned long offs;
 	size_t buf_bytes;
 	unsigned int mb;
 	struct hrtimer timer;

@@ -232,6 +232,63 @@ fi
 wait "$apid"
 echo 0 >/sys/module/vmem/parameters/hook_assign_us
 scenario "flush after a write into a bucket being assigned commits it" "$mark" "$st" "$what"
+
+# h. A discard first waits for the buffered writes older than it
+# (vmem_wb_sync()). A write_buffer_mb change meanwhile writes everything
+# out, frees the ring and starts a new one at cycle 4: the discard must
+# go on, not wait until the new ring reaches the old one's cycle (on an
+# idle pool, forever; every later discard, delete and detach waits
+# behind it). The hook holds the discard between reading its cycle and
+# waiting for it, across the resize; 20 fsyncs first move the old ring
+# on, and the buffer's timer is long, so the new ring stays idle.
+wbsync=/sys/module/vmem/parameters/hook_wb_sync_us
+# advance N DEV: N cycles of the write buffer, a write and a flush each
+advance() {
+	local i
+	for i in $(seq "$1"); do
+		dd if=/dev/zero of="$2" bs=4k count=1 seek=$((16 + i % 8)) \
+			oflag=direct conv=fsync status=none || return
+	done
+}
+if ! "$VMEMCTL" write-buffer on --mb 2 --delay-us 100000 >/dev/null ||
+	! advance 20 /dev/vmem5; then
+	give_up "switch the write buffer on and write through it"
+fi
+cyc=$(cut -d' ' -f1 "$ctl/write_buffer_stat")
+echo "races: a discard across a write buffer resize, $cyc cycles written, hook_wb_sync_us=5000000"
+mark=$(dmesg | wc -l)
+echo 5000000 >"$wbsync"
+blkdiscard -o 0 -l 64K /dev/vmem5 2>/tmp/discard.err &
+dpid=$!
+st=1
+if ! within 30 in_a_hook; then
+	what="the discard never reached the hook"
+	echo 0 >"$wbsync"
+else
+	# The hook read its delay on entry: the resize's own sync runs free
+	echo 0 >"$wbsync"
+	if ! echo 4 >"$ctl/write_buffer_mb"; then
+		what="the resize failed"
+	elif ! in_a_hook; then
+		what="the discard left the hook before the resize ended"
+	elif ! WITHIN_STEP=0.5 within 60 sh -c "! kill -0 $dpid 2>/dev/null"; then
+		what="the discard still waits 60 s after the resize (the old ring was at cycle $cyc)"
+		# Move the new ring past that cycle, so the rest can run:
+		# through another device (the hung discard holds vmem5's
+		# inode lock, which dd's seek on it waits for)
+		"$VMEMCTL" create --id 9 1M >/dev/null &&
+			advance "$((cyc + 8))" /dev/vmem9 &&
+			"$VMEMCTL" delete 9
+	elif ! wait "$dpid"; then
+		what="the discard failed: $(head -c 80 /tmp/discard.err)"
+	else
+		what="the discard ended after the resize"
+		st=0
+	fi
+fi
+wait "$dpid" 2>/dev/null
+scenario "a discard across a write buffer resize ends" "$mark" "$st" "$what"
+check "races: switch the write buffer off" "$VMEMCTL" write-buffer off
 check "races: delete vmem5" "$VMEMCTL" delete 5
 check "races: detach the loop pool" "$VMEMCTL" detach
 
