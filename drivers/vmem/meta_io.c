@@ -533,15 +533,19 @@ out:
 }
 
 /*
- * A logical block with a copy to rewrite in both copies (a 4 KiB-block
- * disk): each rewrite writes the whole block, so a crash that tears one
- * of them on a drive without atomic 4 KiB writes could leave a sector of
- * that block with no good copy. Nothing safer can be done; say so.
+ * A block with a copy to rewrite in both copies, on a disk whose
+ * physical blocks hold several sectors (4 KiB-block and 512e disks):
+ * each rewrite writes the whole physical block (the drive reads,
+ * modifies and writes it back when the write is smaller), so a crash
+ * that tears one of them on a drive without atomic 4 KiB writes could
+ * leave a sector of that block with no good copy. Nothing safer can be
+ * done; say so.
  */
 static void vmem_meta_warn_blocks(struct vmem_pool *pool, const char *path,
 				  const struct vmem_map_copies *c)
 {
-	u64 per = bdev_logical_block_size(pool->bdev) >> SECTOR_SHIFT;
+	u64 per = max(bdev_logical_block_size(pool->bdev),
+		      bdev_physical_block_size(pool->bdev)) >> SECTOR_SHIFT;
 	u64 n = pool->map.geom.meta_sectors, s, end;
 
 	if (per == 1)

@@ -138,6 +138,37 @@ bad_sectors "copies: copy A map bad sectors" 10 2 "copy A is damaged"
 # --- copy B of the same
 bad_sectors "copies: copy B bad sectors" 1024 3 "copy B is damaged"
 bad_sectors "copies: copy B map bad sectors" 1034 2 "copy B is damaged"
+
+# --- a 512e disk (512-byte sectors, 4 KiB physical blocks): copy A of
+# map sector 0 and copy B of map sector 1 damaged. Both sit in image
+# block 8..15; the drive rewrites a whole physical block for each of
+# them, so a torn rewrite of one could lose the other in both copies:
+# attach rewrites them and says so, naming the block
+t="copies: 512e disk"
+rmmod scsi_debug 2>/dev/null
+if modprobe sd_mod && modprobe scsi_debug dev_size_mb=64 opts=0 physblk_exp=3 &&
+	within 10 sh -c "ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block/" &&
+	SD=/dev/$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block/ | head -n 1) &&
+	within 10 test -b "$SD" &&
+	test "$(blockdev --getss "$SD") $(blockdev --getpbsz "$SD")" = "512 4096" &&
+	"$VMEMCTL" format "$SD" >/dev/null; then
+	pass "$t: scsi_debug, 512-byte sectors in 4 KiB blocks, formatted"
+	sb=$("$VMEMCTL" dump --json "$SD" | python3 -c 'import json,sys; print(json.load(sys.stdin)["superblock"]["copy_b_sector"])')
+	head -c 512 /dev/urandom | dd of="$SD" bs=512 seek=10 conv=notrunc,nocreat oflag=direct status=none
+	head -c 512 /dev/urandom | dd of="$SD" bs=512 seek=$((sb + 11)) conv=notrunc,nocreat oflag=direct status=none
+	m=$(mark)
+	check "$t: copy A of map sector 0, copy B of map sector 1 damaged: attach" \
+		"$VMEMCTL" attach "$SD"
+	check "$t: ... rewrites both" \
+		klog_since "$m" "rewrote 2 damaged or older metadata copies"
+	check "$t: ... and logs their 4 KiB block as unsafe to rewrite" \
+		klog_since "$m" "metadata block at sector 8 has sectors to rewrite in both copies"
+	"$VMEMCTL" detach
+	check "$t: ... check clean" "$VMEMCTL" check "$SD"
+else
+	fail "$t: scsi_debug, 512-byte sectors in 4 KiB blocks, formatted"
+fi
+rmmod scsi_debug
 # --- copy A unreadable and unwritable: attach reads copy B, cannot
 # rewrite copy A, so the pool attaches read-only, writing nothing else:
 # its data can be read, writes fail
