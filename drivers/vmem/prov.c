@@ -696,9 +696,9 @@ static void vmem_prov_range(struct vmem_pool *pool, struct bio *bio)
 			if (ret == -EOPNOTSUPP)
 				ret = 0;
 		} else if (pb >= 0) {
-			ret = blkdev_issue_zeroout(pool->bdev,
-						   vmem_bucket_phys(pool, pb) + off,
-						   len, GFP_NOIO, flags);
+			ret = vmem_zeroout(pool,
+					   vmem_bucket_phys(pool, pb) + off,
+					   len, flags);
 		}
 		vmem_io_exit(pool, idx);
 		cond_resched();

@@ -283,6 +283,8 @@ void vmem_prov_forget_dev(struct vmem_pool *pool, struct vmem_dev *dev);
 void vmem_prov_quiesce(struct vmem_pool *pool, struct vmem_dev *dev);
 
 /* zero.c: zeroing extents and buckets */
+int vmem_zeroout(struct vmem_pool *pool, sector_t start, sector_t len,
+		 unsigned int flags);
 int vmem_zero_extents(struct vmem_pool *pool, const struct vmem_extent *e,
 		      unsigned int n);
 int vmem_zero_buckets(struct vmem_pool *pool, const u64 *pbs,

@@ -9,7 +9,9 @@
  * Zeroing uses the backing device's write-zeroes where it has one, and
  * writes of zero pages otherwise. Some devices advertise write-zeroes and
  * then fail it: a batch that fails is zeroed again extent by extent with
- * blkdev_issue_zeroout(), which falls back to zero pages by itself.
+ * vmem_zeroout(), which writes zero pages when write-zeroes fails (as
+ * blkdev_issue_zeroout() did by itself before 6.10; since, it does only
+ * when the device stopped advertising write-zeroes).
  *
  * The background zeroer takes buckets "to zero" (freed since attach),
  * zeroes them, flushes the backing device, and puts them in the armed
@@ -42,6 +44,67 @@
 #define VMEM_ZERO_PAUSE_MS	100
 static_assert(VMEM_ZERO_BATCH <= VMEM_PROV_BATCH);
 
+/* Write zero pages over @len sectors at @start, and wait */
+static int vmem_zero_pages(struct vmem_pool *pool, sector_t start,
+			   sector_t len)
+{
+	struct bio *bio = NULL;
+	unsigned int bytes;
+	int ret;
+
+	while (len) {
+		bio = blk_next_bio(bio, pool->bdev,
+				   min_t(sector_t, BIO_MAX_VECS,
+					 DIV_ROUND_UP(len, PAGE_SECTORS)),
+				   REQ_OP_WRITE, GFP_NOIO);
+		bio->bi_iter.bi_sector = start;
+		while (len) {
+			bytes = min_t(sector_t, len, PAGE_SECTORS) <<
+				SECTOR_SHIFT;
+			if (bio_add_page(bio, ZERO_PAGE(0), bytes, 0) != bytes)
+				break;
+			start += bytes >> SECTOR_SHIFT;
+			len -= bytes >> SECTOR_SHIFT;
+		}
+		cond_resched();
+	}
+	if (!bio)
+		return 0;
+	ret = submit_bio_wait(bio);
+	bio_put(bio);
+	return ret;
+}
+
+/**
+ * vmem_zeroout() - zero a range of the backing device and wait
+ * @pool: the pool
+ * @start: its first sector
+ * @len: its length, in sectors
+ * @flags: BLKDEV_ZERO_NOUNMAP or 0
+ *
+ * Write-zeroes where the device advertises it, else, or when it fails,
+ * zero pages, written here: from 6.10 on blkdev_issue_zeroout() falls
+ * back to them only when the device stopped advertising write-zeroes on
+ * the error, and before it would write them a second time after a
+ * failure of its own fallback. Return: 0 or an errno.
+ */
+int vmem_zeroout(struct vmem_pool *pool, sector_t start, sector_t len,
+		 unsigned int flags)
+{
+	int ret;
+
+	if (bdev_write_zeroes_sectors(pool->bdev)) {
+		ret = blkdev_issue_zeroout(pool->bdev, start, len, GFP_NOIO,
+					   flags | BLKDEV_ZERO_NOFALLBACK);
+		if (!ret || ret == -EINVAL)
+			return ret;
+		pr_warn_ratelimited("%pg: write-zeroes of sectors %llu-%llu failed (%d); writing zero pages\n",
+				    pool->bdev, (u64)start,
+				    (u64)(start + len - 1), ret);
+	}
+	return vmem_zero_pages(pool, start, len);
+}
+
 /**
  * vmem_zero_extents() - zero extents of the backing device and wait
  * @pool: the pool
@@ -49,8 +112,8 @@ static_assert(VMEM_ZERO_BATCH <= VMEM_PROV_BATCH);
  * @n: how many
  *
  * One chain of bios for all, waited for once; if that fails, they are
- * zeroed again one at a time with blkdev_issue_zeroout(), which writes
- * zero pages where the device has no working write-zeroes. The zeroes
+ * zeroed again one at a time with vmem_zeroout(), which writes zero
+ * pages where the device has no working write-zeroes. The zeroes
  * are written, not yet durable. Return: 0 or an errno.
  */
 int vmem_zero_extents(struct vmem_pool *pool, const struct vmem_extent *e,
@@ -73,8 +136,7 @@ int vmem_zero_extents(struct vmem_pool *pool, const struct vmem_extent *e,
 	pr_warn_ratelimited("%pg: zeroing %u extent(s) failed (%d); zeroing them one at a time\n",
 			    pool->bdev, n, ret);
 	for (i = 0; i < n; i++) {
-		ret = blkdev_issue_zeroout(pool->bdev, e[i].start, e[i].len,
-					   GFP_NOIO, 0);
+		ret = vmem_zeroout(pool, e[i].start, e[i].len, 0);
 		if (ret) {
 			pr_err_ratelimited("%pg: cannot zero sectors %llu-%llu: %d\n",
 					   pool->bdev, e[i].start,
