@@ -81,14 +81,19 @@ out_free:
 	return ret;
 }
 
+/* Refuse @what, a command or a sysfs file, for want of a pool */
+static int vmem_ctl_no_pool(const char *what)
+{
+	pr_err_ratelimited("%s: no pool attached\n", what);
+	return -ENODEV;
+}
+
 static int vmem_ctl_detach(void)
 {
 	int ret;
 
-	if (!vmem_pool) {
-		pr_err_ratelimited("detach: no pool attached\n");
-		return -ENODEV;
-	}
+	if (!vmem_pool)
+		return vmem_ctl_no_pool("detach");
 	ret = vmem_pool_detach(vmem_pool);
 	if (!ret)
 		vmem_pool = NULL;
@@ -166,11 +171,9 @@ static int vmem_ctl_dev_cmd(unsigned int cmd, void __user *arg)
 		pr_err_ratelimited("%s: unknown flags or reserved fields set\n", name);
 		return -EINVAL;
 	}
-	if (!vmem_pool) {
-		if (cmd != VMEM_CTL_GET_DEV)
-			pr_err_ratelimited("%s: no pool attached\n", name);
-		return -ENODEV;
-	}
+	if (!vmem_pool)
+		return cmd == VMEM_CTL_GET_DEV ? -ENODEV :
+		       vmem_ctl_no_pool(name);
 	if (c.id >= VMEM_MAX_DEVICES &&
 	    !(cmd == VMEM_CTL_CREATE && c.id == VMEM_CTL_ID_ANY)) {
 		pr_err_ratelimited("%s: device id %u out of range 0..%u\n", name, c.id,
@@ -293,10 +296,8 @@ static int vmem_ctl_grow(void __user *arg)
 				   g.size_bytes);
 		return -EINVAL;
 	}
-	if (!vmem_pool) {
-		pr_err_ratelimited("grow: no pool attached\n");
-		return -ENODEV;
-	}
+	if (!vmem_pool)
+		return vmem_ctl_no_pool("grow");
 	if ((g.flags & VMEM_CTL_GROW_AUTO) && !READ_ONCE(vmem_autogrow)) {
 		g.old_buckets = vmem_pool->map.geom.nr_buckets;
 		g.new_buckets = g.old_buckets;
@@ -459,12 +460,10 @@ static ssize_t commit_interval_ms_store(struct device *d,
 		return -EINVAL;
 	}
 	mutex_lock(&vmem_ctl_mutex);
-	if (vmem_pool) {
+	if (vmem_pool)
 		WRITE_ONCE(vmem_pool->cm.interval_ms, ms);
-	} else {
-		pr_err_ratelimited("commit_interval_ms: no pool attached\n");
-		ret = -ENODEV;
-	}
+	else
+		ret = vmem_ctl_no_pool("commit_interval_ms");
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret ? ret : len;
 }
@@ -523,8 +522,7 @@ static ssize_t write_buffer_store(struct device *d,
 			pr_info("%pg: write buffer %s\n", vmem_pool->bdev,
 				on ? "on" : "off");
 	} else {
-		pr_err_ratelimited("write_buffer: no pool attached\n");
-		ret = -ENODEV;
+		ret = vmem_ctl_no_pool("write_buffer");
 	}
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret ? ret : len;
@@ -559,12 +557,10 @@ static ssize_t write_buffer_delay_us_store(struct device *d,
 		return -EINVAL;
 	}
 	mutex_lock(&vmem_ctl_mutex);
-	if (vmem_pool) {
+	if (vmem_pool)
 		WRITE_ONCE(vmem_pool->wb.delay_us, us);
-	} else {
-		pr_err_ratelimited("write_buffer_delay_us: no pool attached\n");
-		ret = -ENODEV;
-	}
+	else
+		ret = vmem_ctl_no_pool("write_buffer_delay_us");
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret ? ret : len;
 }
@@ -596,12 +592,10 @@ static ssize_t write_buffer_mb_store(struct device *d,
 		return -EINVAL;
 	}
 	mutex_lock(&vmem_ctl_mutex);
-	if (vmem_pool) {
+	if (vmem_pool)
 		ret = vmem_wb_resize(vmem_pool, mb);
-	} else {
-		pr_err_ratelimited("write_buffer_mb: no pool attached\n");
-		ret = -ENODEV;
-	}
+	else
+		ret = vmem_ctl_no_pool("write_buffer_mb");
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret ? ret : len;
 }
@@ -691,8 +685,7 @@ static ssize_t scrub_store(struct device *d, struct device_attribute *a,
 	}
 	mutex_lock(&vmem_ctl_mutex);
 	if (!vmem_pool) {
-		pr_err_ratelimited("scrub: no pool attached\n");
-		ret = -ENODEV;
+		ret = vmem_ctl_no_pool("scrub");
 	} else {
 		ret = vmem_meta_scrub(vmem_pool);
 		if (ret)
