@@ -79,4 +79,18 @@ unzeroed() {
 	echo "${c:-0}"
 }
 
+# scsi_debug ARGS...: a fresh scsi_debug disk, loaded with ARGS (after
+# sd_mod, without which it makes no disk); its path in $SD, its
+# H:C:T:L in $SD_HCTL. Fails if it did not appear within 10 s.
+scsi_debug() {
+	local d=/sys/bus/pseudo/drivers/scsi_debug
+	rmmod scsi_debug 2>/dev/null
+	modprobe sd_mod && modprobe scsi_debug "$@" || return 1
+	within 10 sh -c "ls $d/adapter*/host*/target*/*/block/ >/dev/null 2>&1" ||
+		return 1
+	SD=/dev/$(ls $d/adapter*/host*/target*/*/block/ | head -n 1)
+	SD_HCTL=$(basename "$(ls -d $d/adapter*/host*/target*/[0-9]*:*)")
+	within 10 test -b "$SD"
+}
+
 t_summary() { return $T_FAILED; }

@@ -62,22 +62,22 @@ check "detach" "$VMEMCTL" detach
 losetup -d "$loop"
 umount /tmp/fat
 
-# zero_pages_after_failed_write_zeroes: on scsi_debug disk $sd ($hctl),
+# zero_pages_after_failed_write_zeroes: on scsi_debug disk $SD ($SD_HCTL),
 # every WRITE SAME failing, a first write into a dirty bucket
 zero_pages_after_failed_write_zeroes() {
 	local op m klog
 	check "$t: it advertises write-zeroes" \
-		test "$(cat "/sys/block/${sd#/dev/}/queue/write_zeroes_max_bytes")" -gt 0
-	tr '\0' '\377' </dev/zero | dd of="$sd" bs=1M count=64 iflag=fullblock \
+		test "$(cat "/sys/block/${SD#/dev/}/queue/write_zeroes_max_bytes")" -gt 0
+	tr '\0' '\377' </dev/zero | dd of="$SD" bs=1M count=64 iflag=fullblock \
 		oflag=direct status=none
 	check "$t: format over old data, without zeroing" \
-		sh -c "$VMEMCTL format --force --no-zero $sd >/dev/null"
-	check "$t: attach" "$VMEMCTL" attach "$sd"
+		sh -c "$VMEMCTL format --force --no-zero $SD >/dev/null"
+	check "$t: attach" "$VMEMCTL" attach "$SD"
 	check "$t: create vmem2" sh -c "$VMEMCTL create --id 2 32M >/dev/null"
 	# WRITE SAME(10) and (16): CHECK CONDITION, HARDWARE ERROR, internal
 	# target failure, every time
 	for op in 0x41 0x93; do
-		echo "2 1 $op 0 0 0x2 0x4 0x44 0x0" >"/sys/kernel/debug/scsi_debug/$hctl/error"
+		echo "2 1 $op 0 0 0x2 0x4 0x44 0x0" >"/sys/kernel/debug/scsi_debug/$SD_HCTL/error"
 	done
 	m=$(dmesg | wc -l)
 	check "$t: a first write succeeds" \
@@ -86,7 +86,7 @@ zero_pages_after_failed_write_zeroes() {
 	check "$t: ... write-zeroes failed, and zero pages were written" \
 		grep -q "write-zeroes of sectors .* failed (-[0-9]*); writing zero pages" <<<"$klog"
 	check "$t: ... the disk still advertises write-zeroes" \
-		test "$(cat "/sys/block/${sd#/dev/}/queue/write_zeroes_max_bytes")" -gt 0
+		test "$(cat "/sys/block/${SD#/dev/}/queue/write_zeroes_max_bytes")" -gt 0
 	check "$t: ... the rest of that bucket reads zeros" \
 		sh -c "cmp -s -n 4096 /dev/vmem2 /dev/zero &&
 		       cmp -s -i 8192 -n $(((1 << 20) - 8192)) /dev/vmem2 /dev/zero"
@@ -105,14 +105,9 @@ if [ "$kv" -lt 6010 ]; then
 else
 	t="write-zeroes failing, advertised"
 	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
-	sdd=/sys/bus/pseudo/drivers/scsi_debug
-	if modprobe sd_mod && modprobe scsi_debug dev_size_mb=64 opts=0 &&
-		within 10 sh -c "ls $sdd/adapter*/host*/target*/*/block/ >/dev/null 2>&1" &&
-		hctl=$(basename "$(ls -d $sdd/adapter*/host*/target*/[0-9]*:*)") &&
-		sd=/dev/$(ls $sdd/adapter*/host*/target*/*/block/ | head -n 1) &&
-		within 10 test -b "$sd" &&
-		test -w "/sys/kernel/debug/scsi_debug/$hctl/error"; then
-		pass "$t: scsi_debug disk $sd ($hctl) with error injection"
+	if scsi_debug dev_size_mb=64 opts=0 &&
+		test -w "/sys/kernel/debug/scsi_debug/$SD_HCTL/error"; then
+		pass "$t: scsi_debug disk $SD ($SD_HCTL) with error injection"
 		zero_pages_after_failed_write_zeroes
 	else
 		fail "$t: scsi_debug disk with error injection"

@@ -76,19 +76,8 @@ used=$("$VMEMCTL" dump --json /dev/mapper/cp | python3 -c 'import json,sys; prin
 # START..START+COUNT-1 will fail every read (once sdebug_bad is run; the
 # pool is formatted before); its name in $SD
 sdebug() {
-	rmmod scsi_debug 2>/dev/null
-	modprobe sd_mod &&
-		modprobe scsi_debug dev_size_mb=64 opts=0 \
-			medium_error_start="$1" medium_error_count="$2" ||
-		return 1
-	SD=
-	for _ in $(seq 50); do
-		SD=$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block 2>/dev/null | head -n 1)
-		[ -n "$SD" ] && [ -b "/dev/$SD" ] && break
-		sleep 0.2
-	done
-	SD=/dev/$SD
-	test -b "$SD"
+	scsi_debug dev_size_mb=64 opts=0 \
+		medium_error_start="$1" medium_error_count="$2"
 }
 sdebug_bad() { echo 2 >/sys/bus/pseudo/drivers/scsi_debug/opts; }
 
@@ -145,11 +134,7 @@ bad_sectors "copies: copy B map bad sectors" 1034 2 "copy B is damaged"
 # them, so a torn rewrite of one could lose the other in both copies:
 # attach rewrites them and says so, naming the block
 t="copies: 512e disk"
-rmmod scsi_debug 2>/dev/null
-if modprobe sd_mod && modprobe scsi_debug dev_size_mb=64 opts=0 physblk_exp=3 &&
-	within 10 sh -c "ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block/" &&
-	SD=/dev/$(ls /sys/bus/pseudo/drivers/scsi_debug/adapter*/host*/target*/*/block/ | head -n 1) &&
-	within 10 test -b "$SD" &&
+if scsi_debug dev_size_mb=64 opts=0 physblk_exp=3 &&
 	test "$(blockdev --getss "$SD") $(blockdev --getpbsz "$SD")" = "512 4096" &&
 	"$VMEMCTL" format "$SD" >/dev/null; then
 	pass "$t: scsi_debug, 512-byte sectors in 4 KiB blocks, formatted"
