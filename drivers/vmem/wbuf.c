@@ -375,7 +375,8 @@ bool vmem_wb_wait_hit(struct vmem_pool *pool, struct bio *bio, u64 phys,
 	struct vmem_wbuf *b;
 	u64 c;
 
-	if (!READ_ONCE(wb->active))
+	/* Pairs with the release in vmem_wb_set(): the ring is set up */
+	if (!smp_load_acquire(&wb->active))
 		return false;
 	for (;;) {
 		b = vmem_wb_find(wb, phys, bio->bi_iter.bi_size, &c);
@@ -433,7 +434,8 @@ bool vmem_wb_write(struct vmem_dev *dev, struct bio *bio, u64 phys,
 	struct vmem_wbuf *b;
 	int tries;
 
-	if (!READ_ONCE(wb->enabled) || need > wb->buf_bytes ||
+	/* Pairs with the release in vmem_wb_set(): the ring is set up */
+	if (!smp_load_acquire(&wb->enabled) || need > wb->buf_bytes ||
 	    bio->bi_iter.bi_size > VMEM_WB_MAX_WRITE)
 		goto direct;
 	for (tries = 0; tries < VMEM_WB_BUFS; tries++) {
@@ -480,7 +482,8 @@ void vmem_wb_kick(struct vmem_pool *pool)
 {
 	struct vmem_wb *wb = vmem_wb_of(pool);
 
-	if (READ_ONCE(wb->active))
+	/* Pairs with the release in vmem_wb_set(): the ring is set up */
+	if (smp_load_acquire(&wb->active))
 		vmem_wb_seal_open(wb);
 }
 
@@ -516,7 +519,8 @@ void vmem_wb_sync(struct vmem_pool *pool)
 	 * second drain waits for this one)
 	 */
 	idx = srcu_read_lock(&pool->srcu);
-	if (!READ_ONCE(wb->active)) {
+	/* Pairs with the release in vmem_wb_set(): the ring is set up */
+	if (!smp_load_acquire(&wb->active)) {
 		srcu_read_unlock(&pool->srcu, idx);
 		return;
 	}
@@ -1381,7 +1385,8 @@ bool vmem_wb_flush(struct vmem_dev *dev, struct bio *bio)
 
 	/* The buffers stay while this read side lasts (vmem_wb_set()) */
 	idx = vmem_io_enter(pool);
-	if (!READ_ONCE(wb->active))
+	/* Pairs with the release in vmem_wb_set(): the ring is set up */
+	if (!smp_load_acquire(&wb->active))
 		goto out;
 	taken = vmem_wb_flush_self(dev, bio);
 	if (taken)
@@ -1485,8 +1490,15 @@ int vmem_wb_set(struct vmem_pool *pool, bool on)
 		ret = vmem_wb_alloc(wb);
 		if (ret)
 			return ret;
-		WRITE_ONCE(wb->active, true);
-		WRITE_ONCE(wb->enabled, true);
+		/*
+		 * The ring before the flags: a reader that sees one set
+		 * (with acquire) sees the buffers and their states as
+		 * vmem_wb_alloc() left them, also where stores may be
+		 * reordered (arm64)
+		 */
+		smp_store_release(&wb->active, true);
+		/* The same for vmem_wb_write()'s acquire of @enabled */
+		smp_store_release(&wb->enabled, true);
 		return 0;
 	}
 	/* No new buffered write; each one in flight holds a read side */

@@ -99,9 +99,11 @@ struct vmem_wbuf {
  * @mb: total size, in MiB, of the buffers the next switch-on allocates
  * @timer: seals the open buffer delay_us after its first write
  * @delay_us: longest time written data stays only in memory
- * @enabled: new writes are buffered; read lock-free
+ * @enabled: new writes are buffered; set (with release, after the
+ *	ring) under vmem_ctl_mutex, read lock-free with acquire
  * @active: the buffers exist and may hold data (on, or being switched
- *	off); read lock-free, by readers under their in-flight read side
+ *	off); set like @enabled, read lock-free with acquire, by readers
+ *	under their in-flight read side
  * @bs: bioset for the merged writes
  * @wq: ordered workqueue of the flusher
  * @post_wq: sends the flush after a flush's write-out (wbuf.c)
