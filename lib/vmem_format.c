@@ -845,7 +845,7 @@ enum vmem_fault vmem_sb_choose(const struct vmem_sb *sb_a, u64 dev_bytes,
 			       bool rw, vmem_read_fn read, void *ctx,
 			       struct vmem_sb *sb, u64 *at)
 {
-	u64 sectors = dev_bytes / VMEM_SECTOR_SIZE, s;
+	u64 sectors = dev_bytes / VMEM_SECTOR_SIZE, s, only = 0;
 	enum vmem_fault f = VMEM_F_CSUM;
 	unsigned int k;
 
@@ -860,17 +860,37 @@ enum vmem_fault vmem_sb_choose(const struct vmem_sb *sb_a, u64 dev_bytes,
 			return f;
 	}
 	/*
+	 * A superblock A with its magic is torn or decayed, not replaced:
+	 * its version and copy_b, set by format and written the same ever
+	 * since, still say where copy B is, or that version 1 has none.
+	 * Only when copy_b is no probe place (the damage is there) is it
+	 * looked for.
+	 */
+	if (sb_a && le64_to_cpu(sb_a->magic) == VMEM_MAGIC) {
+		if (le32_to_cpu(sb_a->version) == 1)
+			return f;
+		only = le64_to_cpu(sb_a->copy_b);
+		if (le32_to_cpu(sb_a->version) != 2 ||
+		    !vmem_is_copy_b_probe(only))
+			only = 0;
+	}
+	/*
 	 * Copy B's, whose uuid sector 0 still carries if it can be read.
 	 * Every probe place before copy B's is copy A's or zeroed by format,
 	 * and the devices' data starts after copy B: so the probe ends at
-	 * the first superblock found, or at a place that cannot be read,
-	 * and copy A's table must not disown what it found.
+	 * the first superblock found, valid or not, or at a place that
+	 * cannot be read, and copy A's table must not disown what it found.
 	 */
 	for (k = 0; (s = vmem_copy_b_probe(k)) && s < sectors; k++) {
+		if (only && s != only)
+			continue;
 		if (read(ctx, s, sb))
 			break;
-		if (!vmem_sb_is_copy_b(sb, s, dev_bytes, sb_a))
+		if (!vmem_sb_is_copy_b(sb, s, dev_bytes, sb_a)) {
+			if (only || le64_to_cpu(sb->magic) == VMEM_MAGIC)
+				break;
 			continue;
+		}
 		*at = s;
 		if (vmem_sb_disowned(vmem_pool_id(sb), read, ctx, sb) ||
 		    read(ctx, s, sb))

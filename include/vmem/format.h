@@ -111,16 +111,21 @@
  * rule copy A is then the newer one, so no sequence number is needed
  * (the headers have no room for one; a lost write, a disk acknowledging
  * a write it never made, is the one failure this does not catch). The
- * superblock of copy B is found through the superblock of copy A, or,
- * when sector 0 cannot be read or holds a damaged superblock of the pool
- * (the magic with a bad checksum, or no magic but the pool's uuid), by
- * reading sector VMEM_COPY_B_MIN << k for k = 0, 1, ... up to the end of
- * the device: the first valid version 2 superblock whose copy_b is where
- * it was found is copy B's, unless copy A's device table and first map
- * sector (sectors 1..10) can be read and none carries its pool id. The
- * probe ends there, or at the first place that cannot be read: every
- * place before copy B is copy A's or zeroed by format, but the devices'
- * data lies after it and may hold anything. A sector 0 that names no
+ * superblock of copy B is found through the superblock of copy A. When
+ * that is damaged but keeps its magic (a torn or decayed write), its
+ * version and copy_b, which no write after format changes, still say
+ * where copy B's is (version 1: that there is none), and only that place
+ * is read, unless copy_b names no probe place below. When sector 0
+ * cannot be read or holds no magic but the pool's uuid, copy B's is
+ * looked for by reading sector VMEM_COPY_B_MIN << k for k = 0, 1, ... up
+ * to the end of the device: the first valid version 2 superblock whose
+ * copy_b is where it was found is copy B's, unless copy A's device table
+ * and first map sector (sectors 1..10) can be read and none carries its
+ * pool id. The probe ends at the first superblock (the magic), valid or
+ * not, or at the first place that cannot be read: every place before
+ * copy B is copy A's or zeroed by format, but the devices' data lies
+ * after it and may hold anything, a superblock carrying the pool's uuid
+ * (which is no secret) included. A sector 0 that names no
  * pool (zeros, another format's data) is not taken for a damaged
  * superblock: that would be a guess ("vmemctl repair
  * --superblock-from-copy" restores it when asked).

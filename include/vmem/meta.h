@@ -396,6 +396,14 @@ static inline u64 vmem_copy_b_probe(unsigned int k)
 	return k < 54 ? VMEM_COPY_B_MIN << k : 0;
 }
 
+/* Is @sector one of the vmem_copy_b_probe() places? */
+static inline bool vmem_is_copy_b_probe(u64 sector)
+{
+	u64 k = sector / VMEM_COPY_B_MIN;	/* a power of 2: a shift */
+
+	return !(sector & (VMEM_COPY_B_MIN - 1)) && k && !(k & (k - 1));
+}
+
 /**
  * vmem_sb_is_copy_b() - is @sb, read at sector @sector, a copy B superblock?
  * @sb: the sector read
@@ -434,10 +442,13 @@ typedef int (*vmem_read_fn)(void *ctx, u64 sector, void *buf);
  * valid version 2 superblock found at a vmem_copy_b_probe() place that
  * says it is there (vmem_sb_is_copy_b()), checked with @rw, unless copy
  * A's device table and first map sector (sectors 1..10) can be read and
- * none names its pool. The probe ends at the first superblock found or
- * the first place that cannot be read: the places before copy B's are
- * metadata or zeroed by format, those after it may hold a device's
- * data, so a later find is not trusted. A sector 0 that names no
+ * none names its pool. A damaged superblock A that keeps its magic
+ * names the one place to read (its copy_b, when that is a probe place)
+ * or, with version 1, that there is none. The probe ends at the first
+ * superblock found, valid or not, or the first place that cannot be
+ * read: the places before copy B's are metadata or zeroed by format,
+ * those after it may hold a device's data, so a later find is not
+ * trusted. A sector 0 that names no
  * pool (zeros, another format's data) is not taken for a damaged one:
  * that would be a guess. A superblock A with a valid checksum and a fault
  * is refused as it is.

@@ -583,6 +583,74 @@ static void copies_forged_sb(void)
 	free(p.img);
 }
 
+/*
+ * The probe ends at the first superblock it finds, valid or not: past
+ * copy B's superblock, damaged but readable, a superblock in a device's
+ * data carrying this pool's uuid (which any user can read in sysfs) is
+ * not taken. A superblock A that keeps its magic names copy B's place
+ * itself, or (version 1) says there is none: nothing is probed then.
+ */
+static void copies_forged_past_b(void)
+{
+	struct pool p, f, v1;
+	struct disk d, w;
+	struct load l;
+	u64 max, at, b;
+
+	pool_populated(&p, 2);
+	disk_new(&d, &p);
+	disk_format(&d, &p);
+	b = p.g.copy_b;
+	/* A superblock sealed as copy B's of this pool, at the next place */
+	for (max = GIB; max < 64 * GIB; max += 64 * MIB)
+		if (!vmem_geom_layout(GIB, 1, max, 2, &f.g) &&
+		    f.g.copy_b == 2 * b)
+			break;
+	EXPECT(f.g.copy_b == 2 * b && f.g.copy_b >= d.nsec);
+	f.img = calloc(f.g.meta_sectors, SEC);
+	if (!f.img)
+		abort();
+	vmem_meta_init(f.img, &f.g, GIB >> VMEM_PAGE_SHIFT, uuid_a,
+		       1700000000, false);
+	d.forged_at = f.g.copy_b;
+	memcpy(d.forged, f.img, SEC);
+	/* Copy B's superblock damaged, its magic kept */
+	d.buf[b * SEC + 40] ^= 0xff;
+	/* ... sector 0 unreadable: the probe ends at copy B's */
+	d.bad[0] = 1;
+	EXPECT(load_refused(&d, VMEM_F_CSUM, &at) && !at);
+	/* ... sector 0 torn, its magic kept: only copy B's place is read */
+	d.bad[0] = 0;
+	d.buf[80] ^= 0xff;
+	EXPECT(load_refused(&d, VMEM_F_CSUM, &at) && !at);
+	/* Copy B's superblock intact again: found */
+	d.buf[b * SEC + 40] ^= 0xff;
+	EXPECT(load_is(&d, &p, p.img, &l) && l.at == b);
+	load_free(&l);
+	/* Copy B's place damaged in a torn superblock A: probed for, found */
+	((struct vmem_sb *)d.buf)->copy_b = htole64(b + 1);
+	EXPECT(load_is(&d, &p, p.img, &l) && l.at == b);
+	load_free(&l);
+
+	/*
+	 * Version 1, superblock A torn: it has no copy B, so a superblock
+	 * of this pool at a probe place in its data is not taken
+	 */
+	pool_populated(&v1, 1);
+	disk_new(&w, &v1);
+	disk_format(&w, &v1);
+	EXPECT(f.g.copy_b >= w.nsec);
+	w.forged_at = f.g.copy_b;
+	memcpy(w.forged, f.img, SEC);
+	w.buf[40] ^= 1;
+	EXPECT(load_refused(&w, VMEM_F_CSUM, &at) && !at);
+	disk_free(&w);
+	disk_free(&d);
+	free(v1.img);
+	free(f.img);
+	free(p.img);
+}
+
 static void copies_pick(void)
 {
 	struct pool p;
@@ -998,6 +1066,7 @@ int main(void)
 	RUN(copies_both_bad);
 	RUN(copies_refuse_foreign);
 	RUN(copies_forged_sb);
+	RUN(copies_forged_past_b);
 	RUN(copies_torn_updates);
 	RUN(copies_torn_rewrite);
 	RUN(copies_torn_upgrade);
