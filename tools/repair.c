@@ -98,6 +98,7 @@ struct vctl_repair {
 	bool *fix_a;		/* per metadata sector: restore copy A */
 	bool *fix_b;		/* per metadata sector: restore copy B */
 	bool *deleting;		/* per device: finish its deletion */
+	u8 *merged;		/* the image as read, before vctl_plan() */
 	u64 changes;		/* entries, records and copies changed */
 	bool dry_run;
 	bool drop;		/* --drop-unreadable */
@@ -182,11 +183,11 @@ static bool vctl_plan_fault(struct vctl_repair *r, const struct vctl_fault *x)
 	return false;
 }
 
-/* Write sector @s of the merged image to copy @b, as it is, and sync */
-static int vctl_write_copy(struct vctl_repair *r, bool b, u64 s,
-			   const char *why)
+/* Write sector @s of image @img to copy @b, as it is, and sync */
+static int vctl_write_copy(struct vctl_repair *r, const u8 *img, bool b,
+			   u64 s, const char *why)
 {
-	u8 *sec = (u8 *)r->p.meta + s * VMEM_SECTOR_SIZE;
+	const u8 *sec = img + s * VMEM_SECTOR_SIZE;
 	u64 at = b ? vmem_copy_b_sector(&r->p.g, s) : s, index;
 	const char *kind = vmem_sector_kind(s, &index);
 	int ret;
@@ -213,13 +214,18 @@ static int vctl_write_meta_sector(struct vctl_repair *r, u64 s)
 	int ret;
 
 	vmem_meta_seal(r->p.meta, s, vmem_pool_id(&r->p.sb));
-	ret = vctl_write_copy(r, false, s, "");
+	ret = vctl_write_copy(r, r->p.meta, false, s, "");
 	if (!ret && r->p.g.version >= 2)
-		ret = vctl_write_copy(r, true, s, "");
+		ret = vctl_write_copy(r, r->p.meta, true, s, "");
 	return ret;
 }
 
-/* Restore the copies planned: copies A, then copies B */
+/*
+ * Restore the copies planned, copies A, then copies B, as they were read
+ * (sealed, as the other copy holds them): not with vctl_plan()'s changes,
+ * which vctl_write_dirty() writes after, to copy A first. So every
+ * sector keeps a valid copy whichever write is torn.
+ */
 static int vctl_write_copies(struct vctl_repair *r)
 {
 	int ret;
@@ -228,14 +234,16 @@ static int vctl_write_copies(struct vctl_repair *r)
 	for (s = 0; s < r->p.g.meta_sectors; s++) {
 		if (!r->fix_a[s])
 			continue;
-		ret = vctl_write_copy(r, false, s, ": restored from copy B");
+		ret = vctl_write_copy(r, r->merged, false, s,
+				      ": restored from copy B");
 		if (ret)
 			return ret;
 	}
 	for (s = 0; s < r->p.g.meta_sectors; s++) {
 		if (!r->fix_b[s])
 			continue;
-		ret = vctl_write_copy(r, true, s, ": restored from copy A");
+		ret = vctl_write_copy(r, r->merged, true, s,
+				      ": restored from copy A");
 		if (ret)
 			return ret;
 	}
@@ -527,11 +535,13 @@ int cmd_repair(int argc, char **argv)
 	r.fix_a = calloc(r.p.g.meta_sectors, sizeof(*r.fix_a));
 	r.fix_b = calloc(r.p.g.meta_sectors, sizeof(*r.fix_b));
 	r.deleting = calloc(VMEM_MAX_DEVICES, sizeof(*r.deleting));
-	if (!r.dirty || !r.fix_a || !r.fix_b || !r.deleting) {
+	r.merged = malloc(r.p.g.meta_sectors * VMEM_SECTOR_SIZE);
+	if (!r.dirty || !r.fix_a || !r.fix_b || !r.deleting || !r.merged) {
 		vctl_err("out of memory; nothing written");
 		ret = VCTL_ERROR;
 		goto out;
 	}
+	memcpy(r.merged, r.p.meta, r.p.g.meta_sectors * VMEM_SECTOR_SIZE);
 	if (!vctl_plan(&r)) {
 		ret = VCTL_REFUSED;
 		goto out;
@@ -555,6 +565,7 @@ out:
 	free(r.fix_a);
 	free(r.fix_b);
 	free(r.deleting);
+	free(r.merged);
 	free(r.fs.v);
 	vctl_pool_free(&r.p);
 	vctl_target_close(&r.t);

@@ -638,6 +638,40 @@ vmemctl_repair_killed() {
 	done
 }
 
+# A repair that restores a copy and also changes that sector (an
+# interrupted deletion whose copy B is older), its writes each torn in
+# turn (stopped before it, its sector then damaged): every sector keeps
+# one valid copy, and repair finishes the job
+vmemctl_repair_torn() {
+	local k offs off
+	command -v strace >/dev/null || { bad "no strace"; return; }
+	new_pool p.img 10G || return
+	"$IMGTOOL" dev p.img 1 32 0 1
+	"$IMGTOOL" map p.img 100 2 0
+	"$IMGTOOL" map p.img 101 2 1
+	IMGTOOL_COPY=A "$IMGTOOL" dev p.img 1 32 0 3	# deleting, in copy A
+	cp p.img base.img
+	strace -f -s 0 -e trace=pwrite64 -o trace "$V" repair p.img \
+		>/dev/null 2>&1
+	offs=$(sed -n 's/.*pwrite64(.*, \([0-9]*\)) *= .*/\1/p' trace)
+	[ "$(wc -w <<<"$offs")" -ge 4 ] || { bad "writes: $offs"; return; }
+	k=0
+	for off in $offs; do
+		k=$((k + 1))
+		cp base.img p.img
+		(strace -f -o /dev/null -e inject=pwrite64:signal=SIGKILL:when=$k \
+			"$V" repair p.img >/dev/null 2>&1; true) 2>/dev/null
+		"$IMGTOOL" flip p.img $((off + 40))
+		run "$V" check p.img
+		case "$out" in
+		*"both copies damaged"*)
+			bad "write $k (at $off) torn: a sector lost in both copies" ;;
+		esac
+		want_rc 0 "$V" repair p.img
+		want_rc 0 "$V" check p.img
+	done
+}
+
 vmemctl_repair_not_vmem() {
 	local sum
 	truncate -s 1G z.img
