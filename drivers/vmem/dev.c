@@ -129,6 +129,12 @@ static const struct attribute_group *vmem_dev_groups[] = {
 	NULL,
 };
 
+/* The longest discard or write-zeroes, in sectors: whole buckets */
+static unsigned int vmem_dev_max_range(struct vmem_pool *pool)
+{
+	return round_down(UINT_MAX >> SECTOR_SHIFT, pool->bucket_sectors);
+}
+
 /* A device's limits: the backing device's, stacked, then vmem's own */
 static void vmem_dev_limits(struct vmem_pool *pool, struct queue_limits *lim)
 {
@@ -141,11 +147,18 @@ static void vmem_dev_limits(struct vmem_pool *pool, struct queue_limits *lim)
 					 bdev_physical_block_size(backing));
 	lim->io_min = VMEM_LBS;
 	lim->chunk_sectors = pool->bucket_sectors;
-	/* Whole buckets are always freed; partial ranges pass down if able */
-	lim->max_hw_discard_sectors = UINT_MAX >> SECTOR_SHIFT;
-	lim->discard_granularity = VMEM_LBS;
+	/*
+	 * Whole buckets are always freed; partial ranges pass down if able.
+	 * The kernel cuts a large discard or write-zeroes at these limits
+	 * (and a discard at a multiple of the granularity), each piece on
+	 * its own: in whole buckets, so that no bucket is split between
+	 * two pieces (neither of which would free it) and no piece starts
+	 * off a 4 KiB block (which a 4 KiB-sector backing disk refuses).
+	 */
+	lim->max_hw_discard_sectors = vmem_dev_max_range(pool);
+	lim->discard_granularity = pool->bucket_sectors << SECTOR_SHIFT;
 	lim->discard_alignment = 0;
-	lim->max_write_zeroes_sectors = UINT_MAX >> SECTOR_SHIFT;
+	lim->max_write_zeroes_sectors = vmem_dev_max_range(pool);
 }
 
 /* A write cache with FUA always; rotation and stable pages as the backing */

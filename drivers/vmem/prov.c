@@ -625,10 +625,13 @@ static void vmem_prov_work(struct work_struct *work)
 
 /*
  * Unmap virtual buckets @vbs[0..n) of device @id; the next commit frees
- * them on disk. Return: 0 or -ENOMEM.
+ * them on disk. With @end other than U64_MAX, only while the device ends
+ * at or before sector @end: @vbs[0] is its last bucket, partly outside
+ * it, which a discard covered up to @end; a grow may have made more of
+ * the bucket readable and writable since. Return: 0 or -ENOMEM.
  */
 static int vmem_prov_unmap(struct vmem_pool *pool, u32 id, const u64 *vbs,
-			   unsigned int n)
+			   unsigned int n, u64 end)
 {
 	struct vmem_map *m = &pool->map;
 	unsigned int i;
@@ -636,6 +639,12 @@ static int vmem_prov_unmap(struct vmem_pool *pool, u32 id, const u64 *vbs,
 	s64 pb;
 
 	mutex_lock(&pool->meta_lock);
+	/* Under the lock a grow sets the capacity with */
+	if (end != U64_MAX &&
+	    m->dev[id].capacity_pages * VMEM_SECTORS_PER_PAGE > end) {
+		mutex_unlock(&pool->meta_lock);
+		return 0;
+	}
 	ret = vmem_commit_room(pool, n);
 	for (i = 0; i < n && !ret; i++) {
 		pb = vmem_map_unmap(m, id, vbs[i]);
@@ -650,8 +659,10 @@ static int vmem_prov_unmap(struct vmem_pool *pool, u32 id, const u64 *vbs,
 
 /*
  * Discard or write-zeroes, bucket by bucket. A discard of a whole bucket
- * unmaps it; a partial discard passes down if the backing device can;
- * write-zeroes zeroes provisioned ranges.
+ * (or of all of a device's last bucket that is inside the device, when
+ * its size is not a multiple of the bucket size) unmaps it; a partial
+ * discard passes down if the backing device can; write-zeroes zeroes
+ * provisioned ranges.
  */
 static void vmem_prov_range(struct vmem_pool *pool, struct bio *bio)
 {
@@ -664,6 +675,7 @@ static void vmem_prov_range(struct vmem_pool *pool, struct bio *bio)
 	};
 	unsigned int flags = bio->bi_opf & REQ_NOUNMAP ?
 			     BLKDEV_ZERO_NOUNMAP : 0;
+	sector_t cap = get_capacity(dev->disk);
 	u64 vbs[VMEM_FREE_BATCH];
 	u64 vb, off, len;
 	unsigned int n = 0;
@@ -680,9 +692,15 @@ static void vmem_prov_range(struct vmem_pool *pool, struct bio *bio)
 		if (discard && len == pool->bucket_sectors) {
 			vbs[n++] = vb;
 			if (n == VMEM_FREE_BATCH) {
-				ret = vmem_prov_unmap(pool, dev->id, vbs, n);
+				ret = vmem_prov_unmap(pool, dev->id, vbs, n,
+						      U64_MAX);
 				n = 0;
 			}
+			continue;
+		}
+		/* All of a device's last bucket that is inside the device */
+		if (discard && !off && it.sector >= cap) {
+			ret = vmem_prov_unmap(pool, dev->id, &vb, 1, it.sector);
 			continue;
 		}
 		if (discard && !bdev_max_discard_sectors(pool->bdev))
@@ -704,7 +722,7 @@ static void vmem_prov_range(struct vmem_pool *pool, struct bio *bio)
 		cond_resched();
 	}
 	if (n && !ret)
-		ret = vmem_prov_unmap(pool, dev->id, vbs, n);
+		ret = vmem_prov_unmap(pool, dev->id, vbs, n, U64_MAX);
 	if (ret)
 		vmem_bio_fail(bio, ret);
 	else
@@ -762,7 +780,7 @@ int vmem_prov_free_dev(struct vmem_pool *pool, u32 id)
 			}
 			mutex_unlock(&pool->meta_lock);
 			if (n)
-				ret = vmem_prov_unmap(pool, id, vbs, n);
+				ret = vmem_prov_unmap(pool, id, vbs, n, U64_MAX);
 			chunk += n;
 			index = n ? vbs[n - 1] + 1 : 0;
 			cond_resched();

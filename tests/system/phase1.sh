@@ -100,6 +100,28 @@ check "write-zeroes on a written range" blkdiscard -z /dev/vmem6
 check "after write-zeroes the device reads zeros" is_zero /dev/vmem6
 "$VMEMCTL" delete 5 >/dev/null; "$VMEMCTL" delete 6 >/dev/null
 
+# --- a discard of more than 4 GiB: the kernel cuts it into pieces at a
+# multiple of the discard granularity, each freeing only the buckets it
+# covers whole; and a device whose size is not whole buckets. A 4 KiB
+# block at the end of buckets 4095 and 8191 (where the pieces were cut
+# with a 4 KiB granularity) and in the last, 64 KiB bucket: one discard
+# of the device frees them all
+big=$(((9 << 30) + (64 << 10)))
+check "create vmem8, 9 GiB and 64 KiB (thin)" \
+	sh -c "$VMEMCTL create --id 8 $big >/dev/null"
+check "its discard granularity is the bucket size" \
+	test "$(cat /sys/block/vmem8/queue/discard_granularity)" = 1048576
+for blk in 255 $((4095 * 256 + 255)) $((8191 * 256 + 255)) $((big / 4096 - 1)); do
+	printf x | dd of=/dev/vmem8 bs=4096 seek=$blk conv=sync,notrunc \
+		oflag=direct status=none
+done
+check "four buckets written" \
+	test "$(cat /sys/block/vmem8/vmem/used_buckets)" = 4
+check "a discard of all 9 GiB frees all four" \
+	sh -c "blkdiscard /dev/vmem8 &&
+	       test \$(cat /sys/block/vmem8/vmem/used_buckets) = 0"
+check "delete vmem8" "$VMEMCTL" delete 8
+
 # --- budgets
 check "create vmem7 with a 4M budget" \
 	sh -c "$VMEMCTL create --id 7 --budget 4M 64M >/dev/null"

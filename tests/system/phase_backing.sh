@@ -99,6 +99,30 @@ zero_pages_after_failed_write_zeroes() {
 # blkdev_issue_zeroout() does not fall back to zero pages then; vmem
 # writes them itself. Before 6.10 the kernel falls back by itself, and
 # scsi_debug (before 6.7) has no error injection: not run there.
+# --- a disk of 4 KiB sectors: a write-zeroes of more than 4 GiB, which
+# the kernel cuts at the device's limit, in whole buckets (on 6.1 the
+# limit was used as it was, 8388607 sectors, and a piece not of whole
+# 4 KiB blocks reached the disk, which refused it)
+t="4 KiB sectors, write-zeroes over 4 GiB"
+if scsi_debug dev_size_mb=64 sector_size=4096 opts=0 &&
+	test "$(blockdev --getss "$SD")" = 4096 &&
+	"$VMEMCTL" format "$SD" >/dev/null && "$VMEMCTL" attach "$SD" &&
+	"$VMEMCTL" create --id 3 5G >/dev/null; then
+	pass "$t: a pool on scsi_debug, a 5 GiB device"
+	for blk in $((4095 * 256 + 255)) $((4096 * 256)); do
+		head -c 4096 /dev/urandom | dd of=/dev/vmem3 bs=4096 seek=$blk \
+			conv=notrunc oflag=direct status=none
+	done
+	check "$t: blkdiscard -z of the whole device" blkdiscard -z /dev/vmem3
+	check "$t: ... the blocks written read zeros" \
+		sh -c "dd if=/dev/vmem3 bs=4096 skip=$((4095 * 256 + 255)) count=2 iflag=direct status=none |
+		       cmp -s -n 8192 - /dev/zero"
+	check "$t: detach" "$VMEMCTL" detach
+else
+	fail "$t: a pool on scsi_debug, a 5 GiB device"
+fi
+rmmod scsi_debug
+
 kv=$(uname -r | awk -F. '{print $1 * 1000 + $2}')
 if [ "$kv" -lt 6010 ]; then
 	echo "note: zero pages after a failed write-zeroes: not run on $(uname -r), whose blkdev_issue_zeroout() falls back by itself"
