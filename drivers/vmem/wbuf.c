@@ -93,7 +93,10 @@
 #include "vmem.h"
 #include "wbuf.h"
 
-/* Every record starts with this much header, so its data is aligned */
+/*
+ * Every record starts with a header of @wb->hdr bytes, so its data is
+ * aligned: this many, or a page (vmem_wb_hdr_bytes())
+ */
 #define VMEM_WB_HDR		512
 /* Largest merged write */
 #define VMEM_WB_MAX_BYTES	SZ_1M
@@ -115,6 +118,7 @@
  * @phys: backing sector its data goes to
  * @dev: its device, alive while @idx is held
  * @bytes: data bytes after the header
+ * @hdr: header bytes before them (the ring's @hdr when it was written)
  * @idx: its in-flight read side, held until the data is written
  * @opf: REQ_SYNC, REQ_META and REQ_PRIO of the write
  * @wave: the flusher's: written after every older overlapping record
@@ -124,6 +128,7 @@ struct vmem_wb_rec {
 	u64 phys;
 	struct vmem_dev *dev;
 	u32 bytes;
+	u32 hdr;
 	int idx;
 	blk_opf_t opf;
 	u32 wave;
@@ -391,12 +396,13 @@ bool vmem_wb_wait_hit(struct vmem_pool *pool, struct bio *bio, u64 phys,
 }
 
 /* Copy @bio into the record at @off of @b and complete it */
-static void vmem_wb_fill(struct vmem_wbuf *b, u64 off, struct vmem_dev *dev,
-			 struct bio *bio, u64 phys, int srcu_idx)
+static void vmem_wb_fill(struct vmem_wbuf *b, u64 off, u32 hdr,
+			 struct vmem_dev *dev, struct bio *bio, u64 phys,
+			 int srcu_idx)
 {
 	struct vmem_wb_rec *rec = (void *)(b->data + off);
 	unsigned long start = bio_start_io_acct(bio);
-	u8 *dst = b->data + off + VMEM_WB_HDR;
+	u8 *dst = b->data + off + hdr;
 	struct bvec_iter iter;
 	struct bio_vec bv;
 
@@ -404,6 +410,7 @@ static void vmem_wb_fill(struct vmem_wbuf *b, u64 off, struct vmem_dev *dev,
 		.phys = phys,
 		.dev = dev,
 		.bytes = bio->bi_iter.bi_size,
+		.hdr = hdr,
 		.idx = srcu_idx,
 		.opf = bio->bi_opf & (REQ_SYNC | REQ_META | REQ_PRIO),
 	};
@@ -430,22 +437,25 @@ bool vmem_wb_write(struct vmem_dev *dev, struct bio *bio, u64 phys,
 {
 	struct vmem_pool *pool = dev->pool;
 	struct vmem_wb *wb = vmem_wb_of(pool);
-	u64 need = VMEM_WB_HDR + bio->bi_iter.bi_size, off, h;
 	struct vmem_wbuf *b;
+	u64 need, off, h;
 	int tries;
 
 	/* Pairs with the release in vmem_wb_set(): the ring is set up */
-	if (!smp_load_acquire(&wb->enabled) || need > wb->buf_bytes ||
-	    bio->bi_iter.bi_size > VMEM_WB_MAX_WRITE)
+	if (!smp_load_acquire(&wb->enabled))
+		goto direct;
+	need = wb->hdr + bio->bi_iter.bi_size;
+	if (need > wb->buf_bytes || bio->bi_iter.bi_size > VMEM_WB_MAX_WRITE)
 		goto direct;
 	for (tries = 0; tries < VMEM_WB_BUFS; tries++) {
 		h = atomic64_read_acquire(&wb->head);
 		b = &wb->buf[h % VMEM_WB_BUFS];
 		switch (vmem_wb_reserve(&b->state, wb->buf_bytes, need,
-					VMEM_WB_HDR + 4096, &off)) {
+					wb->hdr + 4096, &off)) {
 		case VMEM_WB_RESERVED:
 		case VMEM_WB_RESERVED_LAST:
-			vmem_wb_fill(b, off, dev, bio, phys, srcu_idx);
+			vmem_wb_fill(b, off, wb->hdr, dev, bio, phys,
+				     srcu_idx);
 			if (!off)
 				hrtimer_start(&wb->timer,
 					      ns_to_ktime(READ_ONCE(wb->delay_us) *
@@ -627,7 +637,7 @@ static void vmem_wb_end_io(struct bio *bio)
 /* Add the data of @rec to @bio, page by page */
 static void vmem_wb_add_pages(struct bio *bio, struct vmem_wb_rec *rec)
 {
-	u8 *p = (u8 *)rec + VMEM_WB_HDR;
+	u8 *p = (u8 *)rec + rec->hdr;
 	u32 left = rec->bytes;
 
 	flush_kernel_vmap_range(p, left);
@@ -645,7 +655,7 @@ static void vmem_wb_add_pages(struct bio *bio, struct vmem_wb_rec *rec)
 
 static unsigned int vmem_wb_vecs(struct vmem_wb_rec *rec)
 {
-	u8 *p = (u8 *)rec + VMEM_WB_HDR;
+	u8 *p = (u8 *)rec + rec->hdr;
 
 	return DIV_ROUND_UP(offset_in_page(p) + rec->bytes, PAGE_SIZE);
 }
@@ -776,7 +786,7 @@ static unsigned int vmem_wb_gather(struct vmem_wbuf *b, u64 used,
 	u64 off;
 
 	for (off = 0; off < used && n < max;
-	     off += VMEM_WB_HDR + rec->bytes) {
+	     off += rec->hdr + rec->bytes) {
 		rec = (void *)(b->data + off);
 		rec->status = BLK_STS_OK;
 		recs[n++] = rec;
@@ -1248,7 +1258,7 @@ static bool vmem_wb_flush_self(struct vmem_dev *dev, struct bio *bio)
 		return false;
 	s = vmem_wb_unpack(atomic64_read(&b->state));
 	if (!s.used || s.sealed ||
-	    s.used > VMEM_WB_SELF_RECS * (VMEM_WB_HDR + VMEM_WB_MAX_WRITE))
+	    s.used > VMEM_WB_SELF_RECS * (wb->hdr + VMEM_WB_MAX_WRITE))
 		return false;
 	/* Writers inside: the last one out hands it to the flusher */
 	if (!vmem_wb_seal(&b->state))
@@ -1429,7 +1439,7 @@ static int vmem_wb_alloc(struct vmem_wb *wb)
 	int i;
 
 	wb->buf_bytes = bytes;
-	wb->nrecs = bytes / (VMEM_WB_HDR + 4096) + 1;
+	wb->nrecs = bytes / (wb->hdr + 4096) + 1;
 	wb->nwaves = roundup_pow_of_two(2 * (bytes >> 12) + 2);
 	wb->recs = kvmalloc_array(wb->nrecs, sizeof(*wb->recs), GFP_KERNEL);
 	wb->runs = kvmalloc_array(wb->nrecs, sizeof(struct vmem_wb_run),
@@ -1469,6 +1479,22 @@ out_free:
 	return -ENOMEM;
 }
 
+/*
+ * Header bytes before each record's data. With VMEM_WB_HDR its data
+ * starts 512 bytes into a page, and the bio that writes it is cut into
+ * segments at 512-byte offsets, which a backing device with larger
+ * logical blocks or DMA alignment may refuse (dm-crypt with 4 KiB
+ * sectors fails each such bio, so every buffered write was lost): there,
+ * a page, so that every segment is whole pages.
+ */
+static u32 vmem_wb_hdr_bytes(struct block_device *bdev)
+{
+	if (bdev_logical_block_size(bdev) > VMEM_WB_HDR ||
+	    bdev_dma_alignment(bdev) >= VMEM_WB_HDR)
+		return PAGE_SIZE;
+	return VMEM_WB_HDR;
+}
+
 /**
  * vmem_wb_set() - switch the write buffer on or off
  * @pool: the pool
@@ -1487,6 +1513,7 @@ int vmem_wb_set(struct vmem_pool *pool, bool on)
 	if (on == READ_ONCE(wb->active))
 		return 0;
 	if (on) {
+		wb->hdr = vmem_wb_hdr_bytes(pool->bdev);
 		ret = vmem_wb_alloc(wb);
 		if (ret)
 			return ret;

@@ -96,6 +96,7 @@ struct vmem_wbuf {
  *	vmem_ctl_mutex, read lock-free (a sync that saw it change is
  *	done: the next switch-on resets @done below the cycle it waits for)
  * @buf_bytes: size of each buffer
+ * @hdr: bytes before each record's data (wbuf.c); set at switch-on
  * @mb: total size, in MiB, of the buffers the next switch-on allocates
  * @timer: seals the open buffer delay_us after its first write
  * @delay_us: longest time written data stays only in memory
@@ -134,6 +135,7 @@ struct vmem_wb {
 	wait_queue_head_t done_wq;
 	unsigned long offs;
 	size_t buf_bytes;
+	u32 hdr;
 	unsigned int mb;
 	struct hrtimer timer;
 	unsigned int delay_us;
