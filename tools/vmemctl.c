@@ -6,6 +6,7 @@
  * This file holds main(), the command table with every command's help
  * text, and the error reporting shared by the commands.
  */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include "vmemctl.h"
@@ -245,10 +246,20 @@ int vctl_usage(void)
 
 int vctl_bad_option(char **argv, int optind, int c)
 {
+	const char *arg = argv[optind - 1];
+	char opt[3] = { '-', (char)optopt, 0 };
+
+	/*
+	 * A long option is the argument getopt just passed; a short one may
+	 * sit inside a cluster ("-xn") that it has not passed yet: name it
+	 * by optopt
+	 */
+	if (strncmp(arg, "--", 2) && optopt > ' ' && optopt < 127)
+		arg = opt;
 	if (c == ':')
-		vctl_err("option '%s' needs an argument", argv[optind - 1]);
+		vctl_err("option '%s' needs an argument", arg);
 	else
-		vctl_err("unknown option '%s'", argv[optind - 1]);
+		vctl_err("unknown option '%s'", arg);
 	return vctl_usage();
 }
 

@@ -686,7 +686,11 @@ vmemctl_repair_not_vmem() {
 	want_rc 2 "$V" repair nonexistent.img && has "No such file" "$err"
 	want_rc 2 "$V" repair
 	want_rc 2 "$V" repair z.img z.img
-	want_rc 2 "$V" repair -x z.img
+	want_rc 2 "$V" repair -x z.img && has "unknown option '-x'" "$err"
+	# inside a cluster: named itself, not by the argument before it
+	want_rc 2 "$V" repair -xn z.img && has "unknown option '-x'" "$err"
+	want_rc 2 "$V" repair --bogus z.img &&
+		has "unknown option '--bogus'" "$err"
 }
 
 # ---- upgrade ----
