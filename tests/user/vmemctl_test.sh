@@ -241,6 +241,12 @@ vmemctl_format_refuses_pool() {
 	# ... or both
 	"$IMGTOOL" flip p.img $((1024 * 512 + 100))
 	want_rc 1 "$V" format p.img && has "damaged vmem pool" "$err"
+	# Its first 64 KiB zeroed (copy A gone), copy B whole: named too
+	want_rc 0 "$V" format --force p.img
+	dd if=/dev/zero of=p.img bs=64k count=1 conv=notrunc status=none
+	want_rc 1 "$V" format p.img &&
+		has "a vmem pool whose first 64 KiB are zeros (copy B of its superblock at sector 1024)" "$err"
+	want_rc 0 "$V" format --force p.img
 }
 
 vmemctl_format_refuses_ext4() {
