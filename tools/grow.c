@@ -111,7 +111,11 @@ static int vctl_grow_offline(const char *path, u64 size, bool dry_run)
 	if (ret)
 		goto out;
 	ret = VCTL_REFUSED;
-	faults += vctl_copy_faults(&p);
+	/*
+	 * And copies B older than copies A: grow rewrites whole 4 KiB blocks
+	 * of copy A, whose torn write would leave only the older copy B
+	 */
+	faults += vctl_copy_faults(&p) + p.nr_state[VMEM_COPIES_B_OLD];
 	if (faults) {
 		vctl_err("%s: %llu fault%s: repair the pool first (vmemctl check, vmemctl repair)",
 			 t.path, (unsigned long long)faults,

@@ -878,6 +878,16 @@ vmemctl_grow_refuses() {
 	"$IMGTOOL" flip p.img "$(sector_off 1035 40)"
 	truncate -s 4G p.img
 	want_rc 1 "$V" grow --offline p.img && has "repair the pool first" "$err"
+	# So is a copy B older than copy A (a crash between their writes):
+	# a torn write of copy A's block would roll the sector back
+	grow_pool || return
+	IMGTOOL_COPY=A "$IMGTOOL" map p.img 7 1 3
+	truncate -s 4G p.img
+	sum=$(meta_sum p.img)
+	want_rc 1 "$V" grow --offline p.img && has "repair the pool first" "$err"
+	eq "$(meta_sum p.img)" "$sum"
+	want_rc 0 "$V" repair p.img
+	want_rc 0 "$V" grow --offline p.img && has "grown to" "$out"
 	truncate -s 1G z.img
 	want_rc 1 "$V" grow --offline z.img && has "not a vmem pool" "$err"
 	want_rc 2 "$V" grow --offline
