@@ -6,6 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <glob.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,11 +16,52 @@
 #include <linux/fs.h>
 #include "vmemctl.h"
 
+/*
+ * Is the file @st a loop device's backing file? Writing under the loop
+ * device (a pool the module may have attached through it) is what the
+ * exclusive open of a block device prevents; the file has no such lock.
+ * Return: 0, or VCTL_ERROR after printing which loop device.
+ */
+static int vctl_loop_backed(const char *path, const struct stat *st)
+{
+	char file[4096], *nl;
+	struct stat bst;
+	glob_t g;
+	size_t i;
+	int ret = 0;
+	FILE *f;
+
+	if (glob("/sys/block/loop*/loop/backing_file", 0, NULL, &g))
+		return 0;
+	for (i = 0; i < g.gl_pathc && !ret; i++) {
+		f = fopen(g.gl_pathv[i], "re");
+		if (!f)
+			continue;
+		if (fgets(file, sizeof(file), f)) {
+			nl = strchr(file, '\n');
+			if (nl)
+				*nl = 0;
+			if (!stat(file, &bst) && bst.st_dev == st->st_dev &&
+			    bst.st_ino == st->st_ino) {
+				/* /sys/block/loopN/loop/backing_file */
+				*strchr(g.gl_pathv[i] + 11, '/') = 0;
+				vctl_err("%s: it backs /dev/%s: use that device (refused while a pool on it is attached), or detach it (losetup -d)",
+					 path, g.gl_pathv[i] + 11);
+				ret = VCTL_ERROR;
+			}
+		}
+		fclose(f);
+	}
+	globfree(&g);
+	return ret;
+}
+
 /**
  * vctl_target_open() - open a block device or a regular file
  * @t: result
  * @path: the target
- * @rw: open for writing (and, for a block device, exclusively)
+ * @rw: open for writing (and, for a block device, exclusively; a file
+ *	that backs a loop device is refused)
  *
  * Return: 0, or VCTL_ERROR after printing why.
  */
@@ -40,6 +83,8 @@ int vctl_target_open(struct vctl_target *t, const char *path, bool rw)
 		return VCTL_ERROR;
 	}
 	t->is_blk = S_ISBLK(st.st_mode);
+	if (!t->is_blk && rw && vctl_loop_backed(path, &st))
+		return VCTL_ERROR;
 	/* O_EXCL without O_CREAT: fails if the device is mounted or in use */
 	if (t->is_blk && rw)
 		flags |= O_EXCL;

@@ -1165,8 +1165,13 @@ vmemctl_format_loop_device() {
 	want_rc 0 "$V" dump --json "$dev" &&
 		eq "$(printf '%s' "$out" | jq .target_bytes)" 1073741824
 	want_rc 1 "$V" format "$dev" && has "vmem pool with 0 devices" "$err"
+	# The file under it: read, but not written behind the device's back
+	want_rc 0 "$V" check img
+	want_rc 2 "$V" repair img && has "img: it backs $dev" "$err"
+	want_rc 2 "$V" format --force img && has "it backs $dev" "$err"
 	losetup -d "$dev"
 	want_rc 0 "$V" check img
+	want_rc 0 "$V" repair img
 }
 
 for f in $(declare -F | awk '{ print $3 }' | grep '^vmemctl_'); do
