@@ -528,6 +528,26 @@ static void copies_refuse_foreign(void)
 }
 
 /*
+ * Pool @f, laid out on a 1 GiB disk with copy B at @at, its metadata
+ * made with @uuid: a superblock sealed as copy B's there
+ */
+static void forged_pool(struct pool *f, u64 at, const u8 *uuid)
+{
+	u64 max;
+
+	for (max = GIB; max < 64 * GIB; max += 64 * MIB)
+		if (!vmem_geom_layout(GIB, 1, max, 2, &f->g) &&
+		    f->g.copy_b == at)
+			break;
+	EXPECT(f->g.copy_b == at);
+	f->img = calloc(f->g.meta_sectors, SEC);
+	if (!f->img)
+		abort();
+	vmem_meta_init(f->img, &f->g, GIB >> VMEM_PAGE_SHIFT, uuid,
+		       1700000000, false);
+}
+
+/*
  * A superblock A torn: the probe for copy B's trusts only the first
  * superblock it finds, before any place it cannot read, and only when
  * copy A's device table does not disown it. A device's data past copy B
@@ -539,22 +559,14 @@ static void copies_forged_sb(void)
 	struct pool p, f;
 	struct disk d;
 	struct load l;
-	u64 max, at;
+	u64 at;
 
 	pool_populated(&p, 2);
 	disk_new(&d, &p);
 	disk_format(&d, &p);
 	/* Another pool whose copy B is at the next probe place, in data */
-	for (max = GIB; max < 64 * GIB; max += 64 * MIB)
-		if (!vmem_geom_layout(GIB, 1, max, 2, &f.g) &&
-		    f.g.copy_b == 2 * p.g.copy_b)
-			break;
-	EXPECT(f.g.copy_b == 2 * p.g.copy_b && f.g.copy_b >= d.nsec);
-	f.img = calloc(f.g.meta_sectors, SEC);
-	if (!f.img)
-		abort();
-	vmem_meta_init(f.img, &f.g, GIB >> VMEM_PAGE_SHIFT, uuid_b,
-		       1700000000, false);
+	forged_pool(&f, 2 * p.g.copy_b, uuid_b);
+	EXPECT(f.g.copy_b >= d.nsec);
 	d.forged_at = f.g.copy_b;
 	memcpy(d.forged, f.img, SEC);
 	d.buf[80] ^= 0xff;		/* superblock A torn */
@@ -595,23 +607,15 @@ static void copies_forged_past_b(void)
 	struct pool p, f, v1;
 	struct disk d, w;
 	struct load l;
-	u64 max, at, b;
+	u64 at, b;
 
 	pool_populated(&p, 2);
 	disk_new(&d, &p);
 	disk_format(&d, &p);
 	b = p.g.copy_b;
 	/* A superblock sealed as copy B's of this pool, at the next place */
-	for (max = GIB; max < 64 * GIB; max += 64 * MIB)
-		if (!vmem_geom_layout(GIB, 1, max, 2, &f.g) &&
-		    f.g.copy_b == 2 * b)
-			break;
-	EXPECT(f.g.copy_b == 2 * b && f.g.copy_b >= d.nsec);
-	f.img = calloc(f.g.meta_sectors, SEC);
-	if (!f.img)
-		abort();
-	vmem_meta_init(f.img, &f.g, GIB >> VMEM_PAGE_SHIFT, uuid_a,
-		       1700000000, false);
+	forged_pool(&f, 2 * b, uuid_a);
+	EXPECT(f.g.copy_b >= d.nsec);
 	d.forged_at = f.g.copy_b;
 	memcpy(d.forged, f.img, SEC);
 	/* Copy B's superblock damaged, its magic kept */
