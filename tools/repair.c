@@ -496,6 +496,8 @@ int cmd_repair(int argc, char **argv)
 
 	memset(&r, 0, sizeof(r));
 	r.t.fd = -1;
+	r.t.dfd = -1;
+	r.t.wfd = -1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":nDS", opts, NULL)) != -1) {
 		if (c == 'n')

@@ -16,6 +16,9 @@
 #include <linux/fs.h>
 #include "vmemctl.h"
 
+/* Largest direct write at a time (a bounce buffer of this size) */
+#define VCTL_DIRECT_CHUNK	(1024 * 1024)
+
 /*
  * Is the file @st a loop device's backing file? Writing under the loop
  * device (a pool the module may have attached through it) is what the
@@ -74,6 +77,7 @@ int vctl_target_open(struct vctl_target *t, const char *path, bool rw)
 	t->path = path;
 	t->fd = -1;
 	t->dfd = -1;
+	t->wfd = -1;
 	if (stat(path, &st)) {
 		vctl_err("%s: %s", path, strerror(errno));
 		return VCTL_ERROR;
@@ -127,8 +131,11 @@ void vctl_target_close(struct vctl_target *t)
 		close(t->fd);
 	if (t->dfd >= 0)
 		close(t->dfd);
+	if (t->wfd >= 0)
+		close(t->wfd);
 	t->fd = -1;
 	t->dfd = -1;
+	t->wfd = -1;
 }
 
 static int vctl_pread_at(struct vctl_target *t, void *buf, size_t len,
@@ -202,11 +209,62 @@ int vctl_read_sector(struct vctl_target *t, u64 sector, void *buf)
 	return ret;
 }
 
+/*
+ * Write @len bytes at @off of a block device with O_DIRECT, when they are
+ * whole logical blocks: through the page cache a write smaller than its
+ * 4 KiB page reads the page first, and fails where a sector of it is bad,
+ * which is what repair rewrites. The direct write drops the cached page.
+ * Return: 0 when written, 1 when not tried (not whole blocks, no direct
+ * open), VCTL_ERROR after printing why.
+ */
+static int vctl_pwrite_direct(struct vctl_target *t, const void *buf,
+			      size_t len, u64 off)
+{
+	size_t chunk = len < VCTL_DIRECT_CHUNK ? len : VCTL_DIRECT_CHUNK;
+	const char *p = buf;
+	unsigned int lbs;
+	ssize_t n;
+	void *b;
+
+	if (t->wfd < 0)
+		t->wfd = open(t->path, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (t->wfd < 0 || ioctl(t->wfd, BLKSSZGET, &lbs) || lbs < 512 ||
+	    lbs > 65536 || len % lbs || off % lbs || chunk % lbs ||
+	    posix_memalign(&b, 4096, chunk))
+		return 1;
+	while (len) {
+		if (chunk > len)
+			chunk = len;
+		memcpy(b, p, chunk);
+		n = pwrite(t->wfd, b, chunk, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)chunk) {
+			vctl_err("%s: write at byte %llu: %s", t->path,
+				 (unsigned long long)off,
+				 n < 0 ? strerror(errno) : "short write");
+			free(b);
+			return VCTL_ERROR;
+		}
+		p += chunk;
+		off += chunk;
+		len -= chunk;
+	}
+	free(b);
+	return 0;
+}
+
 /* Write exactly @len bytes at @off; 0 or VCTL_ERROR after printing why */
 int vctl_pwrite(struct vctl_target *t, const void *buf, size_t len, u64 off)
 {
 	const char *p = buf;
+	int ret;
 
+	if (t->is_blk) {
+		ret = vctl_pwrite_direct(t, buf, len, off);
+		if (ret <= 0)
+			return ret;
+	}
 	while (len) {
 		ssize_t n = pwrite(t->fd, p, len, off);
 

@@ -66,6 +66,7 @@ struct vctl_target {
 	const char *path;
 	int fd;
 	int dfd;	/* O_DIRECT, for sector reads of a block device */
+	int wfd;	/* O_DIRECT, for writes of whole blocks to one */
 	bool is_blk;
 	u64 bytes;
 };

@@ -128,6 +128,25 @@ bad_sectors "copies: copy A map bad sectors" 10 2 "copy A is damaged"
 bad_sectors "copies: copy B bad sectors" 1024 3 "copy B is damaged"
 bad_sectors "copies: copy B map bad sectors" 1034 2 "copy B is damaged"
 
+# --- vmemctl repair rewrites copies whose sectors cannot be read: its
+# writes go to the disk as whole logical blocks (O_DIRECT), not through
+# a 4 KiB page that the kernel would read first, and fail to
+t="copies: repair over unreadable sectors"
+if sdebug 1034 2 && "$VMEMCTL" format "$SD" >/dev/null; then
+	sdebug_bad
+	out=$("$VMEMCTL" repair "$SD" 2>&1)
+	check "$t: repair wrote copy B of map sector 0 ($(grep -m1 -E 'sector 1034|write at' <<<"$out"))" \
+		grep -q "wrote map sector 0, copy B (sector 1034 of $SD)" <<<"$out"
+	check "$t: ... and of map sector 1" \
+		grep -q "wrote map sector 1, copy B (sector 1035 of $SD)" <<<"$out"
+	echo 0 >/sys/bus/pseudo/drivers/scsi_debug/opts
+	check "$t: ... readable again, the pool checks clean" \
+		"$VMEMCTL" check "$SD"
+else
+	fail "$t: scsi_debug disk, sectors 1034..1035 unreadable"
+fi
+rmmod scsi_debug
+
 # --- a 512e disk (512-byte sectors, 4 KiB physical blocks): copy A of
 # map sector 0 and copy B of map sector 1 damaged. Both sit in image
 # block 8..15; the drive rewrites a whole physical block for each of
