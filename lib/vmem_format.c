@@ -841,12 +841,35 @@ static bool vmem_sb_disowned(u32 pool_id, vmem_read_fn read, void *ctx,
 	return readable;
 }
 
+/*
+ * Can the probe for copy B go on past @buf, read at a probe place that
+ * is not copy B's? Only when it is what copy A's extent holds: zeros (its
+ * map's room, format's padding) or one of its device-table or map
+ * sectors (damaged ones too: the magic is enough). Anything else is a
+ * device's data, where the probe must not look.
+ */
+static bool vmem_probe_passable(const void *buf)
+{
+	const struct vmem_blk_hdr *h = buf;
+	const u8 *p = buf;
+	unsigned int i;
+
+	if (le32_to_cpu(h->magic) == VMEM_MAP_MAGIC ||
+	    le32_to_cpu(h->magic) == VMEM_DEVT_MAGIC)
+		return true;
+	for (i = 0; i < VMEM_SECTOR_SIZE; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 enum vmem_fault vmem_sb_choose(const struct vmem_sb *sb_a, u64 dev_bytes,
 			       bool rw, vmem_read_fn read, void *ctx,
 			       struct vmem_sb *sb, u64 *at)
 {
-	u64 sectors = dev_bytes / VMEM_SECTOR_SIZE, s, only = 0;
+	u64 sectors = dev_bytes / VMEM_SECTOR_SIZE, below = sectors, s;
 	enum vmem_fault f = VMEM_F_CSUM;
+	u64 only = 0;
 	unsigned int k;
 
 	*at = 0;
@@ -861,33 +884,37 @@ enum vmem_fault vmem_sb_choose(const struct vmem_sb *sb_a, u64 dev_bytes,
 	}
 	/*
 	 * A superblock A with its magic is torn or decayed, not replaced:
-	 * its version and copy_b, set by format and written the same ever
-	 * since, still say where copy B is, or that version 1 has none.
-	 * Only when copy_b is no probe place (the damage is there) is it
-	 * looked for.
+	 * what format set and upgrade and grow write the same (copy_b,
+	 * data_start) still holds, but for one damaged field. Copy B is at
+	 * copy_b, and only there, when that is a probe place; otherwise
+	 * (version 1, which has none unless a torn upgrade wrote one below
+	 * its data; or copy_b damaged) no probe place from data_start on is
+	 * read: a device's data is there.
 	 */
 	if (sb_a && le64_to_cpu(sb_a->magic) == VMEM_MAGIC) {
-		if (le32_to_cpu(sb_a->version) == 1)
-			return f;
 		only = le64_to_cpu(sb_a->copy_b);
-		if (le32_to_cpu(sb_a->version) != 2 ||
-		    !vmem_is_copy_b_probe(only))
+		if (!vmem_is_copy_b_probe(only))
 			only = 0;
+		below = le64_to_cpu(sb_a->data_start);
+		below = !only && below < sectors / VMEM_SECTORS_PER_PAGE ?
+			below * VMEM_SECTORS_PER_PAGE : sectors;
 	}
 	/*
 	 * Copy B's, whose uuid sector 0 still carries if it can be read.
-	 * Every probe place before copy B's is copy A's or zeroed by format,
-	 * and the devices' data starts after copy B: so the probe ends at
-	 * the first superblock found, valid or not, or at a place that
-	 * cannot be read, and copy A's table must not disown what it found.
+	 * Every probe place before copy B's is copy A's metadata or zeroed
+	 * by format, and the devices' data starts after copy B: so the probe
+	 * ends at the first superblock found, valid or not, at a place that
+	 * cannot be read or holds neither zeros nor metadata (data), and
+	 * copy A's table must not disown what it found.
 	 */
-	for (k = 0; (s = vmem_copy_b_probe(k)) && s < sectors; k++) {
+	for (k = 0; (s = vmem_copy_b_probe(k)) && s < below; k++) {
 		if (only && s != only)
 			continue;
 		if (read(ctx, s, sb))
 			break;
 		if (!vmem_sb_is_copy_b(sb, s, dev_bytes, sb_a)) {
-			if (only || le64_to_cpu(sb->magic) == VMEM_MAGIC)
+			if (only || le64_to_cpu(sb->magic) == VMEM_MAGIC ||
+			    !vmem_probe_passable(sb))
 				break;
 			continue;
 		}

@@ -133,21 +133,15 @@ fail:
 u64 vctl_find_orphan_sb(struct vctl_target *t, struct vmem_sb *sb)
 {
 	u8 devt[VMEM_SECTOR_SIZE];
-	unsigned int k;
-	u64 s;
+	u64 at;
 
-	if (vctl_read_sector(t, VMEM_DEVT_START, devt))
+	/* The probe as with an unreadable sector 0: it ends where attach's does */
+	if (vctl_read_sector(t, VMEM_DEVT_START, devt) ||
+	    vmem_sb_choose(NULL, t->bytes, false, vctl_read_fn, t, sb, &at) ||
+	    !at)
 		return 0;
-	for (k = 0; (s = vmem_copy_b_probe(k)) &&
-	     s < t->bytes / VMEM_SECTOR_SIZE; k++) {
-		if (vctl_read_sector(t, s, sb) ||
-		    !vmem_sb_is_copy_b(sb, s, t->bytes, NULL))
-			continue;
-		if (!vmem_blk_validate(devt, VMEM_DEVT_MAGIC, 0,
-				       vmem_pool_id(sb)))
-			return s;
-	}
-	return 0;
+	return vmem_blk_validate(devt, VMEM_DEVT_MAGIC, 0, vmem_pool_id(sb)) ?
+	       0 : at;
 }
 
 static void vctl_pool_noreport(void *ctx, enum vmem_fault f,

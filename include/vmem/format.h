@@ -113,19 +113,22 @@
  * a write it never made, is the one failure this does not catch). The
  * superblock of copy B is found through the superblock of copy A. When
  * that is damaged but keeps its magic (a torn or decayed write), its
- * version and copy_b, which no write after format changes, still say
- * where copy B's is (version 1: that there is none), and only that place
- * is read, unless copy_b names no probe place below. When sector 0
- * cannot be read or holds no magic but the pool's uuid, copy B's is
- * looked for by reading sector VMEM_COPY_B_MIN << k for k = 0, 1, ... up
- * to the end of the device: the first valid version 2 superblock whose
- * copy_b is where it was found is copy B's, unless copy A's device table
- * and first map sector (sectors 1..10) can be read and none carries its
- * pool id. The probe ends at the first superblock (the magic), valid or
- * not, or at the first place that cannot be read: every place before
- * copy B is copy A's or zeroed by format, but the devices' data lies
- * after it and may hold anything, a superblock carrying the pool's uuid
- * (which is no secret) included. A sector 0 that names no
+ * copy_b and data_start, which no write after format changes (upgrade
+ * writes data_start the same), still hold but for one damaged field:
+ * copy B's is read at copy_b only, when that is a probe place below;
+ * otherwise (version 1, or copy_b damaged) the probe below reads no
+ * place from data_start on. When sector 0 cannot be read or holds no
+ * magic but the pool's uuid, copy B's is looked for by reading sector
+ * VMEM_COPY_B_MIN << k for k = 0, 1, ... up to the end of the device:
+ * the first valid version 2 superblock whose copy_b is where it was
+ * found is copy B's, unless copy A's device table and first map sector
+ * (sectors 1..10) can be read and none carries its pool id. Every place
+ * before copy B is copy A's metadata or zeroed by format, but the
+ * devices' data lies after it and may hold anything, a superblock
+ * carrying the pool's uuid (which is no secret) included: so the probe
+ * ends at the first superblock (the magic), valid or not, at the first
+ * place that cannot be read, and at the first that holds neither zeros
+ * nor a device-table or map sector. A sector 0 that names no
  * pool (zeros, another format's data) is not taken for a damaged
  * superblock: that would be a guess ("vmemctl repair
  * --superblock-from-copy" restores it when asked).

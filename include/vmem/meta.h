@@ -443,12 +443,13 @@ typedef int (*vmem_read_fn)(void *ctx, u64 sector, void *buf);
  * says it is there (vmem_sb_is_copy_b()), checked with @rw, unless copy
  * A's device table and first map sector (sectors 1..10) can be read and
  * none names its pool. A damaged superblock A that keeps its magic
- * names the one place to read (its copy_b, when that is a probe place)
- * or, with version 1, that there is none. The probe ends at the first
- * superblock found, valid or not, or the first place that cannot be
- * read: the places before copy B's are metadata or zeroed by format,
- * those after it may hold a device's data, so a later find is not
- * trusted. A sector 0 that names no
+ * names the one place to read (its copy_b, when that is a probe place),
+ * or else bounds the probe by its data_start. The probe ends at the
+ * first superblock found, valid or not, at the first place that cannot
+ * be read, and at the first that holds neither zeros nor metadata: the
+ * places before copy B's are metadata or zeroed by format, those after
+ * it may hold a device's data, so a later find is not trusted. A sector
+ * 0 that names no
  * pool (zeros, another format's data) is not taken for a damaged one:
  * that would be a guess. A superblock A with a valid checksum and a fault
  * is refused as it is.

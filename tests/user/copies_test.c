@@ -1054,6 +1054,28 @@ static void copies_torn_upgrade(void)
 	add_writes(&upd, &v2, v2.img, sb0, v2.g.copy_b, 1);
 	add_writes(&upd, &v2, v2.img, sb0, 0, 1);
 	run_update(&upd, &d, &v2);
+	/*
+	 * The last write torn elsewhere: superblock A's first 4 or 8 bytes
+	 * old (its checksum; version 1), or all from copy_b on (no copy B
+	 * named): copy B's is found, below the data, and taken
+	 */
+	for (s = 0; s < 3; s++) {
+		static const unsigned int cut[] = { 4, 8, 96 };
+		struct disk w;
+		struct load l;
+
+		disk_new(&w, &v2);
+		disk_format(&w, &v1);
+		memcpy(w.buf + v2.g.copy_b * SEC, v2.img, v2.g.meta_sectors * SEC);
+		memcpy(w.buf, v2.img, SEC);
+		if (s < 2)
+			memcpy(w.buf, v1.img, cut[s]);
+		else
+			memcpy(w.buf + cut[s], v1.img + cut[s], SEC - cut[s]);
+		EXPECT(load_is(&w, &v2, v2.img, &l) && l.at == v2.g.copy_b);
+		load_free(&l);
+		disk_free(&w);
+	}
 	free(body);
 	free(sb0);
 	disk_free(&d);

@@ -59,10 +59,21 @@ static void pool_populated(struct pool *p, u64 dev_bytes, u64 max_bytes)
 static void disk_formatted(struct disk *d, const struct pool *p,
 			   u64 dev_bytes)
 {
+	u64 s;
+	unsigned int k;
+
 	disk_new(d, p);
 	d->dev_bytes = dev_bytes;
 	memset(d->buf, 0xa5, d->nsec * SEC);
 	disk_format(d, p);
+	/* As vmemctl format: zeros at every probe place that is no copy's */
+	for (k = 0; (s = vmem_copy_b_probe(k)) && s < d->nsec; k++) {
+		bool in_b = s >= p->g.copy_b &&
+			    s < p->g.copy_b + p->g.meta_sectors;
+
+		if (s >= p->g.meta_sectors && !in_b)
+			memset(d->buf + s * SEC, 0, SEC);
+	}
 }
 
 struct load {
