@@ -29,8 +29,9 @@
  *
  * Structure. A ring of VMEM_WB_BUFS buffers; cycle c of the ring uses
  * buf[c % VMEM_WB_BUFS]. Writers fill the open buffer (cycle @head): one
- * CAS on its state word (wbuf_state.h) reserves a record (a 512-byte
- * header, then the data, which so stays sector aligned), the writer
+ * CAS on its state word (wbuf_state.h) reserves a record (a header of
+ * 512 bytes, or 4 KiB over a disk that needs it, then the data, which so
+ * stays aligned), the writer
  * copies its data in, marks its 4 KiB blocks in the buffer's filter,
  * leaves (one CAS) and completes its bio. A buffer is sealed when a
  * write does not fit, by the timer (delay_us after its first write), and
@@ -95,7 +96,7 @@
 
 /*
  * Every record starts with a header of @wb->hdr bytes, so its data is
- * aligned: this many, or a page (vmem_wb_hdr_bytes())
+ * aligned: this many, or more (vmem_wb_hdr_bytes())
  */
 #define VMEM_WB_HDR		512
 /* Largest merged write */
@@ -1484,15 +1485,19 @@ out_free:
  * starts 512 bytes into a page, and the bio that writes it is cut into
  * segments at 512-byte offsets, which a backing device with larger
  * logical blocks or DMA alignment may refuse (dm-crypt with 4 KiB
- * sectors fails each such bio, so every buffered write was lost): there,
- * a page, so that every segment is whole pages.
+ * sectors fails each such bio, so every buffered write was lost). There
+ * the header takes 4 KiB (the largest logical block vmem takes), or the
+ * DMA alignment, up to a page: records are whole 4 KiB blocks, so every
+ * segment then is too.
  */
 static u32 vmem_wb_hdr_bytes(struct block_device *bdev)
 {
-	if (bdev_logical_block_size(bdev) > VMEM_WB_HDR ||
-	    bdev_dma_alignment(bdev) >= VMEM_WB_HDR)
-		return PAGE_SIZE;
-	return VMEM_WB_HDR;
+	u32 align = bdev_dma_alignment(bdev) + 1;
+
+	if (bdev_logical_block_size(bdev) <= VMEM_WB_HDR &&
+	    align <= VMEM_WB_HDR)
+		return VMEM_WB_HDR;
+	return clamp_t(u32, align, VMEM_LBS, PAGE_SIZE);
 }
 
 /**
