@@ -244,17 +244,25 @@ int vctl_usage(void)
 	return VCTL_ERROR;
 }
 
+/* Is @a a cluster of short options ("-xn") holding @opt? */
+static bool vctl_in_cluster(const char *a, int opt)
+{
+	return a && a[0] == '-' && a[1] && a[1] != '-' && strchr(a + 1, opt);
+}
+
 int vctl_bad_option(char **argv, int optind, int c)
 {
 	const char *arg = argv[optind - 1];
 	char opt[3] = { '-', (char)optopt, 0 };
 
 	/*
-	 * A long option is the argument getopt just passed; a short one may
-	 * sit inside a cluster ("-xn") that it has not passed yet: name it
-	 * by optopt
+	 * getopt has passed a long option, and a short one that ends its
+	 * cluster; one inside a cluster ("-xn") it has not passed yet: name
+	 * an unknown short option by optopt, from either
 	 */
-	if (strncmp(arg, "--", 2) && optopt > ' ' && optopt < 127)
+	if (c == '?' && optopt > ' ' && optopt < 127 &&
+	    (vctl_in_cluster(argv[optind], optopt) ||
+	     vctl_in_cluster(arg, optopt)))
 		arg = opt;
 	if (c == ':')
 		vctl_err("option '%s' needs an argument", arg);

@@ -697,6 +697,8 @@ vmemctl_repair_not_vmem() {
 	want_rc 2 "$V" repair -xn z.img && has "unknown option '-x'" "$err"
 	want_rc 2 "$V" repair --bogus z.img &&
 		has "unknown option '--bogus'" "$err"
+	want_rc 2 "$V" repair --dry-run -xn z.img &&
+		has "unknown option '-x'" "$err"
 }
 
 # ---- upgrade ----
@@ -884,7 +886,9 @@ vmemctl_grow_refuses() {
 	IMGTOOL_COPY=A "$IMGTOOL" map p.img 7 1 3
 	truncate -s 4G p.img
 	sum=$(meta_sum p.img)
-	want_rc 1 "$V" grow --offline p.img && has "repair the pool first" "$err"
+	want_rc 1 "$V" grow --offline p.img &&
+		has "1 sector whose copy B is older than copy A" "$err" &&
+		has "run vmemctl repair first" "$err"
 	eq "$(meta_sum p.img)" "$sum"
 	want_rc 0 "$V" repair p.img
 	want_rc 0 "$V" grow --offline p.img && has "grown to" "$out"
