@@ -115,7 +115,14 @@ static int vctl_grow_offline(const char *path, u64 size, bool dry_run)
 	 * And copies B older than copies A: grow rewrites whole 4 KiB blocks
 	 * of copy A, whose torn write would leave only the older copy B
 	 */
-	faults += vctl_copy_faults(&p) + p.nr_state[VMEM_COPIES_B_OLD];
+	faults += vctl_copy_faults(&p);
+	if (!faults && p.nr_state[VMEM_COPIES_B_OLD]) {
+		vctl_err("%s: %llu sector%s whose copy B is older than copy A (a crash between their writes): run vmemctl repair first, or attach and detach the pool",
+			 t.path,
+			 (unsigned long long)p.nr_state[VMEM_COPIES_B_OLD],
+			 p.nr_state[VMEM_COPIES_B_OLD] == 1 ? "" : "s");
+		goto out;
+	}
 	if (faults) {
 		vctl_err("%s: %llu fault%s: repair the pool first (vmemctl check, vmemctl repair)",
 			 t.path, (unsigned long long)faults,
