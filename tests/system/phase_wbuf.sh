@@ -312,6 +312,7 @@ check "vmemctl check clean" "$VMEMCTL" check /dev/vda
 # the data reads back
 t="dm-crypt, 4 KiB sectors"
 key=$(printf '%064x%064x' 1 2)
+crypt_loop=
 truncate -s 64M /tmp/crypt.img
 if modprobe dm-crypt && crypt_loop=$(losetup -f --show /tmp/crypt.img) &&
 	dmsetup create vcrypt --table "0 131072 crypt aes-xts-plain64 $key 0 $crypt_loop 0 1 sector_size:4096" &&
@@ -339,8 +340,10 @@ if modprobe dm-crypt && crypt_loop=$(losetup -f --show /tmp/crypt.img) &&
 	rmmod vmem
 else
 	fail "$t: a pool on it, the write buffer on"
+	"$VMEMCTL" detach 2>/dev/null
+	rmmod vmem 2>/dev/null
 fi
 dmsetup remove vcrypt 2>/dev/null
-losetup -d "$crypt_loop" 2>/dev/null
+[ -n "$crypt_loop" ] && losetup -d "$crypt_loop"
 rm -f /tmp/crypt.img
 t_summary
