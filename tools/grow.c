@@ -87,7 +87,7 @@ static int vctl_grow_offline(const char *path, u64 size, bool dry_run)
 	struct vctl_pool p;
 	struct vmem_geom ng;
 	enum vmem_fault f;
-	u64 faults = 0, bytes;
+	u64 faults = 0, older = 0, bytes, i;
 	int ret;
 	u8 *meta;
 
@@ -116,11 +116,19 @@ static int vctl_grow_offline(const char *path, u64 size, bool dry_run)
 	 * of copy A, whose torn write would leave only the older copy B
 	 */
 	faults += vctl_copy_faults(&p);
-	if (!faults && p.nr_state[VMEM_COPIES_B_OLD]) {
+	/*
+	 * And device-table or map sectors whose copy B is older than copy A:
+	 * grow rewrites whole blocks of copy A, and a torn one would leave
+	 * only copy B's older state. An older superblock B is a grow cut
+	 * short, which this one finishes: its copy B is only a smaller pool.
+	 */
+	for (i = 0; i < p.nr_copies; i++)
+		if (p.copies[i].sector && p.copies[i].state == VMEM_COPIES_B_OLD)
+			older++;
+	if (!faults && older) {
 		vctl_err("%s: %llu sector%s whose copy B is older than copy A (a crash between their writes): run vmemctl repair first, or attach and detach the pool",
-			 t.path,
-			 (unsigned long long)p.nr_state[VMEM_COPIES_B_OLD],
-			 p.nr_state[VMEM_COPIES_B_OLD] == 1 ? "" : "s");
+			 t.path, (unsigned long long)older,
+			 older == 1 ? "" : "s");
 		goto out;
 	}
 	if (faults) {
