@@ -308,8 +308,8 @@ check "vmemctl check clean" "$VMEMCTL" check /dev/vda
 
 # A pool on dm-crypt with 4 KiB sectors, which fails every bio with a
 # segment that is not whole sectors: buffered writes reach it in whole
-# pages (the ring's records start on a page there), an fsync succeeds,
-# the data reads back
+# blocks (the records' data starts on a 4 KiB boundary there), an fsync succeeds,
+# the data reads back. (Its zeros decrypt to noise: format --force.)
 t="dm-crypt, 4 KiB sectors"
 key=$(printf '%064x%064x' 1 2)
 crypt_loop=
@@ -317,7 +317,7 @@ truncate -s 64M /tmp/crypt.img
 if modprobe dm-crypt && crypt_loop=$(losetup -f --show /tmp/crypt.img) &&
 	dmsetup create vcrypt --table "0 131072 crypt aes-xts-plain64 $key 0 $crypt_loop 0 1 sector_size:4096" &&
 	test "$(blockdev --getss /dev/mapper/vcrypt)" = 4096 &&
-	"$VMEMCTL" format /dev/mapper/vcrypt >/dev/null &&
+	"$VMEMCTL" format --force /dev/mapper/vcrypt >/dev/null &&
 	load_vmem write_buffer=1 && "$VMEMCTL" attach /dev/mapper/vcrypt &&
 	"$VMEMCTL" create --id 0 16M >/dev/null; then
 	pass "$t: a pool on it, the write buffer on"
