@@ -135,7 +135,7 @@ t="copies: repair over unreadable sectors"
 if sdebug 1034 2 && "$VMEMCTL" format "$SD" >/dev/null; then
 	sdebug_bad
 	out=$("$VMEMCTL" repair "$SD" 2>&1)
-	check "$t: repair wrote copy B of map sector 0 ($(grep -m1 -E 'sector 1034|write at' <<<"$out"))" \
+	check "$t: repair wrote copy B of map sector 0 ($(grep -m1 -E 'wrote map sector 0|write at' <<<"$out"))" \
 		grep -q "wrote map sector 0, copy B (sector 1034 of $SD)" <<<"$out"
 	check "$t: ... and of map sector 1" \
 		grep -q "wrote map sector 1, copy B (sector 1035 of $SD)" <<<"$out"
