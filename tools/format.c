@@ -45,29 +45,6 @@ enum vctl_zero { VCTL_ZERO_AUTO, VCTL_ZERO_YES, VCTL_ZERO_NO };
 #define VCTL_ZERO_CHUNK		(1024 * 1024)
 
 /*
- * Behind a first 64 KiB of zeros: a version 2 pool's copy B superblock,
- * where it says it is (the probe ends at the first superblock magic).
- * Return: its sector, or 0.
- */
-static u64 vctl_copy_b_behind_zeros(struct vctl_target *t)
-{
-	struct vmem_sb sb;
-	unsigned int k;
-	u64 s;
-
-	for (k = 0; (s = vmem_copy_b_probe(k)) &&
-	     s < t->bytes / VMEM_SECTOR_SIZE; k++) {
-		if (vctl_read_sector(t, s, &sb))
-			return 0;
-		if (vmem_sb_is_copy_b(&sb, s, t->bytes, NULL))
-			return s;
-		if (le64toh(sb.magic) == VMEM_MAGIC)
-			return 0;
-	}
-	return 0;
-}
-
-/*
  * Describe what the target holds into @what, or leave it empty when the
  * target may be formatted without --force.
  */
@@ -91,7 +68,8 @@ static int vctl_describe(struct vctl_target *t, char *what, size_t len)
 		ret = vctl_probe(t, &kind, &fmt);
 		if (ret)
 			return ret;
-		s = kind == VMEM_PAGE0_EMPTY ? vctl_copy_b_behind_zeros(t) : 0;
+		/* Behind zeros: a version 2 pool's copy B, still whole? */
+		s = kind == VMEM_PAGE0_EMPTY ? vctl_probe_copy_b(t) : 0;
 		if (s)
 			snprintf(what, len,
 				 "a vmem pool whose first 64 KiB are zeros (copy B of its superblock at sector %llu)",

@@ -135,13 +135,29 @@ u64 vctl_find_orphan_sb(struct vctl_target *t, struct vmem_sb *sb)
 	u8 devt[VMEM_SECTOR_SIZE];
 	u64 at;
 
-	/* The probe as with an unreadable sector 0: it ends where attach's does */
 	if (vctl_read_sector(t, VMEM_DEVT_START, devt) ||
 	    vmem_sb_choose(NULL, t->bytes, false, vctl_read_fn, t, sb, &at) ||
 	    !at)
 		return 0;
 	return vmem_blk_validate(devt, VMEM_DEVT_MAGIC, 0, vmem_pool_id(sb)) ?
 	       0 : at;
+}
+
+/**
+ * vctl_probe_copy_b() - where a copy B superblock is, read as attach
+ * looks for it when sector 0 cannot be read (its probe ends where
+ * attach's does), whether or not copy A's table disowns it
+ * @t: the target
+ *
+ * Return: its sector, or 0.
+ */
+u64 vctl_probe_copy_b(struct vctl_target *t)
+{
+	struct vmem_sb sb;
+	u64 at;
+
+	vmem_sb_choose(NULL, t->bytes, false, vctl_read_fn, t, &sb, &at);
+	return at;
 }
 
 static void vctl_pool_noreport(void *ctx, enum vmem_fault f,
