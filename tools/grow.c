@@ -111,10 +111,7 @@ static int vctl_grow_offline(const char *path, u64 size, bool dry_run)
 	if (ret)
 		goto out;
 	ret = VCTL_REFUSED;
-	/*
-	 * And copies B older than copies A: grow rewrites whole 4 KiB blocks
-	 * of copy A, whose torn write would leave only the older copy B
-	 */
+	/* And damaged copies, which check counts as faults too */
 	faults += vctl_copy_faults(&p);
 	/*
 	 * And device-table or map sectors whose copy B is older than copy A:
