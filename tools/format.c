@@ -52,6 +52,7 @@ static int vctl_describe(struct vctl_target *t, char *what, size_t len)
 {
 	enum vmem_page0_kind kind;
 	struct vctl_pool p;
+	struct vmem_sb b;
 	const char *fmt;
 	int ret;
 	u64 s;
@@ -69,7 +70,7 @@ static int vctl_describe(struct vctl_target *t, char *what, size_t len)
 		if (ret)
 			return ret;
 		/* Behind zeros: a version 2 pool's copy B, still whole? */
-		s = kind == VMEM_PAGE0_EMPTY ? vctl_probe_copy_b(t) : 0;
+		s = kind == VMEM_PAGE0_EMPTY ? vctl_probe_copy_b(t, &b) : 0;
 		if (s)
 			snprintf(what, len,
 				 "a vmem pool whose first 64 KiB are zeros (copy B of its superblock at sector %llu)",

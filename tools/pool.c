@@ -122,6 +122,23 @@ fail:
 }
 
 /**
+ * vctl_probe_copy_b() - where a copy B superblock is, read as attach
+ * looks for it when sector 0 cannot be read (its probe ends where
+ * attach's does), whether or not copy A's table disowns it
+ * @t: the target
+ * @sb: out: the superblock found
+ *
+ * Return: its sector, or 0.
+ */
+u64 vctl_probe_copy_b(struct vctl_target *t, struct vmem_sb *sb)
+{
+	u64 at;
+
+	vmem_sb_choose(NULL, t->bytes, false, vctl_read_fn, t, sb, &at);
+	return at;
+}
+
+/**
  * vctl_find_orphan_sb() - a copy B superblock behind a sector 0 that names
  * no pool (zeros, other data), whose device table follows sector 0
  * @t: the target
@@ -135,29 +152,11 @@ u64 vctl_find_orphan_sb(struct vctl_target *t, struct vmem_sb *sb)
 	u8 devt[VMEM_SECTOR_SIZE];
 	u64 at;
 
-	if (vctl_read_sector(t, VMEM_DEVT_START, devt) ||
-	    vmem_sb_choose(NULL, t->bytes, false, vctl_read_fn, t, sb, &at) ||
-	    !at)
+	if (vctl_read_sector(t, VMEM_DEVT_START, devt))
 		return 0;
-	return vmem_blk_validate(devt, VMEM_DEVT_MAGIC, 0, vmem_pool_id(sb)) ?
-	       0 : at;
-}
-
-/**
- * vctl_probe_copy_b() - where a copy B superblock is, read as attach
- * looks for it when sector 0 cannot be read (its probe ends where
- * attach's does), whether or not copy A's table disowns it
- * @t: the target
- *
- * Return: its sector, or 0.
- */
-u64 vctl_probe_copy_b(struct vctl_target *t)
-{
-	struct vmem_sb sb;
-	u64 at;
-
-	vmem_sb_choose(NULL, t->bytes, false, vctl_read_fn, t, &sb, &at);
-	return at;
+	at = vctl_probe_copy_b(t, sb);
+	return at && !vmem_blk_validate(devt, VMEM_DEVT_MAGIC, 0,
+					vmem_pool_id(sb)) ? at : 0;
 }
 
 static void vctl_pool_noreport(void *ctx, enum vmem_fault f,

@@ -128,7 +128,7 @@ int vctl_pool_check(struct vctl_target *t, struct vctl_pool *p,
 const char *vctl_copy_str(char *buf, size_t len, const struct vctl_pool *p,
 			  const struct vctl_copy *c);
 u64 vctl_find_orphan_sb(struct vctl_target *t, struct vmem_sb *sb);
-u64 vctl_probe_copy_b(struct vctl_target *t);
+u64 vctl_probe_copy_b(struct vctl_target *t, struct vmem_sb *sb);
 void vctl_orphan_hint(struct vctl_target *t);
 void vctl_pool_free(struct vctl_pool *p);
 
