@@ -316,6 +316,7 @@ int cmd_check(int argc, char **argv)
 	struct vctl_target t;
 	struct vctl_pool p;
 	u64 copies, faults;
+	enum vmem_fault f;
 	int c, ret;
 
 	opterr = 0;
@@ -334,21 +335,32 @@ int cmd_check(int argc, char **argv)
 		vctl_check_copies(&p);
 	copies = vctl_copy_faults(&p);
 	faults = p.faults + copies;
+	/* The module attaches read-write only: what it refuses so is a fault */
+	f = vmem_sb_validate(&p.sb, t.bytes, true);
+	if (!ret && f) {
+		printf("vmemctl: check: superblock 0: %s (the module attaches a pool read-write only)\n",
+		       vmem_fault_str(f));
+		faults++;
+	}
 	if (!ret && faults) {
 		printf("%s: %llu fault%s found", t.path,
 		       (unsigned long long)faults, faults == 1 ? "" : "s");
-		if (copies && !p.lost && !p.faults)
+		if (copies == faults && !p.lost)
 			printf(" (damaged copies only: attach and repair rewrite them from the good ones)");
 		printf("\n");
 		ret = VCTL_REFUSED;
+	} else if (!ret && !p.dup_checked) {
+		/* Not checked is not clean: the module refuses a double */
+		printf("%s: no fault found, but not fully checked: no memory for the duplicate-mapping check\n",
+		       t.path);
+		ret = VCTL_ERROR;
 	} else if (!ret) {
-		printf("%s: clean: %llu buckets of %u KiB, %llu used, %llu free, %u device%s%s",
+		printf("%s: clean: %llu buckets of %u KiB, %llu used, %llu free, %u device%s",
 		       t.path, (unsigned long long)p.g.nr_buckets,
 		       p.g.bucket_pages * (VMEM_PAGE_SIZE >> 10),
 		       (unsigned long long)p.used_buckets,
 		       (unsigned long long)(p.g.nr_buckets - p.used_buckets),
-		       p.nr_devices, p.nr_devices == 1 ? "" : "s",
-		       p.dup_checked ? "" : " (duplicate check skipped)");
+		       p.nr_devices, p.nr_devices == 1 ? "" : "s");
 		if (p.nr_state[VMEM_COPIES_B_OLD])
 			printf(" (%llu cop%s B older than copy A: attach rewrites %s)",
 			       (unsigned long long)p.nr_state[VMEM_COPIES_B_OLD],

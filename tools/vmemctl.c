@@ -69,9 +69,12 @@ static const struct vctl_command vctl_commands[] = {
 	  "valid one is checked, as attach does; a damaged copy is a fault\n"
 	  "(attach and repair rewrite it from the good one), a sector damaged\n"
 	  "in both copies too (attach refuses the pool), and a copy B older\n"
-	  "than its copy A (a crash between their writes) is noted. Prints\n"
-	  "one line per fault. Exit 0 when clean, 1 when damage is found (or\n"
-	  "TARGET is not a vmem pool), 2 on usage or I/O error.\n" },
+	  "than its copy A (a crash between their writes) is noted. A\n"
+	  "superblock feature flag this version cannot write is a fault: the\n"
+	  "module attaches pools read-write only. Prints one line per fault.\n"
+	  "Exit 0 when clean, 1 when damage is found (or TARGET is not a vmem\n"
+	  "pool), 2 on usage or I/O error, or when there was no memory to\n"
+	  "check for doubly mapped buckets.\n" },
 	{ "repair", cmd_repair,
 	  "repair [--dry-run] [--drop-unreadable] [--superblock-from-copy] TARGET",
 	  "Fix the damage check finds where exactly one fix is safe, and\n"

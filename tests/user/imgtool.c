@@ -2,19 +2,21 @@
 /*
  * imgtool: craft states of a formatted vmem image for the vmemctl tests
  * (devices, mapped buckets, damage), resealing each sector it changes
- * with the codec's own vmem_blk_seal().
+ * with the codec's own vmem_blk_seal() (vmem_sb_seal() for the superblock).
  *
  *   imgtool dev IMG ID CAP_PAGES BUDGET FLAGS   set a device record
  *   imgtool map IMG BUCKET OWNER VBUCKET        set a map entry (owner is
  *                                               the device id + 1, 0 free)
  *   imgtool zeroed IMG BUCKET                   mark a free bucket known
  *                                               zero (VMEM_ENTRY_ZEROED)
+ *   imgtool rocompat IMG FLAGS                  set the superblock's
+ *                                               ro_compat feature flags
  *   imgtool flip IMG OFFSET                     invert one byte, no reseal
  *   imgtool copyb IMG                           print copy B's first sector
  *                                               (0 in layout version 1)
  *
- * In layout version 2 dev, map and zeroed change both copies of the
- * sector, as the module would (read from copy A); IMGTOOL_COPY=A or B
+ * In layout version 2 dev, map, zeroed and rocompat change both copies of
+ * the sector, as the module would (read from copy A); IMGTOOL_COPY=A or B
  * makes them change that copy only (the other keeps its old content).
  */
 #include <endian.h>
@@ -131,6 +133,17 @@ static int set_zeroed(char **argv, u32 pool_id)
 	return 0;
 }
 
+static int set_ro_compat(char **argv)
+{
+	struct vmem_sb s;
+
+	rw_sector(&s, 0, false);
+	s.ro_compat = htole32(num(argv[0]));
+	vmem_sb_seal(&s);
+	rw_sector(&s, 0, true);
+	return 0;
+}
+
 static int flip(char **argv)
 {
 	u64 off = num(argv[0]);
@@ -154,7 +167,7 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: imgtool dev|map|zeroed|flip|copyb IMG ARGS...\n");
+		fprintf(stderr, "usage: imgtool dev|map|zeroed|rocompat|flip|copyb IMG ARGS...\n");
 		return 2;
 	}
 	fd = open(argv[2], O_RDWR);
@@ -171,6 +184,8 @@ int main(int argc, char **argv)
 		ret = set_map(argv + 3, vmem_pool_id(&sb));
 	} else if (!strcmp(argv[1], "zeroed") && argc == 4) {
 		ret = set_zeroed(argv + 3, vmem_pool_id(&sb));
+	} else if (!strcmp(argv[1], "rocompat") && argc == 4) {
+		ret = set_ro_compat(argv + 3);
 	} else if (!strcmp(argv[1], "flip") && argc == 4) {
 		ret = flip(argv + 3);
 	} else if (!strcmp(argv[1], "copyb") && argc == 3) {

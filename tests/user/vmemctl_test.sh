@@ -3,10 +3,11 @@
 #
 # Shell tests of vmemctl on sparse image files.
 #
-#   vmemctl_test.sh VMEMCTL IMGTOOL FAKECTL
+#   vmemctl_test.sh VMEMCTL IMGTOOL FAKECTL FAILMALLOC
 #
 # IMGTOOL crafts devices and damage in images; FAKECTL is an LD_PRELOAD
-# fake of /dev/vmem-control for the online commands.
+# fake of /dev/vmem-control for the online commands; FAILMALLOC one that
+# fails malloc() of one size.
 #
 # Prints exactly "PASS: <name>" or "FAIL: <name>" per test (the reasons
 # of a failure go to stderr) and exits non-zero if any test failed.
@@ -15,6 +16,7 @@ set -u
 V=$(realpath "$1")
 IMGTOOL=$(realpath "$2")
 FAKECTL=$(realpath "$3")
+FAILMALLOC=$(realpath "$4")
 T=$(mktemp -d /tmp/vmemctl-test.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
@@ -417,6 +419,32 @@ vmemctl_check_clean_with_devices() {
 	"$IMGTOOL" map p.img 10238 255 0
 	want_rc 0 "$V" check p.img &&
 		has "2 used, 10237 free, 2 devices" "$out"
+}
+
+# A feature flag the module does not know for writing: it refuses the
+# pool (it attaches read-write only), so check calls it a fault
+vmemctl_check_ro_compat() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" rocompat p.img 0x80000000
+	want_rc 1 "$V" check p.img &&
+		has "vmemctl: check: superblock 0: unknown feature flag, refused read-write (the module attaches a pool read-write only)" "$out" &&
+		has "1 fault found" "$out" && lacks "damaged copies only" "$out"
+	want_rc 1 "$V" repair -n p.img && has "NOT safe to repair" "$out"
+	"$IMGTOOL" rocompat p.img 0
+	want_rc 0 "$V" check p.img
+}
+
+# Out of memory for the duplicate-mapping check (a huge map's scratch, 8
+# bytes a bucket): not checked is not clean
+vmemctl_check_no_dup_memory() {
+	new_pool p.img 10G || return
+	run env LD_PRELOAD="$FAILMALLOC" FAILMALLOC_SIZE=$((10239 * 8)) \
+		ASAN_OPTIONS=verify_asan_link_order=0 "$V" check p.img
+	eq "$rc" 2
+	has "no memory for the duplicate-mapping check" "$err" &&
+		has "p.img: no fault found, but not fully checked" "$out" &&
+		lacks "clean" "$out"
+	want_rc 0 "$V" check p.img && has "clean" "$out"
 }
 
 vmemctl_check_not_vmem() {
