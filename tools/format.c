@@ -394,6 +394,12 @@ int cmd_format(int argc, char **argv)
 			 "too many arguments");
 		return vctl_usage();
 	}
+	if (max_bytes && max_bytes < (u64)bucket_pages * VMEM_PAGE_SIZE) {
+		vctl_err("max size %llu bytes: smaller than one bucket (%u KiB)",
+			 (unsigned long long)max_bytes,
+			 bucket_pages * (VMEM_PAGE_SIZE >> 10));
+		return vctl_usage();
+	}
 
 	ret = vctl_target_open(&t, argv[optind], true);
 	if (ret)

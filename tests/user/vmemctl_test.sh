@@ -980,6 +980,13 @@ vmemctl_format_max_size() {
 	has "buckets:         1024" "$out"
 	want_rc 0 "$V" check p.img
 	want_rc 2 "$V" format --max-size 0 p.img
+	# Below one bucket: the size asked for is wrong, not the target
+	want_rc 2 "$V" format --force --max-size 512K p.img &&
+		has "max size 524288 bytes: smaller than one bucket (1024 KiB)" "$err" &&
+		lacks "too small" "$err"
+	want_rc 2 "$V" format --force --max-size 1M --bucket-size 2M p.img &&
+		has "smaller than one bucket (2048 KiB)" "$err"
+	want_rc 0 "$V" check p.img
 	want_rc 2 "$V" format --force --layout-version 1 --max-size 20G p.img &&
 		has "needs layout version 2" "$err"
 	want_rc 2 "$V" format --layout-version 3 p.img &&
