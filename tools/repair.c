@@ -396,13 +396,15 @@ static int vctl_recheck(struct vctl_repair *r)
 /*
  * --superblock-from-copy: sector 0 names no pool; write copy B's
  * superblock of the pool whose device table follows it over sector 0,
- * then read the pool as usual
+ * then read the pool as usual. A dry run reads it as if written: sector 0
+ * then shows as a damaged copy A, whose restore the plan prints.
  */
 static int vctl_restore_sb(struct vctl_repair *r, const char *path)
 {
 	enum vmem_page0_kind kind;
 	char u[VCTL_UUID_LEN];
 	struct vmem_sb sb;
+	enum vmem_fault f;
 	u64 at;
 	int ret;
 
@@ -413,11 +415,24 @@ static int vctl_restore_sb(struct vctl_repair *r, const char *path)
 		return VCTL_REFUSED;
 	}
 	vctl_uuid_str(u, sizeof(u), sb.uuid);
+	f = vmem_sb_validate(&sb, r->t.bytes, true);
+	if (f) {
+		printf("superblock 0: names no pool; copy B at sector %llu (pool %s): %s: NOT safe to repair: %s\n",
+		       (unsigned long long)at, u, vmem_fault_str(f),
+		       "the superblock describes everything else");
+		printf("%s: 1 fault not safe to repair; nothing written\n",
+		       path);
+		return VCTL_REFUSED;
+	}
 	printf("superblock 0: names no pool: %s restore it from copy B at sector %llu (pool %s, whose device table follows sector 0) (--superblock-from-copy)\n",
 	       r->dry_run ? "would" : "will", (unsigned long long)at, u);
 	if (r->dry_run) {
-		printf("%s: dry run: nothing written\n", path);
-		return VCTL_REFUSED;
+		memset(&r->p, 0, sizeof(r->p));
+		r->p.sb = sb;
+		r->p.sb_at = at;
+		r->p.sb_a_fault = VMEM_F_MAGIC;
+		vmem_geom_from_sb(&r->p.sb, &r->p.g);
+		return 0;
 	}
 	ret = vctl_pwrite(&r->t, &sb, sizeof(sb), 0);
 	if (!ret)

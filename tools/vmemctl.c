@@ -104,7 +104,8 @@ static const struct vctl_command vctl_commands[] = {
 	  "                         is that of the pool whose superblock copy B\n"
 	  "                         is found: write that superblock over sector\n"
 	  "                         0, then repair as usual. Only when sector 0\n"
-	  "                         was overwritten by mistake.\n" },
+	  "                         was overwritten by mistake. With -n, the\n"
+	  "                         rest of the plan is shown as if it were.\n" },
 	{ "upgrade", cmd_upgrade,
 	  "upgrade [--dry-run] TARGET",
 	  "Convert a layout version 1 pool on TARGET to version 2 in place,\n"

@@ -361,6 +361,7 @@ vmemctl_check_copy_b_older() {
 vmemctl_check_superblock_copies() {
 	new_pool p.img 10G || return
 	"$IMGTOOL" dev p.img 3 160 0 1
+	"$IMGTOOL" map p.img 17 5 0
 	dd if=/dev/zero of=p.img bs=1 seek=40 count=40 conv=notrunc status=none
 	want_rc 1 "$V" check p.img &&
 		has "copy A of superblock 0 (sector 0): checksum mismatch; copy B is good" "$out"
@@ -372,8 +373,14 @@ vmemctl_check_superblock_copies() {
 	want_rc 1 "$V" check p.img && has "not a vmem pool" "$err" &&
 		has "'vmemctl repair --superblock-from-copy' restores it" "$err"
 	want_rc 1 "$V" repair p.img && has "refusing to touch it" "$err"
-	want_rc 1 "$V" repair -S -n p.img &&
-		has "superblock 0: names no pool: would restore it from copy B at sector 1024" "$out"
+	# A dry run plans the rest (bucket 17's map entry, made above) as if
+	# sector 0 were restored
+	want_rc 0 "$V" repair -S -n p.img &&
+		has "superblock 0: names no pool: would restore it from copy B at sector 1024" "$out" &&
+		has "copy A of superblock 0 (sector 0): bad magic: not a vmem pool; copy B is good: restore copy A from copy B" "$out" &&
+		has "bucket 17: " "$out" &&
+		has "2 changes planned (dry run: nothing written)" "$out"
+	want_rc 1 "$V" check p.img && has "not a vmem pool" "$err"
 	want_rc 0 "$V" repair --superblock-from-copy p.img &&
 		has "wrote superblock 0, copy A (sector 0 of p.img): restored from copy B" "$out"
 	want_rc 0 "$V" check p.img
@@ -432,6 +439,18 @@ vmemctl_check_ro_compat() {
 	want_rc 1 "$V" repair -n p.img && has "NOT safe to repair" "$out"
 	"$IMGTOOL" rocompat p.img 0
 	want_rc 0 "$V" check p.img
+}
+
+# --superblock-from-copy checks copy B's superblock as repair checks
+# sector 0's before it writes it
+vmemctl_repair_sb_from_copy_ro_compat() {
+	new_pool p.img 10G || return
+	"$IMGTOOL" rocompat p.img 0x80000000
+	dd if=/dev/zero of=p.img bs=512 count=1 conv=notrunc status=none
+	want_rc 1 "$V" repair -S p.img &&
+		has "unknown feature flag, refused read-write: NOT safe to repair" "$out" &&
+		has "nothing written" "$out"
+	eq "$(head -c 512 p.img | tr -d '\0' | wc -c)" 0
 }
 
 # Out of memory for the duplicate-mapping check (a huge map's scratch, 8
