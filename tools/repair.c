@@ -316,6 +316,30 @@ static bool vctl_plan_copy(struct vctl_repair *r, const struct vctl_copy *c)
 	return true;
 }
 
+/*
+ * As attach warns (meta_io.c): a block of the target holding sectors to
+ * restore in copy A and others in copy B is rewritten whole in both
+ * copies, so one torn write of it could lose a sector whose other copy
+ * is the damaged one. Nothing safer can be done; say so.
+ */
+static void vctl_warn_blocks(struct vctl_repair *r)
+{
+	u64 per = vctl_block_sectors(&r->t), n = r->p.g.meta_sectors;
+	u64 s, i, a, b;
+
+	if (per == 1)
+		return;
+	for (s = 0; s < n; s += per) {
+		for (i = s, a = 0, b = 0; i < n && i < s + per; i++) {
+			a += r->fix_a[i];
+			b += r->fix_b[i];
+		}
+		if (a && b)
+			vctl_err("%s: warning: metadata block at sector %llu has sectors to restore in both copies; a crash that tears a rewrite could lose one",
+				 r->t.path, (unsigned long long)s);
+	}
+}
+
 /* Plan every fix; false if any fault is not safe to repair */
 static bool vctl_plan(struct vctl_repair *r)
 {
@@ -359,6 +383,7 @@ static bool vctl_plan(struct vctl_repair *r)
 		r->dirty[vmem_devt_sector_of(id)] = true;
 		r->changes++;
 	}
+	vctl_warn_blocks(r);
 	return true;
 }
 

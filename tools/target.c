@@ -209,6 +209,25 @@ int vctl_read_sector(struct vctl_target *t, u64 sector, void *buf)
 	return ret;
 }
 
+/**
+ * vctl_block_sectors() - the sectors a write of @t rewrites as one: its
+ * larger block size (logical or physical, as the module reckons, in
+ * meta_io.c), in 512-byte sectors; 1 for a file
+ * @t: the target
+ */
+u64 vctl_block_sectors(struct vctl_target *t)
+{
+	unsigned int lbs = 0, pbs = 0;
+
+	if (!t->is_blk || ioctl(t->fd, BLKSSZGET, &lbs) ||
+	    ioctl(t->fd, BLKPBSZGET, &pbs))
+		return 1;
+	if (pbs > lbs)
+		lbs = pbs;
+	return lbs > VMEM_SECTOR_SIZE && lbs <= 65536 ?
+	       lbs / VMEM_SECTOR_SIZE : 1;
+}
+
 /*
  * Write @len bytes at @off of a block device with O_DIRECT, when they are
  * whole logical blocks: through the page cache a write smaller than its

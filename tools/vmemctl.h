@@ -78,6 +78,7 @@ int vctl_pread_quiet(struct vctl_target *t, void *buf, size_t len, u64 off);
 int vctl_read_sector(struct vctl_target *t, u64 sector, void *buf);
 int vctl_pwrite(struct vctl_target *t, const void *buf, size_t len, u64 off);
 int vctl_sync(struct vctl_target *t);
+u64 vctl_block_sectors(struct vctl_target *t);
 void *vctl_read_meta(struct vctl_target *t, const struct vmem_geom *g,
 		     u64 at);
 

@@ -1232,6 +1232,26 @@ vmemctl_format_loop_device() {
 	want_rc 0 "$V" repair img
 }
 
+# A device of 4 KiB blocks: restoring copy A of map sector 0 and copy B
+# of map sector 1 rewrites the block of sectors 8-15 in both copies, as
+# attach would; repair warns as attach does, only where blocks are larger
+# than a sector
+vmemctl_repair_loop_blocks() {
+	local dev
+	new_pool p.img 1G || return
+	"$IMGTOOL" flip p.img "$(sector_off 10 100)"
+	"$IMGTOOL" flip p.img "$(sector_off $(("$("$IMGTOOL" copyb p.img)" + 11)) 100)"
+	want_rc 0 "$V" repair -n p.img && lacks "warning" "$err"
+	dev=$(losetup -f --show --sector-size 4096 p.img) ||
+		{ bad "losetup failed"; return; }
+	want_rc 0 "$V" repair -n "$dev" &&
+		has "$dev: warning: metadata block at sector 8 has sectors to restore in both copies" "$err" &&
+		has "2 changes planned" "$out"
+	want_rc 0 "$V" repair "$dev" && has "the pool is clean" "$out"
+	want_rc 0 "$V" check "$dev"
+	losetup -d "$dev"
+}
+
 for f in $(declare -F | awk '{ print $3 }' | grep '^vmemctl_'); do
 	if [ "$f" = vmemctl_online_no_module ] && [ -e /dev/vmem-control ]; then
 		echo "(skipped $f: the vmem module is loaded)" >&2
@@ -1241,7 +1261,8 @@ for f in $(declare -F | awk '{ print $3 }' | grep '^vmemctl_'); do
 		echo "(skipped $f: no /dev/loop0)" >&2
 		continue
 	fi
-	if [ "$f" = vmemctl_format_loop_device ] &&
+	if { [ "$f" = vmemctl_format_loop_device ] ||
+	     [ "$f" = vmemctl_repair_loop_blocks ]; } &&
 	   ! { [ "$(id -u)" = 0 ] && [ -e /dev/loop-control ] &&
 	       command -v losetup >/dev/null; }; then
 		echo "(skipped $f: needs root and loop devices)" >&2
