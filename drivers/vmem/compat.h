@@ -17,6 +17,7 @@
  *   VMEM_HAVE_STACK_BDEV      queue_limits_stack_bdev() (6.9)
  *   VMEM_HAVE_ALLOC_LIMITS    blk_alloc_disk(lim, node) (6.9)
  *   VMEM_HAVE_BLK_FEAT        queue_limits.features (6.11)
+ *   VMEM_HAVE_BLK_FLAGS       queue_limits.flags, BLK_FLAG_MISALIGNED (6.11)
  */
 #ifndef _VMEM_COMPAT_H
 #define _VMEM_COMPAT_H
@@ -139,6 +140,16 @@ static inline void queue_limits_stack_bdev(struct queue_limits *t,
 		pr_notice("%s: Warning: Device %pg is misaligned\n", pfx, bdev);
 }
 #endif
+
+/* Forget that stacking found the bottom device's topology misaligned */
+static inline void vmem_limits_clear_misaligned(struct queue_limits *lim)
+{
+#ifdef VMEM_HAVE_BLK_FLAGS
+	lim->flags &= ~BLK_FLAG_MISALIGNED;
+#else
+	lim->misaligned = 0;
+#endif
+}
 
 #ifndef VMEM_HAVE_BLK_FEAT
 /*

@@ -146,6 +146,16 @@ static void vmem_dev_limits(struct vmem_pool *pool, struct queue_limits *lim)
 	lim->physical_block_size = max_t(unsigned int, VMEM_LBS,
 					 bdev_physical_block_size(backing));
 	lim->io_min = VMEM_LBS;
+	/*
+	 * A device's blocks start where its buckets do, not where the
+	 * backing device's do. The backing's alignment (a partition's
+	 * start, a 512e disk's offset) is of its own sectors, and an offset
+	 * below its physical block (4 KiB at most on real disks) cannot be
+	 * expressed in vmem's 4 KiB blocks: report none. Buckets off the
+	 * backing's physical blocks are logged at attach.
+	 */
+	lim->alignment_offset = 0;
+	vmem_limits_clear_misaligned(lim);
 	lim->chunk_sectors = pool->bucket_sectors;
 	/*
 	 * Whole buckets are always freed; partial ranges pass down if able.

@@ -335,6 +335,28 @@ static int vmem_pool_write_generation(struct vmem_pool *pool)
 	return ret;
 }
 
+/*
+ * Buckets start at data_start, in multiples of the bucket size; a
+ * device's blocks start with them (dev.c reports alignment_offset 0).
+ * When that is off the backing's physical blocks (a partition at sector
+ * 63 of a 512e disk), every 4 KiB write below is a read-modify-write:
+ * say so once, as the partitioning tools do.
+ */
+static void vmem_pool_warn_misaligned(struct vmem_pool *pool,
+				      const char *path)
+{
+	unsigned int pbs = bdev_physical_block_size(pool->bdev);
+	int off = bdev_alignment_offset(pool->bdev);
+	u64 start = pool->data_start << SECTOR_SHIFT;
+
+	if (off < 0)
+		pr_warn("%s: the backing device reports a misaligned topology: writes may be read-modify-writes below\n",
+			path);
+	else if ((start - off) & (pbs - 1))
+		pr_warn("%s: buckets are not aligned to the backing device's %u-byte physical blocks (its alignment_offset is %d): writes are read-modify-writes below\n",
+			path, pbs, off);
+}
+
 /* Open the backing device exclusively and refuse what vmem cannot use */
 static int vmem_pool_open(struct vmem_pool *pool, const char *path)
 {
@@ -406,6 +428,7 @@ int vmem_pool_attach(const char *path, struct device *ctl_dev,
 	pool->bucket_sectors = (u64)pool->map.geom.bucket_pages *
 			       VMEM_SECTORS_PER_PAGE;
 	pool->data_start = pool->map.geom.data_start * VMEM_SECTORS_PER_PAGE;
+	vmem_pool_warn_misaligned(pool, path);
 	ret = bioset_init(&pool->bs, BIO_POOL_SIZE,
 			  offsetof(struct vmem_io, clone), 0);
 	if (!ret)

@@ -93,6 +93,70 @@ zero_pages_after_failed_write_zeroes() {
 	check "$t: detach" "$VMEMCTL" detach
 }
 
+# --- a 512e disk (4 KiB physical blocks) behind a device that starts
+# off them (dm-linear at sector 63, as a first partition of an old
+# partition table, and such a partition): its alignment_offset (512)
+# cannot be expressed in vmem's own 4 KiB blocks, which start where
+# buckets do. vmem reports 0 and says at attach that its buckets are
+# off the disk's blocks; at sector 64 they are not, and it says nothing.
+
+# aligned_on NAME DEV BACKING_ALIGNMENT: a pool on DEV, vmem4 on it
+aligned_on() {
+	local t="4 KiB physical blocks, $1" mm klog m
+	mm=$(stat -L -c '%t %T' "$2")
+	check "$t: the backing's alignment_offset is $3" test "$(cat \
+		"/sys/dev/block/$((0x${mm% *})):$((0x${mm#* }))/alignment_offset")" = "$3"
+	check "$t: format" sh -c "$VMEMCTL format --force $2 >/dev/null"
+	m=$(dmesg | wc -l)
+	check "$t: attach" "$VMEMCTL" attach "$2"
+	check "$t: create vmem4" sh -c "$VMEMCTL create --id 4 32M >/dev/null"
+	klog=$(dmesg | tail -n +"$((m + 1))")
+	check "$t: vmem4's alignment_offset is 0" \
+		test "$(cat /sys/block/vmem4/alignment_offset)" = 0
+	check "$t: vmem4's physical blocks are 4 KiB" \
+		test "$(cat /sys/block/vmem4/queue/physical_block_size)" = 4096
+	if [ "$3" = 0 ]; then
+		check "$t: attach says nothing of alignment" \
+			sh -c '! grep -q "aligned"' <<<"$klog"
+	else
+		check "$t: attach says the buckets are off the backing's blocks" \
+			grep -q "buckets are not aligned to the backing device's 4096-byte physical blocks (its alignment_offset is $3)" <<<"$klog"
+	fi
+	check "$t: detach" "$VMEMCTL" detach
+}
+
+# le32 N: N as 4 little-endian bytes, printf escapes
+le32() {
+	printf '\\x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) \
+		$(($1 >> 24 & 255))
+}
+
+if scsi_debug dev_size_mb=64 physblk_exp=3 opts=0 &&
+	n=$(blockdev --getsz "$SD") &&
+	dmsetup create vmem_off --table "0 $((n - 63)) linear $SD 63" &&
+	dmsetup create vmem_on --table "0 $((n - 64)) linear $SD 64"; then
+	pass "4 KiB physical blocks: dm-linear at sectors 63 and 64 of scsi_debug disk $SD"
+	aligned_on "dm-linear at sector 63" /dev/mapper/vmem_off 512
+	aligned_on "dm-linear at sector 64" /dev/mapper/vmem_on 0
+	check "4 KiB physical blocks: remove the dm devices" \
+		dmsetup remove vmem_off vmem_on
+	# One MBR partition from sector 63 (type 0x83) to the end
+	dd if=/dev/zero of="$SD" bs=512 count=1 status=none
+	printf "\\x83\\0\\0\\0$(le32 63)$(le32 $((n - 63)))" |
+		dd of="$SD" bs=1 seek=450 conv=notrunc status=none
+	printf '\x55\xaa' | dd of="$SD" bs=1 seek=510 conv=notrunc status=none
+	if blockdev --rereadpt "$SD" && within 10 test -b "${SD}1"; then
+		aligned_on "a partition at sector 63" "${SD}1" 512
+	else
+		fail "4 KiB physical blocks: a partition at sector 63 of $SD"
+	fi
+else
+	fail "4 KiB physical blocks: dm-linear at sectors 63 and 64 of a scsi_debug disk"
+fi
+"$VMEMCTL" detach 2>/dev/null
+dmsetup remove vmem_off vmem_on 2>/dev/null
+rmmod scsi_debug
+
 # --- a disk of 4 KiB sectors: a write-zeroes of more than 4 GiB, which
 # the kernel cuts at the device's limit, in whole buckets (on 6.1 the
 # limit was used as it was, 8388607 sectors, and a piece not of whole
