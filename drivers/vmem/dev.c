@@ -169,6 +169,8 @@ static void vmem_dev_limits(struct vmem_pool *pool, struct queue_limits *lim)
 	lim->discard_granularity = pool->bucket_sectors << SECTOR_SHIFT;
 	lim->discard_alignment = 0;
 	lim->max_write_zeroes_sectors = vmem_dev_max_range(pool);
+	/* vmem_submit_bio() refuses REQ_OP_SECURE_ERASE: do not offer it */
+	lim->max_secure_erase_sectors = 0;
 }
 
 /* A write cache with FUA always; rotation and stable pages as the backing */
