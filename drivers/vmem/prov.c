@@ -628,7 +628,8 @@ static void vmem_prov_work(struct work_struct *work)
  * them on disk. With @end other than U64_MAX, only while the device ends
  * at or before sector @end: @vbs[0] is its last bucket, partly outside
  * it, which a discard covered up to @end; a grow may have made more of
- * the bucket readable and writable since. Return: 0 or -ENOMEM.
+ * the bucket readable and writable since. Return: 0, -ENOMEM, or -EIO
+ * when the pool is read-only (no commit would free them on disk).
  */
 static int vmem_prov_unmap(struct vmem_pool *pool, u32 id, const u64 *vbs,
 			   unsigned int n, u64 end)
@@ -639,6 +640,10 @@ static int vmem_prov_unmap(struct vmem_pool *pool, u32 id, const u64 *vbs,
 	s64 pb;
 
 	mutex_lock(&pool->meta_lock);
+	if (vmem_commit_ro(&pool->cm)) {
+		mutex_unlock(&pool->meta_lock);
+		return -EIO;
+	}
 	/* Under the lock a grow sets the capacity with */
 	if (end != U64_MAX &&
 	    m->dev[id].capacity_pages * VMEM_SECTORS_PER_PAGE > end) {
@@ -662,7 +667,8 @@ static int vmem_prov_unmap(struct vmem_pool *pool, u32 id, const u64 *vbs,
  * (or of all of a device's last bucket that is inside the device, when
  * its size is not a multiple of the bucket size) unmaps it; a partial
  * discard passes down if the backing device can; write-zeroes zeroes
- * provisioned ranges.
+ * provisioned ranges. Either fails with EIO on a read-only pool, also
+ * one that turns read-only before it ends.
  */
 static void vmem_prov_range(struct vmem_pool *pool, struct bio *bio)
 {
@@ -705,6 +711,11 @@ static void vmem_prov_range(struct vmem_pool *pool, struct bio *bio)
 		}
 		if (discard && !bdev_max_discard_sectors(pool->bdev))
 			continue;
+		/* Nothing is written to a read-only pool, zeros neither */
+		if (vmem_commit_ro(&pool->cm)) {
+			ret = -EIO;
+			break;
+		}
 		idx = vmem_io_enter(pool);
 		pb = vmem_map_lookup(&pool->map, dev->id, vb);
 		if (pb >= 0 && discard) {
@@ -723,6 +734,12 @@ static void vmem_prov_range(struct vmem_pool *pool, struct bio *bio)
 	}
 	if (n && !ret)
 		ret = vmem_prov_unmap(pool, dev->id, vbs, n, U64_MAX);
+	/*
+	 * Read-only since the check above: what this did may not last
+	 * (its frees are never committed), so it fails, as writes do
+	 */
+	if (!ret && vmem_commit_ro(&pool->cm))
+		ret = -EIO;
 	if (ret)
 		vmem_bio_fail(bio, ret);
 	else

@@ -355,4 +355,104 @@ scenario "a parked write ends when the pool turns read-only" "$mark" "$st" "$wha
 if [ "$st" = 0 ]; then
 	check "races: detach the read-only pool" "$VMEMCTL" detach
 fi
+
+# i. A discard or write-zeroes past its read-only check when the pool
+# turns read-only: a bucket it frees would never be freed on disk (no
+# commit comes), and nothing may be written to a read-only pool, so it
+# must fail with EIO and change nothing: the discarded bucket keeps its
+# data, not zeros until the next attach brings the data back. The hook
+# holds it in its write-buffer sync, between that check and the unmap
+# or zeroing; a create, whose device-table write fails, turns the pool
+# read-only meanwhile. Once with a discard of a whole bucket, once with
+# a write-zeroes inside it (after a detach and an attach). Before the
+# metadata area fails, a create writes the device table, and with it
+# copy B of the last commit: no metadata write is left to fail before
+# the create in the window does.
+pat4m() { tr '\0' '\253' </dev/zero | head -c 4194304; }
+# vro_meta error|linear: the pool's metadata area failing or not
+vro_meta() {
+	local ds sz
+	ds=$("$VMEMCTL" dump --json /tmp/ro.img | tr ',{}' '[\n*]' |
+		sed -n 's/^ *"data_start_bytes": \([0-9]*\)$/\1/p')
+	ds=$((${ds:-0} / 512))
+	sz=$(blockdev --getsz "$rl")
+	[ "$ds" -gt 0 ] && dmsetup suspend vro || return
+	if [ "$1" = error ]; then
+		printf '0 %s error\n%s %s linear %s %s\n' "$ds" "$ds" \
+			"$((sz - ds))" "$rl" "$ds"
+	else
+		echo "0 $sz linear $rl 0"
+	fi | dmsetup load vro && dmsetup resume vro
+}
+# hold_ro CMD...: CMD (a discard or write-zeroes of vmem8) held in the
+# hook while the pool turns read-only; sets st and what, and hung when
+# CMD still runs at the end
+hold_ro() {
+	local pid
+	echo 5000000 >"$wbsync"
+	"$@" 2>/tmp/ro.err &
+	pid=$!
+	st=1 hung=
+	if ! within 30 in_a_hook; then
+		what="it never reached the hook"
+		echo 0 >"$wbsync"
+	else
+		echo 0 >"$wbsync"
+		if "$VMEMCTL" create --id 9 1M >/dev/null 2>&1; then
+			what="a create succeeded with the metadata area failing"
+		elif [ "$(cat "$ctl/read_only")" != 1 ]; then
+			what="the failed create left the pool read-write"
+		elif ! in_a_hook; then
+			what="it left the hook before the pool turned read-only"
+		elif ! WITHIN_STEP=0.5 within 60 sh -c "! kill -0 $pid 2>/dev/null"; then
+			what="it still runs 60 s after the pool turned read-only"
+		elif wait "$pid"; then
+			what="it succeeded on a read-only pool"
+		elif ! pat4m | cmp -s -n 4194304 - /dev/vmem8; then
+			what="bucket 0 no longer reads its data"
+		else
+			what="it failed ($(head -c 60 /tmp/ro.err)); bucket 0 reads its data"
+			st=0
+		fi
+	fi
+	if kill -0 "$pid" 2>/dev/null; then
+		hung=1
+	else
+		wait "$pid" 2>/dev/null
+	fi
+}
+if ! truncate -s 256M /tmp/ro.img ||
+	! "$VMEMCTL" format --bucket-size 4M /tmp/ro.img >/dev/null ||
+	! rl=$(losetup -f --show /tmp/ro.img) ||
+	! echo "0 $(blockdev --getsz "$rl") linear $rl 0" | dmsetup create vro ||
+	! "$VMEMCTL" attach /dev/mapper/vro ||
+	! "$VMEMCTL" create --id 8 64M >/dev/null ||
+	! "$VMEMCTL" write-buffer on --delay-us 100000 >/dev/null ||
+	! pat4m | dd of=/dev/vmem8 bs=1M iflag=fullblock oflag=direct \
+		conv=fsync status=none ||
+	! "$VMEMCTL" create --id 10 1M >/dev/null || ! vro_meta error; then
+	give_up "set up a pool with a written bucket and the write buffer on"
+fi
+echo "races: a discard under way when the pool turns read-only; hook_wb_sync_us=5000000"
+mark=$(dmesg | wc -l)
+hold_ro blkdiscard -o 0 -l 4M /dev/vmem8
+scenario "a discard under way when the pool turns read-only fails, frees nothing" \
+	"$mark" "$st" "$what"
+[ -z "$hung" ] || give_up "the discard is hung: the rest cannot run"
+if ! "$VMEMCTL" detach || ! vro_meta linear ||
+	! "$VMEMCTL" attach /dev/mapper/vro ||
+	! "$VMEMCTL" write-buffer on --delay-us 100000 >/dev/null ||
+	! "$VMEMCTL" create --id 11 1M >/dev/null || ! vro_meta error; then
+	give_up "attach the pool again, the write buffer on"
+fi
+echo "races: a write-zeroes under way when the pool turns read-only; hook_wb_sync_us=5000000"
+mark=$(dmesg | wc -l)
+hold_ro blkdiscard -z -o 8192 -l 16384 /dev/vmem8
+scenario "a write-zeroes under way when the pool turns read-only fails, zeroes nothing" \
+	"$mark" "$st" "$what"
+[ -z "$hung" ] || give_up "the write-zeroes is hung: the rest cannot run"
+check "races: detach the read-only pool (discard, write-zeroes)" "$VMEMCTL" detach
+dmsetup remove vro
+losetup -d "$rl"
+rm -f /tmp/ro.img
 t_summary
