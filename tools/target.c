@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <linux/fs.h>
+#include <linux/loop.h>
 #include "vmemctl.h"
 
 /* Largest direct write at a time (a bounce buffer of this size) */
@@ -23,37 +24,36 @@
  * Is the file @st a loop device's backing file? Writing under the loop
  * device (a pool the module may have attached through it) is what the
  * exclusive open of a block device prevents; the file has no such lock.
+ * Each loop device with a file is asked which inode it holds
+ * (LOOP_GET_STATUS64), not by the path in sysfs, which is the path in
+ * the mount namespace of whoever set it up.
  * Return: 0, or VCTL_ERROR after printing which loop device.
  */
 static int vctl_loop_backed(const char *path, const struct stat *st)
 {
-	char file[4096], *nl;
-	struct stat bst;
+	struct loop_info64 info;
+	char dev[64];
 	glob_t g;
 	size_t i;
-	int ret = 0;
-	FILE *f;
+	int ret = 0, fd;
 
-	if (glob("/sys/block/loop*/loop/backing_file", 0, NULL, &g))
+	if (glob("/sys/block/loop*/loop", 0, NULL, &g))
 		return 0;
 	for (i = 0; i < g.gl_pathc && !ret; i++) {
-		f = fopen(g.gl_pathv[i], "re");
-		if (!f)
+		/* /sys/block/loopN/loop */
+		*strchr(g.gl_pathv[i] + 11, '/') = 0;
+		snprintf(dev, sizeof(dev), "/dev/%s", g.gl_pathv[i] + 11);
+		fd = open(dev, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
 			continue;
-		if (fgets(file, sizeof(file), f)) {
-			nl = strchr(file, '\n');
-			if (nl)
-				*nl = 0;
-			if (!stat(file, &bst) && bst.st_dev == st->st_dev &&
-			    bst.st_ino == st->st_ino) {
-				/* /sys/block/loopN/loop/backing_file */
-				*strchr(g.gl_pathv[i] + 11, '/') = 0;
-				vctl_err("%s: it backs /dev/%s: use that device (refused while a pool on it is attached), or detach it (losetup -d)",
-					 path, g.gl_pathv[i] + 11);
-				ret = VCTL_ERROR;
-			}
+		if (!ioctl(fd, LOOP_GET_STATUS64, &info) &&
+		    info.lo_device == st->st_dev &&
+		    info.lo_inode == st->st_ino) {
+			vctl_err("%s: it backs %s: use that device (refused while a pool on it is attached), or detach it (losetup -d)",
+				 path, dev);
+			ret = VCTL_ERROR;
 		}
-		fclose(f);
+		close(fd);
 	}
 	globfree(&g);
 	return ret;

@@ -1230,6 +1230,12 @@ vmemctl_format_loop_device() {
 	losetup -d "$dev"
 	want_rc 0 "$V" check img
 	want_rc 0 "$V" repair img
+	# Set up from another mount namespace, through a path that does not
+	# exist in this one (sysfs then names the file "/img")
+	dev=$(unshare -m sh -c "mount --bind '$PWD' /mnt && losetup -f --show /mnt/img") ||
+		{ bad "losetup in another mount namespace failed"; return; }
+	want_rc 2 "$V" format --force img && has "img: it backs $dev" "$err"
+	losetup -d "$dev"
 }
 
 # A device of 4 KiB blocks: restoring copy A of map sector 0 and copy B
