@@ -21,39 +21,66 @@
 #define VCTL_DIRECT_CHUNK	(1024 * 1024)
 
 /*
+ * Does loop device @name (loopN) read the file @st? Asked of the device
+ * (LOOP_GET_STATUS64: the file's device and inode numbers), as the path
+ * in sysfs is the path in the mount namespace of whoever set it up; by
+ * that path only when the device cannot be opened (not root).
+ */
+static bool vctl_loop_reads(const char *name, const struct stat *st)
+{
+	struct loop_info64 info;
+	char buf[4096], *nl;
+	struct stat bst;
+	bool ret = false;
+	FILE *f;
+	int fd;
+
+	snprintf(buf, sizeof(buf), "/dev/%s", name);
+	fd = open(buf, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && !ioctl(fd, LOOP_GET_STATUS64, &info)) {
+		close(fd);
+		return info.lo_device == st->st_dev &&
+		       info.lo_inode == st->st_ino;
+	}
+	if (fd >= 0)
+		close(fd);
+	snprintf(buf, sizeof(buf), "/sys/block/%s/loop/backing_file", name);
+	f = fopen(buf, "re");
+	if (!f)
+		return false;
+	if (fgets(buf, sizeof(buf), f)) {
+		nl = strchr(buf, '\n');
+		if (nl)
+			*nl = 0;
+		ret = !stat(buf, &bst) && bst.st_dev == st->st_dev &&
+		      bst.st_ino == st->st_ino;
+	}
+	fclose(f);
+	return ret;
+}
+
+/*
  * Is the file @st a loop device's backing file? Writing under the loop
  * device (a pool the module may have attached through it) is what the
  * exclusive open of a block device prevents; the file has no such lock.
- * Each loop device with a file is asked which inode it holds
- * (LOOP_GET_STATUS64), not by the path in sysfs, which is the path in
- * the mount namespace of whoever set it up.
  * Return: 0, or VCTL_ERROR after printing which loop device.
  */
 static int vctl_loop_backed(const char *path, const struct stat *st)
 {
-	struct loop_info64 info;
-	char dev[64];
 	glob_t g;
 	size_t i;
-	int ret = 0, fd;
+	int ret = 0;
 
 	if (glob("/sys/block/loop*/loop", 0, NULL, &g))
 		return 0;
 	for (i = 0; i < g.gl_pathc && !ret; i++) {
 		/* /sys/block/loopN/loop */
 		*strchr(g.gl_pathv[i] + 11, '/') = 0;
-		snprintf(dev, sizeof(dev), "/dev/%s", g.gl_pathv[i] + 11);
-		fd = open(dev, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (!ioctl(fd, LOOP_GET_STATUS64, &info) &&
-		    info.lo_device == st->st_dev &&
-		    info.lo_inode == st->st_ino) {
-			vctl_err("%s: it backs %s: use that device (refused while a pool on it is attached), or detach it (losetup -d)",
-				 path, dev);
+		if (vctl_loop_reads(g.gl_pathv[i] + 11, st)) {
+			vctl_err("%s: it backs /dev/%s: use that device (refused while a pool on it is attached), or detach it (losetup -d)",
+				 path, g.gl_pathv[i] + 11);
 			ret = VCTL_ERROR;
 		}
-		close(fd);
 	}
 	globfree(&g);
 	return ret;

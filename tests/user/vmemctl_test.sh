@@ -1232,10 +1232,22 @@ vmemctl_format_loop_device() {
 	want_rc 0 "$V" repair img
 	# Set up from another mount namespace, through a path that does not
 	# exist in this one (sysfs then names the file "/img")
-	dev=$(unshare -m sh -c "mount --bind '$PWD' /mnt && losetup -f --show /mnt/img") ||
+	mkdir ns
+	dev=$(unshare -m sh -c "mount --bind '$PWD' '$PWD/ns' && losetup -f --show '$PWD/ns/img'") ||
 		{ bad "losetup in another mount namespace failed"; return; }
 	want_rc 2 "$V" format --force img && has "img: it backs $dev" "$err"
 	losetup -d "$dev"
+	# Not root: the loop device cannot be opened, its sysfs path tells
+	u=$(mktemp -d /tmp/vmemctl-user.XXXXXX) && chmod 755 "$u" &&
+		truncate -s 1G "$u/img" && chown 65534:65534 "$u/img" &&
+		dev=$(losetup -f --show "$u/img") ||
+		{ bad "losetup of a file of nobody's failed"; rm -rf "$u"; return; }
+	run setpriv --reuid=65534 --regid=65534 --clear-groups \
+		"$V" format --force "$u/img"
+	eq "$rc" 2
+	has "$u/img: it backs $dev" "$err"
+	losetup -d "$dev"
+	rm -rf "$u"
 }
 
 # A device of 4 KiB blocks: restoring copy A of map sector 0 and copy B
