@@ -384,6 +384,8 @@ vro_meta() {
 		echo "0 $sz linear $rl 0"
 	fi | dmsetup load vro && dmsetup resume vro
 }
+# ended PID: PID has ended, or ends within 60 s
+ended() { WITHIN_STEP=0.5 within 60 sh -c "! kill -0 $1 2>/dev/null"; }
 # hold_ro CMD...: CMD (a discard or write-zeroes of vmem8) held in the
 # hook while the pool turns read-only; sets st and what, and hung when
 # CMD still runs at the end
@@ -404,7 +406,7 @@ hold_ro() {
 			what="the failed create left the pool read-write"
 		elif ! in_a_hook; then
 			what="it left the hook before the pool turned read-only"
-		elif ! WITHIN_STEP=0.5 within 60 sh -c "! kill -0 $pid 2>/dev/null"; then
+		elif ! ended "$pid"; then
 			what="it still runs 60 s after the pool turned read-only"
 		elif wait "$pid"; then
 			what="it succeeded on a read-only pool"
@@ -415,10 +417,11 @@ hold_ro() {
 			st=0
 		fi
 	fi
-	if kill -0 "$pid" 2>/dev/null; then
-		hung=1
-	else
+	# Every way out above: at most 60 s more, then it is hung
+	if ended "$pid"; then
 		wait "$pid" 2>/dev/null
+	else
+		hung=1
 	fi
 }
 if ! truncate -s 256M /tmp/ro.img ||
