@@ -111,6 +111,8 @@ aligned_on() {
 	check "$t: attach" "$VMEMCTL" attach "$2"
 	check "$t: create vmem4" sh -c "$VMEMCTL create --id 4 32M >/dev/null"
 	klog=$(dmesg | tail -n +"$((m + 1))")
+	check "$t: the attach is in the log read" \
+		grep -q "$2: attached" <<<"$klog"
 	check "$t: vmem4's alignment_offset is 0" \
 		test "$(cat /sys/block/vmem4/alignment_offset)" = 0
 	check "$t: vmem4's physical blocks are 4 KiB" \
