@@ -248,7 +248,8 @@ class Corpus:
         C("sb-incompat", sb(incompat=1 << 7),
           ["unknown incompatible feature flag"], "refused",
           "unknown incompatible")
-        C("sb-ro-compat", sb(ro_compat=1), [], "refused-rw",
+        C("sb-ro-compat", sb(ro_compat=1),
+          ["unknown feature flag, refused read-write"], "refused",
           "refused read-write")
         C("sb-bucket-size-3", sb(bucket_pages=3),
           ["bucket size not a power of two"], "refused", "bucket size")
