@@ -458,16 +458,43 @@ static int vmem_prov_ready(struct vmem_pool *pool, struct vmem_prov **done,
 		if (p->err)
 			pr_warn_ratelimited("vmem%u: a write to new bucket %llu failed (%d): zeroing it, then writing again\n",
 					    p->dev->id, p->pb, p->err);
-		vmem_prov_acct_end(p);
 	}
 	return nw ? vmem_zero_buckets(pool, pbs, nw) : 0;
 }
 
 /*
+ * Send @p's sent writes again, to its bucket, now zeroed whole and
+ * assigned. Their I/O accounting, started when they were first sent,
+ * goes on: the device's statistics count each write once. Each looks
+ * its bucket up inside its own read side, as vmem_prov_send() does: a
+ * discard may have taken the bucket back since it was assigned (the
+ * write then ends its accounting and is provisioned again).
+ */
+static void vmem_prov_resend(struct vmem_pool *pool, struct vmem_prov *p)
+{
+	struct bio *bio;
+	int idx;
+	s64 pb;
+
+	while ((bio = bio_list_pop(&p->sent))) {
+		idx = vmem_io_enter(pool);
+		pb = vmem_map_lookup(&pool->map, p->dev->id, p->vb);
+		if (pb < 0) {
+			vmem_io_exit(pool, idx);
+			bio_end_io_acct(bio, p->start);
+			vmem_prov_defer(pool, bio);
+			continue;
+		}
+		vmem_clone_submit(p->dev, bio, vmem_bio_phys(pool, bio, pb),
+				  idx, p->start);
+	}
+}
+
+/*
  * End every entry whose sent writes have all ended: ready its bucket
- * (vmem_prov_ready()), assign it, end the sent writes, and queue those
- * that waited, or must be sent again, on @go. Task context, without the
- * map lock.
+ * (vmem_prov_ready()), assign it, end the sent writes or send them
+ * again (vmem_prov_resend()), and queue those that waited on @go. Task
+ * context, without the map lock.
  */
 static void vmem_prov_finish(struct vmem_pool *pool, struct bio_list *go)
 {
@@ -504,8 +531,7 @@ static void vmem_prov_finish(struct vmem_pool *pool, struct bio_list *go)
 					       VMEM_DIRTY);
 		}
 		if (ret) {
-			if (how[i] != VMEM_PROV_WHOLE)
-				vmem_prov_acct_end(p);
+			vmem_prov_acct_end(p);
 			bio_list_merge(&p->sent, &p->bios);
 			while ((bio = bio_list_pop(&p->sent)))
 				vmem_bio_fail(bio, ret);
@@ -516,23 +542,24 @@ static void vmem_prov_finish(struct vmem_pool *pool, struct bio_list *go)
 		pool->cm.needs_preflush = true;
 		if (how[i] == VMEM_PROV_COVERED)
 			atomic64_inc(&pool->unzeroed);
-		if (how[i] == VMEM_PROV_WHOLE) {
-			bio_list_merge(go, &p->sent);
-			bio_list_init(&p->sent);
-		}
 		bio_list_merge(go, &p->bios);
 		bio_list_init(&p->bios);
 	}
 	mutex_unlock(&pool->meta_lock);
 
 	/*
-	 * Written and assigned: the next commit makes both durable. Not
-	 * held any more once they end: the count drops first.
+	 * Assigned, and written or to be written again: the next commit
+	 * makes both durable. Not held any more once they end or are sent
+	 * again: the count drops first. (A failed entry's list is empty.)
 	 */
 	for (i = 0; i < nd; i++) {
 		struct vmem_prov *p = done[i];
 
 		atomic_sub(p->nsent, &b->held);
+		if (how[i] == VMEM_PROV_WHOLE) {
+			vmem_prov_resend(pool, p);
+			continue;
+		}
 		while ((bio = bio_list_pop(&p->sent))) {
 			bio_end_io_acct(bio, p->start);
 			bio_endio(bio);

@@ -93,6 +93,35 @@ zero_pages_after_failed_write_zeroes() {
 	check "$t: detach" "$VMEMCTL" detach
 }
 
+# resend_counted_once: on scsi_debug disk $SD ($SD_HCTL), the pool of
+# zero_pages_after_failed_write_zeroes on it, the next WRITE(10) failing
+# once: a first write into a dirty bucket fails there, so vmem zeroes
+# the bucket whole and sends the write again. The user sees one write,
+# and so do the device's statistics.
+resend_counted_once() {
+	local t="a first write failing once" m klog w0 s0 w1 s1
+	check "$t: attach" "$VMEMCTL" attach "$SD"
+	check "$t: create vmem3" sh -c "$VMEMCTL create --id 3 32M >/dev/null"
+	read -r _ _ _ _ w0 _ s0 _ </sys/block/vmem3/stat
+	echo "2 -1 0x2a 0 0 0x2 0x4 0x44 0x0" >"/sys/kernel/debug/scsi_debug/$SD_HCTL/error"
+	m=$(dmesg | wc -l)
+	check "$t: the write succeeds" \
+		sh -c "printf y | dd of=/dev/vmem3 bs=4096 seek=1 conv=sync oflag=direct status=none"
+	read -r _ _ _ _ w1 _ s1 _ </sys/block/vmem3/stat
+	echo "- 2 0x2a" >"/sys/kernel/debug/scsi_debug/$SD_HCTL/error"
+	klog=$(dmesg | tail -n +"$((m + 1))")
+	check "$t: ... its first try failed, and it was sent again" \
+		grep -q "vmem3: a write to new bucket [0-9]* failed (-[0-9]*): zeroing it, then writing again" <<<"$klog"
+	check "$t: ... vmem3's statistics count one write of 8 sectors" \
+		test "$((w1 - w0)) $((s1 - s0))" = "1 8"
+	check "$t: ... it reads back, and the rest of its bucket reads zeros" \
+		sh -c "cmp -s -n 4096 /dev/vmem3 /dev/zero &&
+		       printf y | cmp -s -i 0:4096 -n 1 - /dev/vmem3 &&
+		       cmp -s -i 4097 -n 4095 /dev/vmem3 /dev/zero &&
+		       cmp -s -i 8192 -n $(((1 << 20) - 8192)) /dev/vmem3 /dev/zero"
+	check "$t: detach" "$VMEMCTL" detach
+}
+
 # --- a 512e disk (4 KiB physical blocks) behind a device that starts
 # off them (dm-linear at sector 63, as a first partition of an old
 # partition table, and such a partition): its alignment_offset (512)
@@ -193,7 +222,7 @@ rmmod scsi_debug
 # scsi_debug (before 6.7) has no error injection: not run there.
 kv=$(uname -r | awk -F. '{print $1 * 1000 + $2}')
 if [ "$kv" -lt 6010 ]; then
-	echo "note: zero pages after a failed write-zeroes: not run on $(uname -r), whose blkdev_issue_zeroout() falls back by itself"
+	echo "note: zero pages after a failed write-zeroes, and a first write failing once: not run on $(uname -r), whose blkdev_issue_zeroout() falls back by itself"
 else
 	t="write-zeroes failing, advertised"
 	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
@@ -201,6 +230,7 @@ else
 		test -w "/sys/kernel/debug/scsi_debug/$SD_HCTL/error"; then
 		pass "$t: scsi_debug disk $SD ($SD_HCTL) with error injection"
 		zero_pages_after_failed_write_zeroes
+		resend_counted_once
 	else
 		fail "$t: scsi_debug disk with error injection"
 	fi
