@@ -292,6 +292,24 @@ check "races: switch the write buffer off" "$VMEMCTL" write-buffer off
 check "races: delete vmem5" "$VMEMCTL" delete 5
 check "races: detach the loop pool" "$VMEMCTL" detach
 
+# meta_area NAME DEV IMAGE error|linear: load dm device NAME, over DEV
+# (the loop device of pool image IMAGE), with the pool's metadata area
+# failing (an error target up to the data area, linear after it) or not
+meta_area() {
+	local ds sz
+	ds=$("$VMEMCTL" dump --json "$3" | tr ',{}' '[\n*]' |
+		sed -n 's/^ *"data_start_bytes": \([0-9]*\)$/\1/p')
+	ds=$((${ds:-0} / 512))
+	sz=$(blockdev --getsz "$2")
+	[ "$ds" -gt 0 ] && dmsetup suspend "$1" || return
+	if [ "$4" = error ]; then
+		printf '0 %s error\n%s %s linear %s %s\n' "$ds" "$ds" \
+			"$((sz - ds))" "$2" "$ds"
+	else
+		echo "0 $sz linear $2 0"
+	fi | dmsetup load "$1" && dmsetup resume "$1"
+}
+
 # g. A write parked until a commit arms marked buckets, and the pool
 # turns read-only before that commit: nothing will arm or free buckets
 # any more, so the write must fail with EIO, not wait forever. A writer
@@ -313,15 +331,8 @@ fi
 # The create came after the commit that armed them: its device-table
 # write wrote that commit's copy B first, so no copy work is left to
 # fail once the metadata area does
-ds=$("$VMEMCTL" dump --json /tmp/big.img | tr ',{}' '[\n*]' |
-	sed -n 's/^ *"data_start_bytes": \([0-9]*\)$/\1/p')
-ds=$((${ds:-0} / 512))
-sz=$(blockdev --getsz "$big")
-if [ "$ds" -le 0 ] || ! dmsetup suspend vpl ||
-	! printf '0 %s error\n%s %s linear %s %s\n' "$ds" "$ds" "$((sz - ds))" \
-		"$big" "$ds" | dmsetup load vpl ||
-	! dmsetup resume vpl; then
-	give_up "fail the pool's metadata area (sectors 0-$ds)"
+if ! meta_area vpl "$big" /tmp/big.img error; then
+	give_up "fail the pool's metadata area"
 fi
 echo "races: a write parked for arming, the pool read-only before its commit; hook_commit_us=5000000"
 mark=$(dmesg | wc -l)
@@ -369,21 +380,6 @@ fi
 # copy B of the last commit: no metadata write is left to fail before
 # the create in the window does.
 pat4m() { tr '\0' '\253' </dev/zero | head -c 4194304; }
-# vro_meta error|linear: the pool's metadata area failing or not
-vro_meta() {
-	local ds sz
-	ds=$("$VMEMCTL" dump --json /tmp/ro.img | tr ',{}' '[\n*]' |
-		sed -n 's/^ *"data_start_bytes": \([0-9]*\)$/\1/p')
-	ds=$((${ds:-0} / 512))
-	sz=$(blockdev --getsz "$rl")
-	[ "$ds" -gt 0 ] && dmsetup suspend vro || return
-	if [ "$1" = error ]; then
-		printf '0 %s error\n%s %s linear %s %s\n' "$ds" "$ds" \
-			"$((sz - ds))" "$rl" "$ds"
-	else
-		echo "0 $sz linear $rl 0"
-	fi | dmsetup load vro && dmsetup resume vro
-}
 # ended PID: PID has ended, or ends within 60 s
 ended() { WITHIN_STEP=0.5 within 60 sh -c "! kill -0 $1 2>/dev/null"; }
 # hold_ro CMD...: CMD (a discard or write-zeroes of vmem8) held in the
@@ -433,7 +429,8 @@ if ! truncate -s 256M /tmp/ro.img ||
 	! "$VMEMCTL" write-buffer on --delay-us 100000 >/dev/null ||
 	! pat4m | dd of=/dev/vmem8 bs=1M iflag=fullblock oflag=direct \
 		conv=fsync status=none ||
-	! "$VMEMCTL" create --id 10 1M >/dev/null || ! vro_meta error; then
+	! "$VMEMCTL" create --id 10 1M >/dev/null ||
+	! meta_area vro "$rl" /tmp/ro.img error; then
 	give_up "set up a pool with a written bucket and the write buffer on"
 fi
 echo "races: a discard under way when the pool turns read-only; hook_wb_sync_us=5000000"
@@ -442,10 +439,11 @@ hold_ro blkdiscard -o 0 -l 4M /dev/vmem8
 scenario "a discard under way when the pool turns read-only fails, frees nothing" \
 	"$mark" "$st" "$what"
 [ -z "$hung" ] || give_up "the discard is hung: the rest cannot run"
-if ! "$VMEMCTL" detach || ! vro_meta linear ||
+if ! "$VMEMCTL" detach || ! meta_area vro "$rl" /tmp/ro.img linear ||
 	! "$VMEMCTL" attach /dev/mapper/vro ||
 	! "$VMEMCTL" write-buffer on --delay-us 100000 >/dev/null ||
-	! "$VMEMCTL" create --id 11 1M >/dev/null || ! vro_meta error; then
+	! "$VMEMCTL" create --id 11 1M >/dev/null ||
+	! meta_area vro "$rl" /tmp/ro.img error; then
 	give_up "attach the pool again, the write buffer on"
 fi
 echo "races: a write-zeroes under way when the pool turns read-only; hook_wb_sync_us=5000000"
