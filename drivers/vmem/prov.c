@@ -463,38 +463,41 @@ static int vmem_prov_ready(struct vmem_pool *pool, struct vmem_prov **done,
 }
 
 /*
- * Send @p's sent writes again, to its bucket, now zeroed whole and
- * assigned. Their I/O accounting, started when they were first sent,
- * goes on: the device's statistics count each write once. Each looks
- * its bucket up inside its own read side, as vmem_prov_send() does: a
- * discard may have taken the bucket back since it was assigned (the
- * write then ends its accounting and is provisioned again).
+ * Send @bios, writes whose bucket is assigned, each looked up inside its
+ * own read side: a discard may have taken it back (the write is then
+ * provisioned again). @start: when their I/O accounting started, for
+ * writes sent again (it goes on: the device's statistics count each
+ * write once), or NULL.
  */
-static void vmem_prov_resend(struct vmem_pool *pool, struct vmem_prov *p)
+static void vmem_prov_send(struct vmem_pool *pool, struct bio_list *bios,
+			   const unsigned long *start)
 {
 	struct bio *bio;
-	int idx;
-	s64 pb;
 
-	while ((bio = bio_list_pop(&p->sent))) {
-		idx = vmem_io_enter(pool);
-		pb = vmem_map_lookup(&pool->map, p->dev->id, p->vb);
+	while ((bio = bio_list_pop(bios))) {
+		struct vmem_dev *dev = vmem_bio_dev(bio);
+		int idx = vmem_io_enter(pool);
+		s64 pb = vmem_map_lookup(&pool->map, dev->id,
+					 bio->bi_iter.bi_sector >>
+					 dev->bucket_shift);
+
 		if (pb < 0) {
 			vmem_io_exit(pool, idx);
-			bio_end_io_acct(bio, p->start);
+			if (start)
+				bio_end_io_acct(bio, *start);
 			vmem_prov_defer(pool, bio);
 			continue;
 		}
-		vmem_clone_submit(p->dev, bio, vmem_bio_phys(pool, bio, pb),
-				  idx, p->start);
+		vmem_clone_submit(dev, bio, vmem_bio_phys(pool, bio, pb), idx,
+				  start ? *start : bio_start_io_acct(bio));
 	}
 }
 
 /*
  * End every entry whose sent writes have all ended: ready its bucket
  * (vmem_prov_ready()), assign it, end the sent writes or send them
- * again (vmem_prov_resend()), and queue those that waited on @go. Task
- * context, without the map lock.
+ * again, and queue those that waited on @go. Task context, without the
+ * map lock.
  */
 static void vmem_prov_finish(struct vmem_pool *pool, struct bio_list *go)
 {
@@ -557,7 +560,7 @@ static void vmem_prov_finish(struct vmem_pool *pool, struct bio_list *go)
 
 		atomic_sub(p->nsent, &b->held);
 		if (how[i] == VMEM_PROV_WHOLE) {
-			vmem_prov_resend(pool, p);
+			vmem_prov_send(pool, &p->sent, &p->start);
 			continue;
 		}
 		while ((bio = bio_list_pop(&p->sent))) {
@@ -601,27 +604,6 @@ static void vmem_prov_step(struct vmem_pool *pool, struct bio_list *go,
 	vmem_prov_finish(pool, go);
 }
 
-/* Send writes whose bucket is assigned; a discard may have taken it back */
-static void vmem_prov_send(struct vmem_pool *pool, struct bio_list *go)
-{
-	struct bio *bio;
-
-	while ((bio = bio_list_pop(go))) {
-		struct vmem_dev *dev = vmem_bio_dev(bio);
-		int idx = vmem_io_enter(pool);
-		s64 pb = vmem_map_lookup(&pool->map, dev->id,
-					 bio->bi_iter.bi_sector >>
-					 dev->bucket_shift);
-
-		if (pb < 0) {
-			vmem_io_exit(pool, idx);
-			vmem_prov_defer(pool, bio);
-			continue;
-		}
-		vmem_remap_submit(dev, bio, pb, idx);
-	}
-}
-
 static void vmem_prov_work(struct work_struct *work)
 {
 	struct vmem_pool *pool = container_of(work, struct vmem_pool, work);
@@ -638,15 +620,15 @@ static void vmem_prov_work(struct work_struct *work)
 		mutex_lock(&pool->meta_lock);
 		while (!vmem_prov_add(pool, bio, &go)) {
 			mutex_unlock(&pool->meta_lock);
-			vmem_prov_send(pool, &go);
+			vmem_prov_send(pool, &go, NULL);
 			vmem_prov_step(pool, &go, true);
 			mutex_lock(&pool->meta_lock);
 		}
 		mutex_unlock(&pool->meta_lock);
 	}
-	vmem_prov_send(pool, &go);
+	vmem_prov_send(pool, &go, NULL);
 	vmem_prov_step(pool, &go, false);
-	vmem_prov_send(pool, &go);
+	vmem_prov_send(pool, &go, NULL);
 	vmem_pool_usage(pool);
 }
 
