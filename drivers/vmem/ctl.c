@@ -408,7 +408,7 @@ static ssize_t provision_stat_show(struct device *d,
 }
 static DEVICE_ATTR_RO(provision_stat);
 VMEM_POOL_ATTR(devices, vmem_pool->nr_devices);
-/* first writes into dirty buckets, written, that end once it is assigned */
+/* first writes into dirty buckets, written, held until it is assigned */
 VMEM_POOL_ATTR(held_writes, atomic_read(&vmem_pool->batch.held));
 
 /* commits that wrote the map, sectors they wrote, flush/FUA bios served */

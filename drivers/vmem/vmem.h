@@ -104,7 +104,8 @@ static inline bool vmem_dev_take_wb_error(struct vmem_dev *dev)
  * @err: a write of @sent failed
  * @nsent: bios in @sent
  * @start: when the first of @sent was sent (I/O accounting)
- * @sent: plain writes sent to @pb; they end once it is assigned
+ * @sent: plain writes sent to @pb; they end once it is assigned, or
+ *	are sent again when it had to be zeroed whole
  * @bios: writes that wait for the assignment to be sent
  */
 struct vmem_prov {
