@@ -70,6 +70,14 @@ void vmem_pool_usage(struct vmem_pool *pool)
 		schedule_work(&pool->usage_work);
 }
 
+/* Refuse a change to device @id: the pool is read-only */
+static int vmem_pool_refuse_ro(struct vmem_pool *pool, u32 id)
+{
+	pr_err_ratelimited("%pg: pool is read-only: vmem%u not changed\n",
+			   pool->bdev, id);
+	return -EROFS;
+}
+
 /*
  * Change device @id's record and write it at once. Refused on a
  * read-only pool, which changes nothing.
@@ -92,8 +100,7 @@ static int vmem_pool_set_dev(struct vmem_pool *pool, u32 id, u64 capacity,
 out_unlock:
 	mutex_unlock(&pool->cm.mutex);
 	if (ret == -EROFS)
-		pr_err("%pg: pool is read-only: vmem%u not changed\n",
-		       pool->bdev, id);
+		vmem_pool_refuse_ro(pool, id);
 	return ret;
 }
 
@@ -143,6 +150,12 @@ int vmem_pool_create_dev(struct vmem_pool *pool, u32 id, u64 capacity_pages,
 	int ret;
 
 	lockdep_assert_held(&vmem_ctl_mutex);
+	/*
+	 * Read-only first: a create whose write failed left its record in
+	 * memory (the disk may hold it), which is no device to name
+	 */
+	if (vmem_commit_ro(&pool->cm))
+		return vmem_pool_refuse_ro(pool, id);
 	if (pool->devs[id] || pool->map.dev[id].flags)
 		return -EEXIST;
 	ret = vmem_pool_set_dev(pool, id, capacity_pages, budget,
@@ -172,6 +185,8 @@ int vmem_pool_delete_dev(struct vmem_pool *pool, u32 id)
 		/* A deletion an I/O error interrupted: finish it now */
 		if (!(d->flags & VMEM_DEV_DELETING))
 			return -ENOENT;
+		if (vmem_commit_ro(&pool->cm))
+			return vmem_pool_refuse_ro(pool, id);
 		return vmem_pool_erase_dev(pool, id);
 	}
 	ret = vmem_dev_claim(dev);

@@ -203,6 +203,8 @@ suite() {
 		"$VMEMCTL" create --id 5 16M
 	check "$tag: ... and no vmem5 appears" test ! -e /dev/vmem5
 	read_only 1 "$tag: ... and the pool is read-only"
+	refuse "$tag: ... creating it again is refused as read-only, not as existing" \
+		"Read-only file system" "$VMEMCTL" create --id 5 16M
 	recover "$tag: ... detach and attach again"
 	check "$tag: ... vmem5 is not on disk" \
 		sh -c "! $VMEMCTL dump /dev/mapper/pool | awk '\$1 == 5' | grep -q ."
