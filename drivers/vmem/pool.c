@@ -483,16 +483,22 @@ int vmem_pool_attach(const char *path, struct device *ctl_dev,
 	for (id = 0; id < VMEM_MAX_DEVICES; id++) {
 		if (!(pool->map.dev[id].flags & VMEM_DEV_DELETING))
 			continue;
-		if (vmem_commit_ro(&pool->cm)) {
-			pr_warn("%s: vmem%u was being deleted; left so on a read-only pool\n",
+		if (!vmem_commit_ro(&pool->cm)) {
+			pr_info("%s: finishing the interrupted deletion of vmem%u\n",
 				path, id);
-			continue;
+			ret = vmem_pool_erase_dev(pool, id);
+			if (!ret)
+				continue;
+			/*
+			 * Out of memory fails the attach; a failed map write
+			 * turned the pool read-only (and said so): attach it
+			 * so, as above, the other devices' data readable
+			 */
+			if (!vmem_commit_ro(&pool->cm))
+				goto out_free;
 		}
-		pr_info("%s: finishing the interrupted deletion of vmem%u\n",
+		pr_warn("%s: vmem%u was being deleted; left so on a read-only pool\n",
 			path, id);
-		ret = vmem_pool_erase_dev(pool, id);
-		if (ret)
-			goto out_free;
 	}
 	for (id = 0; id < VMEM_MAX_DEVICES; id++) {
 		if (!(pool->map.dev[id].flags & VMEM_DEV_EXISTS) ||
