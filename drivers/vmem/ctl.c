@@ -689,7 +689,8 @@ static ssize_t scrub_store(struct device *d, struct device_attribute *a,
 	} else {
 		ret = vmem_meta_scrub(vmem_pool);
 		if (ret)
-			pr_err("%pg: scrub failed: %d\n", vmem_pool->bdev, ret);
+			pr_err_ratelimited("%pg: scrub failed: %d\n",
+					   vmem_pool->bdev, ret);
 	}
 	mutex_unlock(&vmem_ctl_mutex);
 	return ret ? ret : len;

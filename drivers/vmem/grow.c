@@ -93,8 +93,8 @@ int vmem_pool_grow(struct vmem_pool *pool, u64 size_bytes,
 	g->max_buckets = min_t(u64, m->geom.map_max * VMEM_ENTRIES_PER_SECTOR,
 			       VMEM_MAX_BUCKETS);
 	if (size_bytes > dev_bytes) {
-		pr_err("%pg: grow: size %llu is beyond the device's end (%llu bytes)\n",
-		       pool->bdev, size_bytes, dev_bytes);
+		pr_err_ratelimited("%pg: grow: size %llu is beyond the device's end (%llu bytes)\n",
+				   pool->bdev, size_bytes, dev_bytes);
 		return -EINVAL;
 	}
 	f = vmem_geom_grow(&m->geom, size_bytes ? size_bytes : dev_bytes,
@@ -104,16 +104,17 @@ int vmem_pool_grow(struct vmem_pool *pool, u64 size_bytes,
 		break;
 	case VMEM_F_VERSION:
 		g->max_buckets = old;
-		pr_err("%pg: grow: layout version 1 keeps no room for the map to grow (detach, vmemctl upgrade, attach)\n",
-		       pool->bdev);
+		pr_err_ratelimited("%pg: grow: layout version 1 keeps no room for the map to grow (detach, vmemctl upgrade, attach)\n",
+				   pool->bdev);
 		return -EOPNOTSUPP;
 	case VMEM_F_TOO_SMALL:
-		pr_err("%pg: grow: %llu bytes end before the pool's %llu buckets; a pool cannot shrink\n",
-		       pool->bdev, size_bytes ? size_bytes : dev_bytes, old);
+		pr_err_ratelimited("%pg: grow: %llu bytes end before the pool's %llu buckets; a pool cannot shrink\n",
+				   pool->bdev,
+				   size_bytes ? size_bytes : dev_bytes, old);
 		return -EINVAL;
 	default:
-		pr_err("%pg: grow: copy B of the metadata follows the data area, which cannot grow over it\n",
-		       pool->bdev);
+		pr_err_ratelimited("%pg: grow: copy B of the metadata follows the data area, which cannot grow over it\n",
+				   pool->bdev);
 		return -EINVAL;
 	}
 	if (ng.nr_buckets == old)
@@ -124,15 +125,15 @@ int vmem_pool_grow(struct vmem_pool *pool, u64 size_bytes,
 		return -ENOMEM;
 	ret = vmem_map_grow_alloc(m, &ng, gr);
 	if (ret) {
-		pr_err("%pg: grow: cannot allocate the map of %llu buckets\n",
-		       pool->bdev, ng.nr_buckets);
+		pr_err_ratelimited("%pg: grow: cannot allocate the map of %llu buckets\n",
+				   pool->bdev, ng.nr_buckets);
 		goto out_free;
 	}
 
 	mutex_lock(&pool->cm.mutex);
 	if (vmem_commit_ro(&pool->cm)) {
 		mutex_unlock(&pool->cm.mutex);
-		pr_err("%pg: grow: pool is read-only\n", pool->bdev);
+		pr_err_ratelimited("%pg: grow: pool is read-only\n", pool->bdev);
 		ret = -EROFS;
 		goto out_free;
 	}

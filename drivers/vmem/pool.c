@@ -571,8 +571,8 @@ int vmem_pool_detach(struct vmem_pool *pool)
 			continue;
 		ret = vmem_dev_claim(pool->devs[id]);
 		if (ret) {
-			pr_err("%pg: cannot detach: vmem%u is open\n",
-			       pool->bdev, id);
+			pr_err_ratelimited("%pg: cannot detach: vmem%u is open\n",
+					   pool->bdev, id);
 			for (undo = 0; undo < id; undo++)
 				if (pool->devs[undo])
 					vmem_dev_unclaim(pool->devs[undo]);

@@ -20,6 +20,7 @@ MAGIC = 0xF3
 DEV_FMT = "<IIQQQQII4Q"          # struct vmem_ctl_dev, 80 bytes
 ATTACH_FMT = "<QII6Q"            # struct vmem_ctl_attach, 64 bytes
 POOL_FMT = "<IIQQQQIIQ4Q"        # struct vmem_ctl_pool, 88 bytes
+GROW_FMT = "<QII3Q3Q"            # struct vmem_ctl_grow, 64 bytes
 
 
 def ioc(direction, nr, size):
@@ -36,6 +37,7 @@ RESIZE = ioc(W | R, 4, DEV)
 BUDGET = ioc(W | R, 5, DEV)
 DELETE = ioc(W, 6, DEV)
 GET = ioc(W | R, 7, DEV)
+GROW = ioc(W | R, 8, struct.calcsize(GROW_FMT))
 
 failed = 0
 
@@ -94,26 +96,26 @@ def create_readonly_arg(fd):
               f"{errno.errorcode.get(got, got)}, new devices {new}")
 
 
-def log_rate_limited(fd, n=1000):
+def log_rate_limited(name, fd, cmd, arg, said_what, n=1000):
     """n refused ioctls in a row must not write n kernel log lines"""
     global failed
     mark = len(subprocess.run(["dmesg"], capture_output=True,
                               text=True).stdout.splitlines())
     for _ in range(n):
         try:
-            fcntl.ioctl(fd, CREATE, dev(255))
+            fcntl.ioctl(fd, cmd, arg)
         except OSError:
             pass
     lines = subprocess.run(["dmesg"], capture_output=True,
                            text=True).stdout.splitlines()[mark:]
-    said = [ln for ln in lines if "create: device id 255" in ln]
+    said = [ln for ln in lines if said_what in ln]
     if 0 < len(said) <= n // 10:
-        print(f"PASS: {n} refused ioctls logged {len(said)} line(s) "
-              f"(rate limited)")
+        print(f"PASS: {n} refused ioctls ({name}) logged {len(said)} "
+              f"line(s) (rate limited)")
     else:
         failed = 1
-        print(f"FAIL: {n} refused ioctls logged {len(said)} line(s); "
-              f"want 1..{n // 10}")
+        print(f"FAIL: {n} refused ioctls ({name}) logged {len(said)} "
+              f"line(s); want 1..{n // 10}")
 
 
 def main():
@@ -161,7 +163,18 @@ def main():
     expect("attach bad pointer", errno.EFAULT, fd, ATTACH,
            bytearray(struct.pack(ATTACH_FMT, 8, 9, 0, 0, 0, 0, 0, 0, 0)))
     create_readonly_arg(fd)
-    log_rate_limited(fd)
+    log_rate_limited("create id 255", fd, CREATE, dev(255),
+                     "create: device id 255")
+    # The refusals made below the control surface too: a grow past the
+    # backing device's end, a detach while a device is open (open here)
+    log_rate_limited("grow past the end", fd, GROW,
+                     bytearray(struct.pack(GROW_FMT, 1 << 62, 0, 0, 0, 0, 0,
+                                           0, 0, 0)),
+                     "grow: size 4611686018427387904 is beyond")
+    held = os.open(f"/dev/vmem{existing}", os.O_RDONLY)
+    log_rate_limited("detach while open", fd, DETACH, 0,
+                     "cannot detach: vmem")
+    os.close(held)
     os.close(fd)
     return failed
 
