@@ -123,7 +123,8 @@
  * @idx: its in-flight read side, held until the data is written
  * @opf: REQ_SYNC, REQ_META and REQ_PRIO of the write
  * @wave: the flusher's: written after every older overlapping record
- * @status: the flusher's: how its write ended
+ * @status: the flusher's: how its write ended (an error: write it again;
+ *	also set on every record of a plain write-out that failed in part)
  */
 struct vmem_wb_rec {
 	u64 phys;
@@ -174,7 +175,7 @@ struct vmem_wb_run {
 enum {
 	VMEM_WB_SELF_SENT,	/* in flight; or finished, or given back */
 	VMEM_WB_SELF_WRITTEN,	/* every write, and its flush, ended well */
-	VMEM_WB_SELF_FAILED,	/* a write failed: the flusher retries it */
+	VMEM_WB_SELF_FAILED,	/* a write failed: the flusher retries */
 	VMEM_WB_SELF_EMPTIED,	/* written, emptied; bios wait: the flusher */
 	VMEM_WB_SELF_BUSY,	/* being finished */
 };
@@ -1042,7 +1043,11 @@ static void vmem_wb_post_work(struct work_struct *work)
 /*
  * A flush's write-out has ended; any context. On a disk without FUA,
  * its writes are durable once a flush after them is: that flush is sent
- * from task context (vmem_wb_post_work()), and ends it.
+ * from task context (vmem_wb_post_work()), and ends it. If a write
+ * failed, that flush is not sent, and the writes that did not fail are
+ * in the disk's cache only, while a younger cycle's flush, sent before
+ * they ended (piped), counts on them: the flusher writes every record
+ * again, with REQ_FUA, as when that flush fails (vmem_wb_post_end()).
  */
 static void vmem_wb_self_end(struct vmem_wb_self *self)
 {
@@ -1060,14 +1065,18 @@ static void vmem_wb_self_end(struct vmem_wb_self *self)
 		}
 		bio_put(self->post);
 		self->post = NULL;
+		for (i = 0; i < self->nrecs; i++)
+			if (!self->recs[i]->status)
+				self->recs[i]->status = BLK_STS_IOERR;
 	}
 	vmem_wb_self_stage(self, stage);
 }
 
 /*
  * Finish cycle @c of @b, which a flush took, once its write-out ended
- * and every older cycle is done: retry the writes that failed (with
- * REQ_FUA, as the next cycle's flush may count on them), empty it, call
+ * and every older cycle is done: retry the writes that failed (every
+ * one after a plain write-out, vmem_wb_self_end(); with REQ_FUA, as the
+ * next cycle's flush may count on them), empty it, call
  * it done, end its flush, or serve it the usual way if a write failed
  * (failed already if the flush after the writes did), and send again
  * what waited. Return: false if the write-out is still in

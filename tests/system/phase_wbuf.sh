@@ -249,6 +249,57 @@ logwrites() { # LABEL
 }
 logwrites FUA
 logwrites "no FUA"
+
+# A flush that writes the buffer out itself, on a disk without FUA,
+# whose write to one bucket fails: the other writes went plainly, and
+# the flush that was to follow them is not sent. A younger flush may
+# count on them (piped: sent before they ended), so they must be
+# durable when the failed one ends. vmem over a loop device (no FUA)
+# over dm device wfr (an error target over vmem0's bucket, swapped in)
+# over dm-log-writes, which logs a write once it is durable.
+failed_run() {
+	local t="a flush whose write-out fails in part (no FUA)" loop sz at len s0 s1 out
+	local py=$VMEM_REPO/tests/system/wbuf_failed_run.py
+	sz=$(blockdev --getsz /dev/vda)
+	if ! dmsetup create lw --table "0 $sz log-writes /dev/vda /dev/vdb" ||
+		! dmsetup create wfr --table "0 $sz linear /dev/mapper/lw 0" ||
+		! loop=$(losetup --find --show --direct-io=on /dev/mapper/wfr) ||
+		! test "$(cat /sys/block/${loop#/dev/}/queue/write_cache)" = "write back" ||
+		! test "$(cat /sys/block/${loop#/dev/}/queue/fua)" = 0 ||
+		! "$VMEMCTL" attach "$loop" ||
+		! "$VMEMCTL" create --id 9 16M >/dev/null ||
+		! dd if=/dev/zero of=/dev/vmem0 bs=4k count=1 oflag=direct conv=fsync status=none ||
+		! dd if=/dev/zero of=/dev/vmem9 bs=4k count=1 oflag=direct conv=fsync status=none ||
+		! out=$(python3 "$py" bucket /dev/mapper/wfr 0 0) ||
+		! read -r at len <<<"$out" || ! [[ $at =~ ^[0-9]+$ ]] ||
+		! "$VMEMCTL" write-buffer on --delay-us 100000 >/dev/null; then
+		fail "$t: set up vmem0 and vmem9 over a loop device (write back, no FUA) over dm-log-writes"
+		"$VMEMCTL" detach 2>/dev/null
+	else
+		pass "$t: vmem0's bucket 0 at sectors $at+$len"
+		printf '0 %s linear /dev/mapper/lw 0\n%s %s error\n%s %s linear /dev/mapper/lw %s\n' \
+			"$at" "$at" "$len" "$((at + len))" "$((sz - at - len))" "$((at + len))" |
+			dmsetup load wfr && dmsetup suspend wfr && dmsetup resume wfr
+		read -r _ _ _ _ _ _ s0 _ <$wb/write_buffer_stat
+		python3 "$py" write /dev/vmem0 /dev/vmem9 lw || T_FAILED=1
+		read -r _ _ _ _ _ _ s1 _ <$wb/write_buffer_stat
+		check "$t: ... the fsync wrote the buffer out itself" \
+			test "$((s1 - s0))" = 1
+		check "$t: ... vmem9's write reads back" \
+			python3 -c "import sys; sys.path.insert(0, '$VMEM_REPO/tests/system')
+from logwrites_check import TAG
+d = open('/dev/vmem9', 'rb').read(12288)[8192:]
+sys.exit(not d.startswith(TAG % 900000001))"
+		echo "0 $sz linear /dev/mapper/lw 0" | dmsetup load wfr &&
+			dmsetup suspend wfr && dmsetup resume wfr
+		check "$t: detach" "$VMEMCTL" detach
+	fi
+	[ -n "${loop:-}" ] && losetup -d "$loop"
+	dmsetup remove wfr
+	dmsetup remove lw
+	python3 "$py" verify /dev/vdb || T_FAILED=1
+}
+failed_run
 rmmod vmem
 
 # The default, write_buffer=auto: on over a disk with a volatile write
